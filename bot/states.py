@@ -1,0 +1,58 @@
+"""Project states and the one table of allowed moves between them (pure data, no I/O)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bot.errors import InvalidTransition
+
+
+class State(StrEnum):
+    DRAFTING = "drafting"
+    IN_REVIEW = "in_review"
+    REVISING = "revising"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+FINAL: frozenset[State] = frozenset({State.ACCEPTED, State.REJECTED, State.CANCELLED, State.EXPIRED})
+# "decided" in the digest: every final state but cancelled, plus failed (DESIGN.md, digest contract).
+DECIDED: frozenset[State] = frozenset({State.ACCEPTED, State.REJECTED, State.EXPIRED, State.FAILED})
+WORKING: frozenset[State] = frozenset({State.DRAFTING, State.REVISING})
+
+# A decision may land while a draft is being written: the requester may accept any version,
+# and the running cycle then finds a final state and stops.
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.DRAFTING: frozenset(
+        {State.IN_REVIEW, State.FAILED, State.ACCEPTED, State.REJECTED, State.CANCELLED, State.EXPIRED}
+    ),
+    State.IN_REVIEW: frozenset({State.REVISING, State.ACCEPTED, State.REJECTED, State.CANCELLED, State.EXPIRED}),
+    State.REVISING: frozenset(
+        {State.IN_REVIEW, State.FAILED, State.ACCEPTED, State.REJECTED, State.CANCELLED, State.EXPIRED}
+    ),
+    # failed is final for the digest but `retry` may bring it back.
+    State.FAILED: frozenset({State.DRAFTING, State.REVISING, State.REJECTED, State.CANCELLED, State.EXPIRED}),
+    State.ACCEPTED: frozenset(),
+    State.REJECTED: frozenset(),
+    State.CANCELLED: frozenset(),
+    State.EXPIRED: frozenset(),
+}
+
+
+def can_move(current: State, target: State) -> bool:
+    return target in TRANSITIONS[current]
+
+
+def check_move(current: State, target: State, *, number: int | None = None) -> None:
+    """Raise InvalidTransition, with a sentence for the chat, when the move is not in the table."""
+    if can_move(current, target):
+        return
+    label = f"#{number}" if number is not None else "This project"
+    if current in FINAL:
+        message = f"{label} is already {current.value}; start a new request to continue."
+    else:
+        message = f"{label} is {current.value.replace('_', ' ')}; it cannot become {target.value} now."
+    raise InvalidTransition(message, current=current.value, target=target.value)
