@@ -77,7 +77,7 @@ def chart_png(
     if team_xs:
         left.plot(team_xs, team_ys, color="black", linewidth=2.6, label=f"all (n={data.get('decided', 0)})")
     left.set_xlim(-0.2, max_k + 0.2)
-    left.set_xticks(range(0, max_k + 1))
+    left.set_xticks(range(max_k + 1))
     left.set_ylim(0, 100)
     left.set_xlabel("feedback cycles")
     left.set_ylabel("accepted (% of decided, cumulative)")
@@ -124,10 +124,8 @@ def chart_png(
 
     period = data.get("period") or {}
     if period:
-        fig.suptitle(
-            f"draftloop digest {period.get('since', '')} to {period.get('until', '')} ({period.get('tz', 'UTC')})",
-            fontsize=11,
-        )
+        since, until, tz = period.get("since", ""), period.get("until", ""), period.get("tz", "UTC")
+        fig.suptitle(f"draftloop digest {since} to {until} ({tz})", fontsize=11)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=_DPI)
