@@ -324,9 +324,7 @@ class FakeLLMServer:
             return None
         return self._error_response(api, 401, "authentication_error", "invalid api key")
 
-    async def _handle(
-        self, request: web.Request, api: Literal["chat", "responses", "messages"]
-    ) -> web.StreamResponse:
+    async def _handle(self, request: web.Request, api: Literal["chat", "responses", "messages"]) -> web.StreamResponse:
         try:
             body = await request.json()
         except json.JSONDecodeError:
@@ -389,7 +387,7 @@ class FakeLLMServer:
             prefix: list[str] = []
             marked = ""
             system = body.get("system", "")
-            blocks: list[Any] = system if isinstance(system, list) else [{"text": system}]
+            blocks: list[Any] = list(system) if isinstance(system, list) else [{"text": system}]
             for message in body.get("messages", []):
                 content = message.get("content", "")
                 blocks += content if isinstance(content, list) else [{"text": content}]
@@ -459,17 +457,13 @@ class FakeLLMServer:
         }
 
     @staticmethod
-    def _response_object(
-        model: str, answer: _Answer, refusal: str | None, status: str = "completed"
-    ) -> dict[str, Any]:
+    def _response_object(model: str, answer: _Answer, refusal: str | None, status: str = "completed") -> dict[str, Any]:
         part: dict[str, Any]
         if refusal:
             part = {"type": "refusal", "refusal": refusal}
         else:
             part = {"type": "output_text", "text": answer.text, "annotations": []}
-        output = [
-            {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed", "content": [part]}
-        ]
+        output = [{"type": "message", "id": "msg_1", "role": "assistant", "status": "completed", "content": [part]}]
         return {
             "id": f"resp_{uuid.uuid4().hex[:12]}",
             "object": "response",
@@ -533,9 +527,7 @@ class FakeLLMServer:
     def _chunks(self, text: str) -> list[str]:
         words = text.split(" ")
         n = max(1, self.chunk_words)
-        return [
-            " ".join(words[i : i + n]) + (" " if i + n < len(words) else "") for i in range(0, len(words), n)
-        ]
+        return [" ".join(words[i : i + n]) + (" " if i + n < len(words) else "") for i in range(0, len(words), n)]
 
     async def _stream(
         self, request: web.Request, api: str, model: str, answer: _Answer, fault: Fault | None
@@ -546,11 +538,7 @@ class FakeLLMServer:
         await response.prepare(request)
         refusal = fault.message if fault is not None and fault.kind == "refusal" else None
         chunks = self._chunks(answer.text) if answer.text else []
-        cut = (
-            fault.after_chunks
-            if fault is not None and fault.kind in ("break_stream", "stream_error")
-            else None
-        )
+        cut = fault.after_chunks if fault is not None and fault.kind in ("break_stream", "stream_error") else None
         writer = {
             "chat": self._chat_events,
             "responses": self._responses_events,
@@ -577,9 +565,7 @@ class FakeLLMServer:
                 error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
                 await response.write(f"event: error\ndata: {json.dumps(error)}\n\n".encode())
             else:
-                error = {
-                    "error": {"message": "The server had an error", "type": "server_error", "code": None}
-                }
+                error = {"error": {"message": "The server had an error", "type": "server_error", "code": None}}
                 await response.write(f"data: {json.dumps(error)}\n\n".encode())
         await response.write_eof()
         return response
@@ -621,11 +607,7 @@ class FakeLLMServer:
         add("response.created", response=pending)
         add("response.in_progress", response=pending)
         add("response.output_item.added", output_index=0, item=item)
-        part = (
-            {"type": "refusal", "refusal": ""}
-            if refusal
-            else {"type": "output_text", "text": "", "annotations": []}
-        )
+        part = {"type": "refusal", "refusal": ""} if refusal else {"type": "output_text", "text": "", "annotations": []}
         add("response.content_part.added", item_id="msg_1", output_index=0, content_index=0, part=part)
         if refusal:
             add("response.refusal.delta", item_id="msg_1", output_index=0, content_index=0, delta=refusal)

@@ -1,0 +1,77 @@
+"""Helpers shared by the OpenAI and Anthropic backends: keys, URLs, error lines, retry hints."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.settings import AgentSpec
+
+_KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{4,}|sk-ant-[A-Za-z0-9_\-*]{4,}|Bearer\s+\S+)")
+_MAX_LINE = 240
+
+
+def agent_label(spec: AgentSpec) -> str:
+    """How errors name an agent: its configured name, else provider:model."""
+    return spec.name or f"{spec.provider}:{spec.model}"
+
+
+def resolve_key(spec: AgentSpec, default_env: str, fallback: str | None) -> tuple[str | None, str]:
+    """Return (key or None, the variable it comes from). `fallback` is the Settings value of `default_env`."""
+    env = spec.key_env or default_env
+    value = fallback if env == default_env else os.environ.get(env)
+    return (value or None), env
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Turns provider text into one safe line: no newlines, no key, bounded length."""
+
+    secrets: tuple[str, ...] = ()
+
+    def line(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        text = _KEYLIKE.sub("***", text)
+        text = " ".join(text.split())
+        return text if len(text) <= _MAX_LINE else text[: _MAX_LINE - 1] + "…"
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
+    """Parse `retry-after-ms`, then `retry-after` (seconds or an HTTP date). None when absent or bad."""
+    if not headers:
+        return None
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            value = float(raw_ms) / 1000.0
+            if value >= 0:
+                return value
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+        return value if value >= 0 else None
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def split_cache_prefix(text: str, prefix_chars: int) -> tuple[str, str]:
+    """Split the first user message at the end of its stable prefix."""
+    if prefix_chars <= 0:
+        return "", text
+    return text[:prefix_chars], text[prefix_chars:]
