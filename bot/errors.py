@@ -1,18 +1,18 @@
 """The exception tree of draftloop.
 
-    DraftloopError                 root; never shown raw to a chat user
-    ├── UserFacingError            carries `user_message`, safe to post in a thread
-    │   ├── InvalidRequest         empty, unusable or oversized input
-    │   ├── NotAllowed             the actor may not do this (decisions, retries)
-    │   ├── UnknownProject         a thread or number that names no project
-    │   └── InvalidTransition      the project's state does not allow the step
-    ├── AgentError                 a model backend failed; `agent` names it, message is one line, no secret
-    │   ├── AgentUnavailable       time-out, connection error, 5xx, overloaded: worth retrying
-    │   ├── AgentRateLimited       429; `retry_after` seconds when the provider said so
-    │   └── AgentRejected          4xx other than 429, refusal, empty answer: retrying the same call will not help
-    ├── PlatformError              a chat platform call failed after its own retries
-    ├── ConfigError                settings or the TOML file are wrong; operators see it at start-up
-    └── StorageError               the database is unreachable or not migrated
+DraftloopError                 root; never shown raw to a chat user
+├── UserFacingError            carries `user_message`, safe to post in a thread
+│   ├── InvalidRequest         empty, unusable or oversized input
+│   ├── NotAllowed             the actor may not do this (decisions, retries)
+│   ├── UnknownProject         a thread or number that names no project
+│   └── InvalidTransition      the project's state does not allow the step
+├── AgentError                 a model backend failed; `agent` names it, message is one line, no secret
+│   ├── AgentUnavailable       time-out, connection error, 5xx, overloaded: worth retrying
+│   ├── AgentRateLimited       429; `retry_after` seconds when the provider said so
+│   └── AgentRejected          4xx other than 429, refusal, empty answer: retrying the same call will not help
+├── PlatformError              a chat platform call failed after its own retries
+├── ConfigError                settings or the TOML file are wrong; operators see it at start-up
+└── StorageError               the database is unreachable or not migrated
 """
 
 from __future__ import annotations

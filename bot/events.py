@@ -129,4 +129,3 @@ class CommandInvoked:
 
 
 Event = RequestPosted | ThreadReply | DecisionSignal | CommandInvoked
-

@@ -125,7 +125,7 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     draftloop_data_dir: Path = Path("data")
-    draftloop_agent: str = "offline"
+    draftloop_agent: str | None = None
     draftloop_config: Path | None = None
     draftloop_log_level: str = "INFO"
     port: int = 3000

@@ -1,0 +1,124 @@
+"""Every sentence draftloop says in a chat, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.events import Actor, Outcome
+
+if TYPE_CHECKING:
+    from bot.triage import Triage
+    from storage.models import Project
+
+INTERNAL_ERROR = "Something went wrong on our side. Nothing you sent was lost; try again in a moment."
+
+_HELP = """*draftloop* turns a request into an AI draft that experts improve in the thread.
+
+• Start: {start} — e.g. `{example}`.
+  Begin with `[category]` to choose one of: writing, translation, data-science, web-dev,
+  engineering, sales-marketing, design, other.
+• Feedback: reply in the project's thread; each reply starts a revision.
+  Say how long you spent (`20m`) to count expert time.
+• Aside: start a reply with `//` to comment without a revision.
+• Decide: {decide} (the requester, the category's experts or an admin).
+• Commands: {commands}."""
+
+_PLATFORM_HELP: dict[str, dict[str, str]] = {
+    "console": {
+        "start": "type a request on its own line",
+        "example": "[writing] a 600-word post on remote onboarding",
+        "decide": "`#N accept` or `#N reject`",
+        "commands": "`#N <reply>`, `#N retry`, `#N status`, `/as NAME`, `/status`, `/digest`, `/help`, `/quit`",
+    },
+    "slack": {
+        "start": "mention @draftloop with your request, or use `/draft`",
+        "example": "@draftloop [writing] a 600-word post on remote onboarding",
+        "decide": "the Accept / Reject buttons, a ✅ / ❌ reaction, or a reply `accept` / `reject`",
+        "commands": "`/draftloop help`, `/draftloop status`, `/draftloop digest`, a reply `retry` in a thread",
+    },
+    "discord": {
+        "start": "mention @draftloop with your request, or use `/draft`",
+        "example": "@draftloop [writing] a 600-word post on remote onboarding",
+        "decide": "the Accept / Reject buttons, a ✅ / ❌ reaction, or a reply `accept` / `reject`",
+        "commands": "`/draftloop help`, `/draftloop status`, `/draftloop digest`, a reply `retry` in a thread",
+    },
+}
+
+
+def help_text(platform: str) -> str:
+    return _HELP.format(**_PLATFORM_HELP.get(platform, _PLATFORM_HELP["slack"]))
+
+
+def too_long(what: str, size: int, limit: int) -> str:
+    return f"That {what} is {size:,} characters; the limit is {limit:,}. Attach the material as a file instead."
+
+
+def unknown_project(number: int) -> str:
+    return f"There is no project #{number}. `/status` lists the open ones."
+
+
+def ack(number: int, found: Triage, *, stated: int | None = None) -> str:
+    experts = ", ".join(found.mentions) if found.mentions else "anyone in this thread"
+    why = "" if found.reason == "given" else f" ({found.reason})"
+    return (
+        f"Project #{number} · {found.category}{why} · agent {found.agent.name} ({found.agent.model}). "
+        f"Feedback from: {experts}. Drafting v1 now."
+    )
+
+
+def drafting(version: int) -> str:
+    return f"Writing v{version}…"
+
+
+def moved_to_file(version: int) -> str:
+    return f"v{version} is attached as a file below."
+
+
+def file_summary(project: Project, text: str) -> str:
+    head = " ".join(text.split())[:400]
+    return f"v{project.current_version} is {len(text):,} characters, attached as a Markdown file. It begins: {head}…"
+
+
+def closed(project: Project) -> str:
+    return f"#{project.id} is already {project.state}; your note is kept. Start a new request to continue."
+
+
+def comment_only(project: Project) -> str:
+    return (
+        f"Your comment on #{project.id} is kept, but only the requester and the {project.category} experts "
+        "start revisions."
+    )
+
+
+def noted_busy(project: Project) -> str:
+    return f"Noted for #{project.id}: a version is being written now; your feedback goes into the next one."
+
+
+def noted_failed(project: Project) -> str:
+    return f"Noted. #{project.id} failed earlier ({project.last_error}); reply `retry` to try again with your feedback."
+
+
+def not_allowed(project: Project) -> str:
+    return (
+        f"Not allowed: only the requester, a {project.category} expert or an admin can accept or reject #{project.id}."
+    )
+
+
+def no_draft_yet(project: Project) -> str:
+    return f"#{project.id} has no draft yet; wait for v1 or reply `reject` to drop it."
+
+
+def decided(project: Project, actor: Actor, outcome: Outcome) -> str:
+    if outcome == Outcome.ACCEPT:
+        return f"✅ #{project.id} accepted at v{project.current_version} by {actor.display}."
+    return f"❌ #{project.id} rejected at v{project.current_version} by {actor.display}."
+
+
+def failed(project: Project, version: int, reason: str) -> str:
+    return f"⚠️ #{project.id}: v{version} could not be written. {reason}. Nothing was lost: reply `retry` to try again."
+
+
+def status_line(project: Project) -> str:
+    brief = " ".join(project.brief.split())[:60]
+    v = f"v{project.current_version}" if project.current_version else "no draft yet"
+    return f"#{project.id} · {project.state.replace('_', ' ')} · {v} · {project.category} · {brief}"

@@ -1,0 +1,179 @@
+"""Triage: the request's category (explicit `[category]` or classified), its agent, its experts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.settings import CATEGORIES, AgentSpec, Settings
+
+_EXPLICIT = re.compile(r"^\s*\[(?P<cat>[a-z][a-z &/_-]{1,40})\]\s*", re.IGNORECASE)
+
+_ALIASES: dict[str, str] = {
+    "data science": "data-science",
+    "data": "data-science",
+    "datascience": "data-science",
+    "web": "web-dev",
+    "webdev": "web-dev",
+    "web development": "web-dev",
+    "sales": "sales-marketing",
+    "marketing": "sales-marketing",
+    "sales & marketing": "sales-marketing",
+    "sales and marketing": "sales-marketing",
+    "translate": "translation",
+}
+
+# Ordered: the first category with the most hits wins, so specific categories come before "writing".
+KEYWORDS: dict[str, tuple[str, ...]] = {
+    "translation": ("translate", "translation", "into english", "into german", "into french", "into spanish"),
+    "data-science": (
+        "csv",
+        "dataset",
+        "data set",
+        "regression",
+        "pandas",
+        "analysis",
+        "analyse",
+        "analyze",
+        "statistic",
+        "forecast",
+        "model the",
+        "dashboard",
+        "sql",
+    ),
+    "web-dev": (
+        "website",
+        "web page",
+        "landing page",
+        "html",
+        "css",
+        "javascript",
+        "react",
+        "frontend",
+        "wordpress",
+        "api endpoint",
+    ),
+    "engineering": (
+        "cad",
+        "circuit",
+        "pcb",
+        "structural",
+        "mechanical",
+        "load calculation",
+        "architecture",
+        "floor plan",
+        "firmware",
+        "embedded",
+    ),
+    "sales-marketing": (
+        "marketing",
+        "campaign",
+        "seo",
+        "ad copy",
+        "newsletter",
+        "sales",
+        "lead",
+        "email sequence",
+        "social media",
+        "pitch",
+    ),
+    "design": ("logo", "design", "mockup", "figma", "brand", "illustration", "poster", "ui "),
+    "writing": (
+        "write",
+        "blog",
+        "post",
+        "article",
+        "essay",
+        "story",
+        "copy",
+        "summary",
+        "summarise",
+        "summarize",
+        "report",
+        "words",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Triage:
+    category: str
+    reason: str
+    agent: AgentSpec
+    fallbacks: tuple[str, ...]
+    experts: tuple[str, ...]
+    mentions: tuple[str, ...]
+
+
+def normalise_category(raw: str) -> str | None:
+    name = raw.strip().lower()
+    name = _ALIASES.get(name, name).replace(" ", "-").replace("_", "-")
+    return name if name in CATEGORIES else None
+
+
+def split_explicit(text: str) -> tuple[str | None, str]:
+    """`[data-science] clean this CSV` → ("data-science", "clean this CSV"); unknown tags stay in the text."""
+    match = _EXPLICIT.match(text)
+    if match is None:
+        return None, text
+    category = normalise_category(match.group("cat"))
+    if category is None:
+        return None, text
+    return category, text[match.end() :]
+
+
+def classify_keywords(text: str) -> tuple[str, str]:
+    lowered = f" {text.lower()} "
+    best, best_hits, matched = "other", 0, ""
+    for category, words in KEYWORDS.items():
+        hits = [w for w in words if w in lowered]
+        if len(hits) > best_hits:
+            best, best_hits, matched = category, len(hits), hits[0]
+    if best_hits == 0:
+        return "other", "no category keyword found"
+    return best, f"keyword '{matched.strip()}'"
+
+
+def route(category: str, settings: Settings, specs: dict[str, AgentSpec]) -> tuple[AgentSpec, tuple[str, ...]]:
+    """The category's agent and fallbacks, else the default agent."""
+    cat = settings.category(category)
+    name = cat.agent or default_agent_name(settings)
+    return specs[name] if name in specs else resolve_spec(name, settings), cat.fallback
+
+
+def default_agent_name(settings: Settings) -> str:
+    return settings.draftloop_agent or settings.file.default_agent or "offline"
+
+
+def resolve_spec(name: str, settings: Settings) -> AgentSpec:
+    """`offline`, `openai:MODEL`, `anthropic:MODEL`, `openai-compatible:MODEL`, or a configured name."""
+    from bot.errors import ConfigError
+
+    configured = settings.file.agents.get(name)
+    if configured is not None:
+        return configured
+    if name == "offline":
+        return AgentSpec(name="offline", provider="offline", model="offline-v1")
+    provider, _, model = name.partition(":")
+    if provider in ("openai", "anthropic", "openai-compatible") and model:
+        return AgentSpec(name=name, provider=provider, model=model)
+    known = ", ".join(sorted(settings.file.agents)) or "none configured"
+    raise ConfigError(
+        f"unknown agent {name!r}: use offline, openai:MODEL, anthropic:MODEL or a configured name ({known})"
+    )
+
+
+def experts_for(category: str, settings: Settings) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    cat = settings.category(category)
+    experts = cat.experts + cat.expert_roles
+    return experts, cat.mention or experts
+
+
+def triage(text: str, *, explicit: str | None, settings: Settings, specs: dict[str, AgentSpec]) -> Triage:
+    if explicit is not None:
+        category, reason = explicit, "given"
+    else:
+        category, reason = classify_keywords(text)
+    agent, fallbacks = route(category, settings, specs)
+    experts, mentions = experts_for(category, settings)
+    return Triage(category, reason, agent, fallbacks, experts, mentions)

@@ -1,0 +1,431 @@
+"""The loop: request → draft → feedback cycles → decision, one handler per event type.
+
+`Workflow.handle(event)` runs an event to completion (the agent call included) and never raises
+for a user's mistake: a UserFacingError becomes a reply, anything else is logged and answered with
+a generic "nothing was lost". Every step ends in a state the store can resume from.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts
+from bot.agents import AgentPool
+from bot.commands import CommandRouter
+from bot.cycles import CycleRunner
+from bot.errors import DraftloopError, InvalidRequest, NotAllowed, UnknownProject, UserFacingError
+from bot.events import (
+    Actor,
+    CommandInvoked,
+    DecisionSignal,
+    Event,
+    Locator,
+    Outcome,
+    RequestPosted,
+    ThreadRef,
+    ThreadReply,
+)
+from bot.permissions import is_admin, is_expert, may_decide, may_give_feedback
+from bot.ports import ChatPlatform, Clock, SystemClock
+from bot.replies import DraftHeader, Reply, ReplyKind
+from bot.settings import Settings
+from bot.states import FINAL, State, check_move
+from bot.stats import estimate_minutes, parse_minutes
+from bot.triage import split_explicit, triage
+from storage import projects as store
+from storage.engine import Database
+from storage.models import Project
+
+_log = logging.getLogger(__name__)
+
+DECISION_WORDS: dict[str, Outcome] = {
+    "accept": Outcome.ACCEPT,
+    "accepted": Outcome.ACCEPT,
+    "approve": Outcome.ACCEPT,
+    "✅": Outcome.ACCEPT,
+    "reject": Outcome.REJECT,
+    "rejected": Outcome.REJECT,
+    "❌": Outcome.REJECT,
+}
+THREAD_COMMANDS = ("retry", "status", "cancel", "help")
+
+
+class Workflow:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        settings: Settings,
+        agents: AgentPool,
+        clock: Clock | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.agents = agents
+        self.clock: Clock = clock or SystemClock()
+        self.platforms: dict[str, ChatPlatform] = {}
+        # Identifies this process in revision leases.
+        self.owner = owner or uuid.uuid4().hex[:16]
+        self.cycles = CycleRunner(self)
+        self.commands = CommandRouter(self)
+
+    def register_platform(self, platform: ChatPlatform) -> None:
+        self.platforms[platform.name] = platform
+
+    def platform(self, name: str) -> ChatPlatform:
+        try:
+            return self.platforms[name]
+        except KeyError:
+            raise DraftloopError(f"no chat platform {name!r} is registered") from None
+
+    # -- the single entry point --------------------------------------------------------------
+
+    async def handle(self, event: Event) -> None:
+        actor = event.actor
+        try:
+            if event.event_key and await self._seen(actor.platform, event.event_key):
+                _log.info("dropping redelivered event %s", event.event_key)
+                return
+            match event:
+                case RequestPosted():
+                    await self._on_request(event)
+                case ThreadReply():
+                    await self._on_reply(event)
+                case DecisionSignal():
+                    await self._on_decision(event)
+                case CommandInvoked():
+                    await self.commands.run(event)
+        except NotAllowed as exc:
+            await self._private(event, exc.user_message)
+        except UserFacingError as exc:
+            await self._answer(event, Reply(exc.user_message, kind=ReplyKind.ERROR))
+        except Exception:
+            _log.exception("unhandled error while handling %s", type(event).__name__)
+            await self._answer(event, Reply(texts.INTERNAL_ERROR, kind=ReplyKind.ERROR))
+
+    async def resume_pending(self) -> int:
+        """Finish cycles a stopped process left behind; returns how many projects were picked up."""
+        async with self.db.session() as session:
+            ids = await store.projects_needing_work(session=session, now=self.clock.now())
+        for project_id in ids:
+            await self.cycles.run(project_id)
+        return len(ids)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    async def _on_request(self, event: RequestPosted) -> None:
+        platform = self.platform(event.actor.platform)
+        reply_to = event.thread or event.origin.thread()
+        explicit, text = split_explicit(event.text.strip())
+        explicit = explicit or (event.category and _known_category(event.category))
+        brief = _brief(text.strip(), event)
+        if not brief:
+            await platform.post(reply_to, Reply(texts.help_text(platform.name), kind=ReplyKind.HELP))
+            return
+        limit = self.settings.file.workflow.max_request_chars
+        if len(brief) > limit:
+            raise InvalidRequest(texts.too_long("request", len(brief), limit))
+        found = triage(brief, explicit=explicit or None, settings=self.settings, specs=self.settings.file.agents)
+        now = self.clock.now()
+        async with self.db.session() as session:
+            project = await store.create_project(
+                session=session,
+                platform=platform.name,
+                channel=event.origin.channel,
+                thread_id=event.thread.thread_id if event.thread else None,
+                request_message_id=event.origin.message_id,
+                requester_id=event.actor.user_id,
+                requester_name=event.actor.display,
+                brief=brief,
+                category=found.category,
+                category_reason=found.reason,
+                agent=found.agent.name,
+                model=found.agent.model,
+                state=State.DRAFTING.value,
+                deadline=event.deadline,
+                created_at=now,
+                updated_at=now,
+            )
+            await self._touch(session, event.actor, found.category)
+            await store.link_message(
+                session=session,
+                platform=platform.name,
+                channel=event.origin.channel,
+                message_id=event.origin.message_id,
+                project_id=_id(project),
+                kind="request",
+            )
+        number = _id(project)
+        thread = event.thread or await platform.open_thread(event.origin, number=number, title=_title(brief))
+        async with self.db.session() as session:
+            await store.update_project(session=session, project_id=number, thread_id=thread.thread_id)
+        project.thread_id = thread.thread_id
+        header = self.header(project)
+        ack = texts.ack(number, found, stated=event.stated_minutes)
+        await self.post(project, Reply(ack, kind=ReplyKind.ACK, header=header, mentions=found.mentions), kind="ack")
+        await self.cycles.run(number)
+
+    # -- replies in a thread -------------------------------------------------------------------
+
+    async def _on_reply(self, event: ThreadReply) -> None:
+        text = event.text.strip()
+        project = await self.find(event.locator)
+        if project is None:
+            if event.locator.number is not None:
+                raise UnknownProject(texts.unknown_project(event.locator.number))
+            return  # a thread that is not ours
+        if not text:
+            return
+        word = text.lower().rstrip(".! ")
+        if word in DECISION_WORDS:
+            signal = DecisionSignal(Locator(number=_id(project)), event.actor, DECISION_WORDS[word], via="text")
+            await self._on_decision(signal)
+            return
+        if word in THREAD_COMMANDS:
+            command = CommandInvoked(word, event.actor, self.thread_of(project), locator=Locator(number=_id(project)))
+            await self.commands.run(command)
+            return
+        limit = self.settings.file.workflow.max_reply_chars
+        if len(text) > limit:
+            raise InvalidRequest(texts.too_long("reply", len(text), limit))
+        await self._store_feedback(project, event, text)
+
+    async def _store_feedback(self, project: Project, event: ThreadReply, text: str) -> None:
+        cfg = self.settings.file.workflow
+        aside = text.startswith(cfg.aside_marker)
+        state = State(project.state)
+        allowed = may_give_feedback(
+            event.actor, requester_id=project.requester_id, category=project.category, settings=self.settings
+        )
+        # Kept as an aside (stored, no revision): asides, replies to closed projects, and people
+        # whose replies are comments rather than feedback when the category has experts.
+        as_aside = aside or state in FINAL or not allowed
+        now = self.clock.now()
+        stated = event.stated_minutes if event.stated_minutes is not None else parse_minutes(text)
+        async with self.db.session() as session:
+            fresh = await store.get_project(session=session, project_id=_id(project), for_update=True)
+            assert fresh is not None
+            latest = await store.latest_version(session=session, project_id=_id(fresh))
+            await store.add_feedback(
+                session=session,
+                project_id=_id(fresh),
+                author_id=event.actor.user_id,
+                author_name=event.actor.display,
+                text=text,
+                on_version=fresh.current_version,
+                is_aside=as_aside,
+                is_expert=is_expert(event.actor, fresh.category, self.settings),
+                stated_minutes=None if as_aside else stated,
+                estimated_minutes=None
+                if as_aside or stated is not None
+                else estimate_minutes(latest.created_at if latest else None, now, cfg.expert_minutes_cap),
+                message_id=event.message_id or None,
+                created_at=now,
+            )
+            await self._touch(session, event.actor, fresh.category)
+            if not as_aside:
+                fresh.feedback_count += 1
+                fresh.updated_at = now
+                if fresh.state == State.IN_REVIEW:
+                    fresh.state = State.REVISING.value
+            state = State(fresh.state)
+        if aside:
+            return
+        if state in FINAL:
+            await self.post(project, Reply(texts.closed(project), kind=ReplyKind.NOTICE, header=self.header(project)))
+            return
+        if not allowed:
+            await self.platform(project.platform).notify_private(
+                self.thread_of(project), event.actor, texts.comment_only(project)
+            )
+            return
+        if state == State.FAILED:
+            await self.post(project, Reply(texts.noted_failed(project), header=self.header(project)))
+            return
+        if not await self.cycles.run(_id(project)):
+            await self.post(project, Reply(texts.noted_busy(project), header=self.header(project)))
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    async def _on_decision(self, event: DecisionSignal) -> None:
+        project = await self.find(event.locator)
+        if project is None:
+            if event.locator.number is not None:
+                raise UnknownProject(texts.unknown_project(event.locator.number))
+            return  # a reaction on a message that is not ours
+        if not may_decide(
+            event.actor, requester_id=project.requester_id, category=project.category, settings=self.settings
+        ):
+            await self.platform(project.platform).notify_private(
+                event.reply_to or self.thread_of(project), event.actor, texts.not_allowed(project)
+            )
+            return
+        target = State.ACCEPTED if event.outcome == Outcome.ACCEPT else State.REJECTED
+        check_move(State(project.state), target, number=project.id)
+        if target == State.ACCEPTED and project.current_version == 0:
+            raise UserFacingError(texts.no_draft_yet(project))
+        now = self.clock.now()
+        async with self.db.session() as session:
+            fresh = await store.get_project(session=session, project_id=_id(project), for_update=True)
+            assert fresh is not None
+            check_move(State(fresh.state), target, number=fresh.id)
+            fresh.state = target.value
+            fresh.decided_at = now
+            fresh.updated_at = now
+            if target == State.ACCEPTED:
+                fresh.accepted_version = fresh.current_version
+            await store.add_decision(
+                session=session,
+                project_id=_id(fresh),
+                actor_id=event.actor.user_id,
+                actor_name=event.actor.display,
+                outcome=event.outcome.value,
+                version=fresh.current_version,
+                via=event.via,
+                created_at=now,
+            )
+            await self._touch(session, event.actor, fresh.category)
+            project = fresh
+        text = texts.decided(project, event.actor, event.outcome)
+        await self.post(project, Reply(text, kind=ReplyKind.NOTICE, header=self.header(project)))
+
+    # -- helpers the cycle runner and commands share ---------------------------------------------
+
+    async def find(self, locator: Locator) -> Project | None:
+        async with self.db.session() as session:
+            if locator.number is not None:
+                return await store.get_project(session=session, project_id=locator.number)
+            if locator.thread is not None:
+                t = locator.thread
+                return await store.find_by_thread(
+                    session=session, platform=t.platform, channel=t.channel, thread_id=t.thread_id
+                )
+            if locator.message is not None:
+                m = locator.message
+                found = await store.find_by_message(
+                    session=session, platform=m.platform, channel=m.channel, message_id=m.message_id
+                )
+                if found is None and m.thread_id:
+                    found = await store.find_by_thread(
+                        session=session, platform=m.platform, channel=m.channel, thread_id=m.thread_id
+                    )
+                return found
+        return None
+
+    def header(self, project: Project) -> DraftHeader:
+        return DraftHeader(
+            number=_id(project),
+            state=project.state,
+            version=project.current_version,
+            category=project.category,
+            model=project.model,
+            agent=project.agent,
+        )
+
+    def thread_of(self, project: Project) -> ThreadRef:
+        return ThreadRef(project.platform, project.channel, project.thread_id or project.request_message_id)
+
+    async def post(self, project: Project, reply: Reply, *, kind: str = "notice", version: int = 0) -> str:
+        platform = self.platform(project.platform)
+        ref = await platform.post(self.thread_of(project), reply)
+        await self.link(project, ref.message_id, kind=kind, version=version)
+        return ref.message_id
+
+    async def link(self, project: Project, message_id: str, *, kind: str, version: int = 0) -> None:
+        async with self.db.session() as session:
+            await store.link_message(
+                session=session,
+                platform=project.platform,
+                channel=project.channel,
+                message_id=message_id,
+                project_id=_id(project),
+                kind=kind,
+                version=version,
+            )
+
+    def may_administer(self, actor: Actor, project: Project) -> bool:
+        return actor.user_id == project.requester_id or is_admin(actor, self.settings)
+
+    async def _touch(self, session: AsyncSession, actor: Actor, category: str) -> None:
+        await store.touch_person(
+            session=session,
+            platform=actor.platform,
+            user_id=actor.user_id,
+            name=actor.display,
+            is_expert=is_expert(actor, category, self.settings),
+            now=self.clock.now(),
+        )
+
+    async def _seen(self, platform: str, key: str) -> bool:
+        async with self.db.session() as session:
+            return await store.seen_event(session=session, platform=platform, key=key, now=self.clock.now())
+
+    async def _answer(self, event: Event, reply: Reply) -> None:
+        """Post an error where the event came from; a failure to post is logged, not raised."""
+        try:
+            thread = await self._thread_for(event)
+            if thread is not None:
+                await self.platform(thread.platform).post(thread, reply)
+        except Exception:
+            _log.exception("could not post an error reply")
+
+    async def _private(self, event: Event, text: str) -> None:
+        try:
+            thread = await self._thread_for(event)
+            if thread is not None:
+                await self.platform(thread.platform).notify_private(thread, event.actor, text)
+        except Exception:
+            _log.exception("could not send a private notice")
+
+    async def _thread_for(self, event: Event) -> ThreadRef | None:
+        match event:
+            case RequestPosted():
+                return event.thread or event.origin.thread()
+            case CommandInvoked():
+                return event.reply_to
+            case DecisionSignal() if event.reply_to is not None:
+                return event.reply_to
+            case ThreadReply() | DecisionSignal():
+                loc = event.locator
+                if loc.thread is not None:
+                    return loc.thread
+                if loc.message is not None:
+                    return loc.message.thread()
+                if loc.number is not None:
+                    project = await self.find(loc)
+                    if project is not None:
+                        return self.thread_of(project)
+                    return ThreadRef(event.actor.platform, "", f"#{loc.number}")
+        return None
+
+
+def _id(project: Project) -> int:
+    assert project.id is not None, "project is not flushed yet"
+    return project.id
+
+
+def _known_category(raw: str) -> str | None:
+    from bot.triage import normalise_category
+
+    return normalise_category(raw)
+
+
+def _brief(text: str, event: RequestPosted) -> str:
+    parts = [text] if text else []
+    for att in event.attachments:
+        if att.text:
+            parts.append(f"--- attached file: {att.filename} ---\n{att.text.strip()}")
+        else:
+            parts.append(f"(attached, not readable as text: {att.filename})")
+    if not text and not any(a.text for a in event.attachments):
+        return ""
+    return "\n\n".join(parts).strip()
+
+
+def _title(brief: str) -> str:
+    first = brief.strip().splitlines()[0] if brief.strip() else "request"
+    return first[:80]
