@@ -213,9 +213,7 @@ def _waiting_lines(data: Json, limit: int = 10) -> list[str]:
     for item in waiting[:limit]:
         hours = item.get("waiting_hours")
         since = f"{float(hours):.0f} h" if hours is not None else "?"
-        lines.append(
-            f"#{item.get('number')} {item.get('category', '')} v{item.get('version', '?')}, waiting {since}"
-        )
+        lines.append(f"#{item.get('number')} {item.get('category', '')} v{item.get('version', '?')}, waiting {since}")
     total = data.get("waiting_total", len(waiting))
     if total > min(len(waiting), limit):
         lines.append(f"… and {total - min(len(waiting), limit)} more")
@@ -239,10 +237,7 @@ def render_text(report: HasJson | Json) -> str:
     waiting = _waiting_lines(data)
     if waiting:
         out += ["**Waiting for review**", *(f"- {line}" for line in waiting)]
-    if any(
-        (g.get("agent_alone") or {}).get("thin")
-        for g in [*data.get("by_category", []), *data.get("by_model", [])]
-    ):
+    if any((g.get("agent_alone") or {}).get("thin") for g in [*data.get("by_category", []), *data.get("by_model", [])]):
         out.append("_* fewer than 5 decided projects: read with care. Rates are over decided projects._")
     return "\n".join(out).strip() + "\n"
 
@@ -282,9 +277,7 @@ def render_discord(report: HasJson | Json, *, image: str | None = None) -> dict[
     fields: list[dict[str, Any]] = []
     for key, label in (("by_category", "By category"), ("by_model", "By model")):
         if data.get(key):
-            fields.append(
-                {"name": label, "value": f"```{_table(_group_rows(data[key]))[:1000]}```", "inline": False}
-            )
+            fields.append({"name": label, "value": f"```{_table(_group_rows(data[key]))[:1000]}```", "inline": False})
     experts = _expert_lines(data, limit=6)
     if experts:
         fields.append({"name": "Experts", "value": "\n".join(experts)[:1024], "inline": False})
