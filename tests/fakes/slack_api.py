@@ -1,0 +1,500 @@
+"""A local fake of the Slack Web API on 127.0.0.1, for the real `slack_sdk` AsyncWebClient.
+
+Point the client at it with `AsyncWebClient(token=..., base_url=fake.api_url)` (or `SLACK_API_URL`).
+It is stateful per channel: `chat.postMessage` stores a message, `chat.update` changes it,
+`conversations.replies` reads the thread back. It also serves the three-step `files_upload_v2`
+flow, `views.open`, `reactions.add`, `chat.postEphemeral`, file downloads (`url_private`, bearer
+token required) and a `response_url` sink.
+
+Faults are one-shot and per method:
+
+    fake.fail_next("chat.postMessage", status=429, retry_after=0)   # next call: HTTP 429
+    fake.fail_next("chat.update", ok_false="msg_too_long")            # next call: 200 ok:false
+    fake.fail_next("chat.postMessage", status=500, times=2)           # next two calls: 500
+
+Every call is logged (`fake.calls`) and counted (`fake.counts()`). Helpers build signed inbound
+payloads the way Slack sends them (`sign`, `event_envelope`, `slash_command_body`,
+`interactive_body`), so tests and the benchmark drive the real bolt app.
+
+Standalone, for the README walk-through and manual runs:
+
+    python -m tests.fakes.slack_api --port 8090
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+# --------------------------------------------------------------------------- inbound helpers
+
+
+def sign(secret: str, body: str, ts: int | None = None) -> dict[str, str]:
+    """Headers Slack puts on a request: timestamp and `v0=` HMAC-SHA256 of `v0:ts:body`."""
+    stamp = str(int(time.time()) if ts is None else ts)
+    base = f"v0:{stamp}:{body}".encode()
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
+
+
+_event_ids = itertools.count(1)
+
+
+def event_envelope(
+    event: dict[str, Any], *, team_id: str = "T0001", bot_user_id: str = "UBOT", event_id: str | None = None
+) -> dict[str, Any]:
+    """The Events API `event_callback` wrapper around an inner event."""
+    return {
+        "token": "legacy",
+        "team_id": team_id,
+        "api_app_id": "A0001",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{next(_event_ids):08d}{uuid.uuid4().hex[:6]}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {"team_id": team_id, "user_id": bot_user_id, "is_bot": True, "is_enterprise_install": False}
+        ],
+        "is_ext_shared_channel": False,
+    }
+
+
+def slash_command_body(
+    command: str,
+    text: str,
+    *,
+    user_id: str,
+    channel_id: str,
+    response_url: str = "",
+    trigger_id: str | None = None,
+    team_id: str = "T0001",
+) -> str:
+    """A slash command as Slack posts it: url-encoded form fields, no `payload` wrapper."""
+    return urlencode(
+        {
+            "token": "legacy",
+            "team_id": team_id,
+            "team_domain": "example",
+            "channel_id": channel_id,
+            "channel_name": "general",
+            "user_id": user_id,
+            "user_name": user_id.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A0001",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": trigger_id or f"trig.{uuid.uuid4().hex[:10]}",
+        }
+    )
+
+
+def interactive_body(payload: dict[str, Any]) -> str:
+    """Interactivity (buttons, forms, shortcuts): one form field `payload` holding JSON."""
+    return urlencode({"payload": json.dumps(payload)})
+
+
+# --------------------------------------------------------------------------- the fake server
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    status: int
+    at: float
+
+
+@dataclass
+class _Fault:
+    status: int = 200
+    retry_after: float | None = None
+    ok_false: str | None = None
+
+
+@dataclass
+class Upload:
+    file_id: str
+    filename: str
+    length: int
+    content: bytes = b""
+    channel: str | None = None
+    thread_ts: str | None = None
+    title: str = ""
+    initial_comment: str = ""
+    completed: bool = False
+
+
+@dataclass
+class FakeSlackAPI:
+    """The fake Web API. Use as `async with FakeSlackAPI() as fake:`."""
+
+    token: str = "xoxb-test-token"
+    bot_user_id: str = "UBOT"
+    bot_id: str = "BBOT"
+    team_id: str = "T0001"
+    host: str = "127.0.0.1"
+    port: int = 0
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    reactions: list[dict[str, str]] = field(default_factory=list)
+    ephemerals: list[dict[str, Any]] = field(default_factory=list)
+    views: list[dict[str, Any]] = field(default_factory=list)
+    uploads: dict[str, Upload] = field(default_factory=dict)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    usergroups: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._faults: dict[str, list[_Fault]] = {}
+        self._ts = itertools.count(1)
+        self._base = int(time.time())
+        self._runner: web.AppRunner | None = None
+        self._changed = asyncio.Event()
+
+    # ---- lifecycle
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files/{name}", self._download)
+        app.router.add_post("/response_url/{rid}", self._response_url)
+        return app
+
+    async def start(self) -> FakeSlackAPI:
+        self._runner = web.AppRunner(self.app(), handle_signals=False, shutdown_timeout=0.2, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlackAPI:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """What SLACK_API_URL should be."""
+        return f"{self.url}/api/"
+
+    # ---- test helpers
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        retry_after: float | None = 0,
+        ok_false: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next `times` calls of `method` fail: HTTP `status` (429 gets Retry-After) or 200 ok:false."""
+        fault = _Fault(status=200 if ok_false else status, retry_after=retry_after, ok_false=ok_false)
+        self._faults.setdefault(method, []).extend([fault] * times)
+
+    def counts(self) -> Counter[str]:
+        """Calls per method (failed attempts included)."""
+        return Counter(c.method for c in self.calls)
+
+    def calls_of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def next_ts(self) -> str:
+        n = next(self._ts)
+        return f"{self._base + n // 1_000_000}.{n % 1_000_000:06d}"
+
+    def add_user_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        user: str,
+        thread_ts: str | None = None,
+        files: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """A message a human posted (so later API reads agree with the events a test sends)."""
+        msg: dict[str, Any] = {"type": "message", "user": user, "text": text, "ts": self.next_ts()}
+        if thread_ts:
+            msg["thread_ts"] = thread_ts
+        if files:
+            msg["files"] = files
+        self.messages.setdefault(channel, []).append(msg)
+        return msg
+
+    def add_file(self, name: str, content: bytes, *, mimetype: str = "text/plain") -> dict[str, Any]:
+        """A file as it appears in an event's `files` list; `url_private` is served by the fake."""
+        self.files[name] = content
+        filetype = name.rsplit(".", 1)[-1] if "." in name else "binary"
+        return {
+            "id": f"F{uuid.uuid4().hex[:9].upper()}",
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": filetype,
+            "size": len(content),
+            "url_private": f"{self.url}/files/{name}",
+            "url_private_download": f"{self.url}/files/{name}",
+        }
+
+    def response_url(self, rid: str | None = None) -> str:
+        return f"{self.url}/response_url/{rid or uuid.uuid4().hex[:8]}"
+
+    def bot_messages(self, channel: str | None = None) -> list[dict[str, Any]]:
+        chans = [channel] if channel else list(self.messages)
+        return [m for c in chans for m in self.messages.get(c, []) if m.get("bot_id") == self.bot_id]
+
+    def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages.get(channel, []) if m["ts"] == ts or m.get("thread_ts") == ts]
+
+    def find(self, channel: str, ts: str) -> dict[str, Any] | None:
+        return next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)
+
+    async def wait_until(self, predicate: Any, timeout: float = 10.0) -> None:
+        """Wait until `predicate()` is true, re-checking after every API call."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not predicate():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise TimeoutError(f"condition not met in {timeout} s; calls: {dict(self.counts())}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.1))
+            except TimeoutError:
+                pass
+
+    # ---- HTTP handlers
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            ctype = request.content_type
+            if ctype == "application/json":
+                body = await request.json()
+                if isinstance(body, dict):
+                    params.update(body)
+            elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                form = await request.post()
+                params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        for key in ("blocks", "files", "view", "attachments"):
+            value = params.get(key)
+            if isinstance(value, str) and value[:1] in "[{":
+                params[key] = json.loads(value)
+        return params
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization", "") == f"Bearer {self.token}"
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        faults = self._faults.get(method)
+        fault = faults.pop(0) if faults else None
+        status = fault.status if fault and not fault.ok_false else 200
+        self.calls.append(Call(method, params, status, time.monotonic()))
+        self._changed.set()
+        if fault is not None:
+            if fault.ok_false:
+                return web.json_response({"ok": False, "error": fault.ok_false})
+            headers = {}
+            if fault.status == 429 and fault.retry_after is not None:
+                headers["Retry-After"] = str(int(fault.retry_after))
+            error = "ratelimited" if fault.status == 429 else "fatal_error"
+            return web.json_response({"ok": False, "error": error}, status=fault.status, headers=headers)
+        if not self._authorized(request):
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        result: dict[str, Any] = handler(params)
+        return web.json_response(result)
+
+    def _bot_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        msg: dict[str, Any] = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "text": params.get("text", ""),
+            "ts": self.next_ts(),
+        }
+        if params.get("blocks"):
+            msg["blocks"] = params["blocks"]
+        if params.get("thread_ts"):
+            msg["thread_ts"] = params["thread_ts"]
+        return msg
+
+    def _m_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://example.slack.com/",
+            "team": "Example",
+            "user": "draftloop",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _m_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = params.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not params.get("text") and not params.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        if len(params.get("blocks") or []) > 50:
+            return {"ok": False, "error": "invalid_blocks"}
+        if len(params.get("text") or "") > 40_000:
+            return {"ok": False, "error": "msg_too_long"}
+        msg = self._bot_message(params)
+        self.messages.setdefault(str(channel), []).append(msg)
+        return {"ok": True, "channel": channel, "ts": msg["ts"], "message": msg}
+
+    def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        msg = self.find(str(params.get("channel")), str(params.get("ts")))
+        if msg is None:
+            return {"ok": False, "error": "message_not_found"}
+        if len(params.get("blocks") or []) > 50:
+            return {"ok": False, "error": "invalid_blocks"}
+        msg["text"] = params.get("text", msg.get("text", ""))
+        if "blocks" in params:
+            msg["blocks"] = params["blocks"]
+        msg["edited"] = {"user": self.bot_user_id, "ts": self.next_ts()}
+        return {"ok": True, "channel": params["channel"], "ts": msg["ts"], "text": msg["text"]}
+
+    def _m_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("channel") or not params.get("user"):
+            return {"ok": False, "error": "channel_not_found"}
+        self.ephemerals.append(dict(params))
+        return {"ok": True, "message_ts": self.next_ts()}
+
+    def _m_reactions_add(self, params: dict[str, Any]) -> dict[str, Any]:
+        item = {"channel": str(params.get("channel")), "ts": str(params.get("timestamp")), "name": params["name"]}
+        if item in self.reactions:
+            return {"ok": False, "error": "already_reacted"}
+        self.reactions.append(item)
+        return {"ok": True}
+
+    def _m_views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        view = dict(params.get("view") or {})
+        view["id"] = f"V{uuid.uuid4().hex[:9].upper()}"
+        self.views.append({"trigger_id": params["trigger_id"], "view": view})
+        return {"ok": True, "view": view}
+
+    def _m_conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        msgs = self.thread(str(params.get("channel")), str(params.get("ts")))
+        if not msgs:
+            return {"ok": False, "error": "thread_not_found"}
+        return {"ok": True, "messages": msgs, "has_more": False}
+
+    def _m_usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "users": self.usergroups.get(str(params.get("usergroup")), [])}
+
+    def _m_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        uid = str(params.get("user"))
+        return {"ok": True, "user": {"id": uid, "name": uid.lower(), "real_name": uid, "is_bot": False}}
+
+    def _m_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{uuid.uuid4().hex[:9].upper()}"
+        self.uploads[file_id] = Upload(file_id, str(params.get("filename")), int(params.get("length", 0)))
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = []
+        for item in params.get("files") or []:
+            upload = self.uploads.get(item["id"])
+            if upload is None or len(upload.content) != upload.length:
+                return {"ok": False, "error": "file_not_found"}
+            upload.completed = True
+            upload.title = item.get("title") or upload.filename
+            upload.channel = params.get("channel_id") or params.get("channels")
+            upload.thread_ts = params.get("thread_ts")
+            upload.initial_comment = params.get("initial_comment", "")
+            out.append({"id": upload.file_id, "name": upload.filename, "title": upload.title})
+            if upload.channel:
+                msg = self._bot_message({"text": upload.initial_comment, "thread_ts": upload.thread_ts})
+                msg["files"] = [out[-1]]
+                self.messages.setdefault(str(upload.channel), []).append(msg)
+        return {"ok": True, "files": out}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        upload = self.uploads.get(request.match_info["file_id"])
+        if upload is None:
+            return web.Response(status=404)
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            part = next(iter(form.values()))
+            upload.content = part.file.read() if hasattr(part, "file") else str(part).encode()
+        else:
+            upload.content = await request.read()
+        self.calls.append(Call("upload", {"file_id": upload.file_id}, 200, time.monotonic()))
+        self._changed.set()
+        return web.Response(text="OK - " + str(len(upload.content)))
+
+    async def _download(self, request: web.Request) -> web.Response:
+        self.calls.append(Call("file_download", {"name": request.match_info["name"]}, 200, time.monotonic()))
+        if not self._authorized(request):
+            return web.Response(status=302, headers={"Location": f"{self.url}/login"})
+        content = self.files.get(request.match_info["name"])
+        if content is None:
+            return web.Response(status=404)
+        return web.Response(body=content)
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.responses.append({"id": request.match_info["rid"], **body})
+        self.calls.append(Call("response_url", body, 200, time.monotonic()))
+        self._changed.set()
+        return web.Response(text="ok")
+
+
+async def _serve(port: int, token: str) -> None:
+    fake = FakeSlackAPI(token=token, port=port)
+    await fake.start()
+    print(f"fake Slack Web API at {fake.api_url} (token {token})", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await fake.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve a fake Slack Web API on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--token", default="xoxb-test-token")
+    args = parser.parse_args()
+    try:
+        asyncio.run(_serve(args.port, args.token))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
