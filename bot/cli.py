@@ -1,0 +1,202 @@
+"""The `draftloop` command: chat, serve, worker, digest, agents, db upgrade.
+
+Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration error (click's convention).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+from collections.abc import Callable, Coroutine
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from bot.digest import Period, build_report, render_text
+from bot.errors import ConfigError, DraftloopError
+from bot.log_config import setup_logging
+from bot.runtime import STOP_GRACE_SECONDS, Role, Runtime, load_services
+from bot.settings import Settings, load_settings
+from storage.engine import async_url
+from storage.migrate import upgrade
+
+app = typer.Typer(
+    name="draftloop",
+    help="AI drafts, expert feedback in threads, acceptance: in Slack, Discord or this console.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+_log = logging.getLogger("draftloop")
+T = TypeVar("T")
+
+
+def _settings(*, quiet: bool = False) -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        typer.echo(f"draftloop: configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    keys = tuple(a.key_env for a in settings.file.agents.values() if a.key_env)
+    # The console prints the conversation on stdout; only problems belong on stderr there.
+    level = "WARNING" if quiet and "DRAFTLOOP_LOG_LEVEL" not in os.environ else settings.draftloop_log_level
+    setup_logging(level, key_env_names=keys)
+    return settings
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    try:
+        return asyncio.run(main())
+    except ConfigError as exc:
+        typer.echo(f"draftloop: configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except DraftloopError as exc:
+        typer.echo(f"draftloop: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def chat() -> None:
+    """Run the loop in this terminal: type a request; `#N <reply>` answers in thread N."""
+    settings = _settings(quiet=True)
+
+    async def main() -> None:
+        runtime = await Runtime.create(settings)
+        try:
+            services = load_services(runtime, "chat", names=("console",))
+            if not services:
+                raise ConfigError("the console adapter is not installed; run pip install -e .")
+            console: Any = services[0]
+            await runtime.workflow.resume_pending()
+            await console.run()
+        finally:
+            await runtime.close()
+
+    _run(main)
+
+
+def _parse_date(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date like 2026-11-16", param_hint=name) from None
+
+
+@app.command()
+def digest(
+    since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (default: 7 days ago).")] = None,
+    until: Annotated[str | None, typer.Option(help="Day after the last, YYYY-MM-DD (default: tomorrow).")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """Completion rates, feedback cycles, expert minutes and cost for a period."""
+    if format not in ("text", "json"):
+        raise typer.BadParameter("use text or json", param_hint="--format")
+    settings = _settings(quiet=True)
+    first, end = _parse_date(since, "--since"), _parse_date(until, "--until")
+
+    async def main() -> str:
+        runtime = await Runtime.create(settings)
+        try:
+            default = Period.last_days(7, now=runtime.clock.now(), tz=settings.tz)
+            period = Period(first or default.since, end or default.until, settings.tz)
+            if period.until <= period.since:
+                raise ConfigError("--until must be after --since")
+            report = await build_report(runtime.db, period)
+        finally:
+            await runtime.close()
+        return json.dumps(report.to_json(), indent=2) if format == "json" else render_text(report)
+
+    typer.echo(_run(main))
+
+
+@app.command()
+def agents() -> None:
+    """List the configured agents: provider, model, endpoint, key variable (set or not), prices."""
+    settings = _settings()
+    from bot.triage import default_agent_name, resolve_spec
+
+    default = default_agent_name(settings)
+    names = dict.fromkeys([default, *settings.file.agents])
+    for name in names:
+        try:
+            spec = resolve_spec(name, settings)
+        except ConfigError as exc:
+            typer.echo(f"{name}: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        mark = "*" if name == default else " "
+        key = spec.key_env or {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}.get(spec.provider, "")
+        key_state = "" if not key else (f" key {key}: set" if os.environ.get(key) else f" key {key}: MISSING")
+        typer.echo(
+            f"{mark} {spec.name}: {spec.provider} {spec.model}"
+            f"{' at ' + spec.base_url if spec.base_url else ''}{key_state}"
+            f" · ${spec.price_input}/${spec.price_output}/${spec.price_cached} per M in/out/cached"
+        )
+
+
+async def _serve(settings: Settings, role: Role) -> None:
+    runtime = await Runtime.create(settings)
+    services = load_services(runtime, role)
+    if not services and role == "web":
+        await runtime.close()
+        raise ConfigError("nothing to serve: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (see README)")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        for service in services:
+            await service.start()
+            _log.info("%s started (%s)", service.name, role)
+        if role == "worker":
+            await runtime.workflow.resume_pending()
+        await stop.wait()
+        _log.info("stopping: %d tasks in flight", runtime.in_flight)
+    finally:
+        for service in reversed(services):
+            try:
+                await asyncio.wait_for(service.stop(), timeout=STOP_GRACE_SECONDS / 2)
+            except Exception:
+                _log.exception("%s did not stop cleanly", service.name)
+        await runtime.close()
+
+
+@app.command()
+def serve() -> None:
+    """The web process: Slack's HTTP events on $PORT (default 3000) and GET /healthz."""
+    settings = _settings()
+    _run(lambda: _serve(settings, "web"))
+
+
+@app.command()
+def worker() -> None:
+    """The worker process: Slack Socket Mode, the Discord gateway and the scheduler, in one loop."""
+    settings = _settings()
+    _run(lambda: _serve(settings, "worker"))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply database migrations (safe to run on every release)."""
+    settings = _settings()
+    url = async_url(settings.database_url, data_dir=settings.draftloop_data_dir)
+    _run(lambda: upgrade(url, revision))
+    typer.echo(f"database at {revision}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""The running process: settings, database, agents, workflow and the chat platforms around them.
+
+`Service` is what a chat adapter's entry point returns (`draftloop.services` group):
+`create(runtime, role) -> Service | None`, role being "web" (`draftloop serve`), "worker"
+(`draftloop worker`) or "chat" (`draftloop chat`). None means "not configured for this role".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from importlib.metadata import entry_points
+from typing import Any, Literal, Protocol
+
+from bot.agents import AgentPool
+from bot.ports import ChatPlatform, Clock, SystemClock
+from bot.settings import Settings
+from bot.workflow import Workflow
+from storage.engine import Database, async_url
+from storage.migrate import ensure_schema
+
+_log = logging.getLogger(__name__)
+
+Role = Literal["web", "worker", "chat"]
+SERVICE_GROUP = "draftloop.services"
+STOP_GRACE_SECONDS = 8.0  # Procfile platforms kill at 10 s after SIGTERM
+
+
+class Service(Protocol):
+    name: str
+
+    async def start(self) -> None:
+        """Connect and begin handling events; return once running."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop taking new events; in-flight work is drained by the runtime."""
+        ...
+
+
+class ServiceFactory(Protocol):
+    def __call__(self, runtime: Runtime, role: Role) -> Service | None: ...
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, db: Database, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock: Clock = clock or SystemClock()
+        self.agents = AgentPool(settings)
+        self.workflow = Workflow(db=db, settings=settings, agents=self.agents, clock=self.clock)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @classmethod
+    async def create(cls, settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Runtime:
+        url = async_url(settings.database_url, data_dir=settings.draftloop_data_dir)
+        db = Database(url)
+        if migrate:
+            await ensure_schema(db.engine, url)
+        return cls(settings, db=db, clock=clock)
+
+    def register_platform(self, platform: ChatPlatform) -> None:
+        self.workflow.register_platform(platform)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any]:
+        """Run work after an ack; tracked so shutdown can drain it and errors get logged."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("background task failed", exc_info=task.exception())
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: float = STOP_GRACE_SECONDS) -> None:
+        """Let in-flight work finish; cancel what is left (leases are released, feedback stays
+        pending, and the next start resumes it)."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=2)
+
+    async def close(self) -> None:
+        await self.drain()
+        await self.agents.aclose()
+        await self.db.dispose()
+
+
+def load_services(runtime: Runtime, role: Role, *, names: tuple[str, ...] | None = None) -> list[Service]:
+    services = []
+    for ep in sorted(entry_points(group=SERVICE_GROUP), key=lambda e: e.name):
+        if names is not None and ep.name not in names:
+            continue
+        try:
+            factory: ServiceFactory = ep.load()
+        except ImportError as exc:
+            _log.warning("service %s is not importable: %s", ep.name, exc)
+            continue
+        service = factory(runtime, role)
+        if service is not None:
+            services.append(service)
+    return services
