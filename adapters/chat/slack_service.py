@@ -107,7 +107,7 @@ class SlackService:
             await site.start()
             server = site._server
             if server is not None and getattr(server, "sockets", None):
-                self.port = server.sockets[0].getsockname()[1]
+                self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
             log.info("slack: listening on %s:%s%s", self.host, self.port, EVENTS_PATH)
         elif self.mode == "socket":
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
