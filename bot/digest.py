@@ -1,7 +1,23 @@
-"""The digest: aggregate queries → one report object → the JSON contract (DESIGN.md) or text.
+"""The digest: aggregate queries → one report object → the JSON contract (DESIGN.md) and its renderings.
 
 Rates follow DESIGN.md: agent alone = accepted at v1 with no feedback, over decided; with feedback
-= accepted at any version, over decided; by_cycle[c] = accepted by version c+1, over decided.
+= accepted at any version, over decided; by_cycle[c] = accepted by version c+1, over decided,
+cumulative, from 0 up to the largest number of cycles among the decided projects (at least 0 and 1).
+
+Beyond the contract's keys, `to_json()` adds (never changing the contract's own keys):
+- `mean_cycles_to_accept`: mean feedback cycles of the accepted projects (the headline's figure);
+- `expert_minutes_per_project`: minutes stated + estimated on the projects decided in the period,
+  over decided projects;
+- `medians`: `first_draft_seconds` (request → first draft, decided projects) and `accept_seconds`
+  (request → acceptance);
+- `per_accepted`: tokens (input + output) and cost of the accepted projects, per accepted project;
+- `previous` and `change`: the same headline figures for the period of equal length just before,
+  and the differences (rates in percentage points);
+- `waiting` / `waiting_total`: projects in review now, oldest first, with hours waited.
+
+Time zone: a period is whole local days `[since, until)` in the configured zone (UTC when none),
+turned into UTC instants at local midnight, so a week across a daylight-saving change is 167 or
+169 hours long, as the calendar says.
 """
 
 from __future__ import annotations
@@ -11,10 +27,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.stats import median, rate
+from bot import digest_render
+from bot.stats import rate
 from storage import metrics
 from storage.engine import Database
-from storage.metrics import ExpertFigures, GroupFigures
+from storage.metrics import ExpertFigures, Figures, GroupFigures, Waiting
 
 
 @dataclass(frozen=True)
@@ -31,11 +48,57 @@ class Period:
     def end(self) -> datetime:
         return datetime.combine(self.until, time(0), tzinfo=self.tz).astimezone(UTC)
 
+    @property
+    def days(self) -> int:
+        return (self.until - self.since).days
+
+    def previous(self) -> Period:
+        """The period of the same number of days just before this one (week over week)."""
+        return Period(self.since - timedelta(days=self.days), self.since, self.tz)
+
     @classmethod
     def last_days(cls, days: int, *, now: datetime, tz: ZoneInfo) -> Period:
         """The `days` whole local days up to and including today."""
         today = now.astimezone(tz).date()
         return cls(today - timedelta(days=days - 1), today + timedelta(days=1), tz)
+
+    @classmethod
+    def ending(cls, until: date, *, days: int, tz: ZoneInfo) -> Period:
+        """The `days` whole local days before `until` (a scheduled digest: the week before the run)."""
+        return cls(until - timedelta(days=days), until, tz)
+
+
+@dataclass
+class Headline:
+    """The figures compared week over week."""
+
+    decided: int
+    accepted: int
+    agent_alone: dict[str, Any]
+    with_feedback: dict[str, Any]
+    mean_cycles_to_accept: float | None
+    expert_minutes_per_project: float | None
+
+    @classmethod
+    def of(cls, g: GroupFigures) -> Headline:
+        return cls(
+            g.decided,
+            g.accepted,
+            rate(g.agent_alone, g.decided),
+            rate(g.accepted, g.decided),
+            mean_cycles(g),
+            (g.decided_minutes / g.decided) if g.decided else None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "decided": self.decided,
+            "accepted": self.accepted,
+            "agent_alone": self.agent_alone,
+            "with_feedback": self.with_feedback,
+            "mean_cycles_to_accept": self.mean_cycles_to_accept,
+            "expert_minutes_per_project": self.expert_minutes_per_project,
+        }
 
 
 @dataclass
@@ -46,10 +109,34 @@ class DigestReport:
     by_category: list[GroupFigures] = field(default_factory=list)
     by_model: list[GroupFigures] = field(default_factory=list)
     by_expert: list[ExpertFigures] = field(default_factory=list)
+    median_first_draft_seconds: float | None = None
+    median_accept_seconds: float | None = None
+    previous: Headline | None = None
+    waiting: list[Waiting] = field(default_factory=list)
+    waiting_total: int = 0
+    now: datetime | None = None
+
+    @property
+    def headline(self) -> Headline:
+        return Headline.of(self.overall)
+
+    def change(self) -> dict[str, float | int | None]:
+        if self.previous is None:
+            return {}
+        cur, prev = self.headline, self.previous
+        return {
+            "decided": cur.decided - prev.decided,
+            "accepted": cur.accepted - prev.accepted,
+            "agent_alone_pts": _pts(cur.agent_alone, prev.agent_alone),
+            "with_feedback_pts": _pts(cur.with_feedback, prev.with_feedback),
+            "cycles": _diff(cur.mean_cycles_to_accept, prev.mean_cycles_to_accept),
+            "expert_minutes_per_project": _diff(cur.expert_minutes_per_project, prev.expert_minutes_per_project),
+        }
 
     def to_json(self) -> dict[str, Any]:
         g = self.overall
-        return {
+        head = self.headline
+        data: dict[str, Any] = {
             "period": {
                 "since": self.period.since.isoformat(),
                 "until": self.period.until.isoformat(),
@@ -58,8 +145,8 @@ class DigestReport:
             "opened": self.opened,
             "decided": g.decided,
             "accepted": g.accepted,
-            "agent_alone": rate(g.agent_alone, g.decided),
-            "with_feedback": rate(g.accepted, g.decided),
+            "agent_alone": head.agent_alone,
+            "with_feedback": head.with_feedback,
             "by_cycle": by_cycle(g),
             "median_cycles_to_accept": median_cycles(g),
             "expert_minutes": minutes(g),
@@ -76,21 +163,84 @@ class DigestReport:
                 }
                 for e in self.by_expert
             ],
+            # extras beyond the contract
+            "mean_cycles_to_accept": head.mean_cycles_to_accept,
+            "expert_minutes_per_project": head.expert_minutes_per_project,
+            "medians": {
+                "first_draft_seconds": self.median_first_draft_seconds,
+                "accept_seconds": self.median_accept_seconds,
+            },
+            "per_accepted": {
+                "tokens": (g.accepted_tokens / g.accepted) if g.accepted else None,
+                "cost_usd": (g.accepted_cost_usd / g.accepted) if g.accepted else None,
+            },
+            "previous": self.previous.to_json() if self.previous else None,
+            "change": self.change(),
+            "waiting": [self._waiting_json(w) for w in self.waiting],
+            "waiting_total": self.waiting_total,
+        }
+        return data
+
+    def _waiting_json(self, w: Waiting) -> dict[str, Any]:
+        hours = (self.now - w.review_since).total_seconds() / 3600 if self.now else None
+        return {
+            "number": w.number,
+            "category": w.category,
+            "model": w.model,
+            "version": w.version,
+            "review_since": w.review_since.isoformat(),
+            "waiting_hours": None if hours is None else round(hours, 1),
+            "nudges": w.nudges,
         }
 
 
-def by_cycle(g: GroupFigures) -> list[dict[str, Any]]:
-    top = max(1, g.max_version - 1)
+def _pts(cur: dict[str, Any], prev: dict[str, Any]) -> float | None:
+    if cur["rate"] is None or prev["rate"] is None:
+        return None
+    return (float(cur["rate"]) - float(prev["rate"])) * 100.0
+
+
+def _diff(cur: float | None, prev: float | None) -> float | None:
+    if cur is None or prev is None:
+        return None
+    return cur - prev
+
+
+def by_cycle(g: GroupFigures, top: int | None = None) -> list[dict[str, Any]]:
+    """Cumulative completion after at most c feedback cycles, c = 0 … max(1, largest cycles)."""
+    last = max(1, g.max_version - 1) if top is None else top
     out = []
-    for c in range(top + 1):
+    for c in range(last + 1):
         k = sum(n for v, n in g.accepted_at.items() if v <= c + 1)
         out.append({"cycles": c, **rate(k, g.decided)})
     return out
 
 
 def median_cycles(g: GroupFigures) -> float | None:
-    values = [float(v - 1) for v, n in sorted(g.accepted_at.items()) for _ in range(n)]
-    return median(values)
+    """Median feedback cycles of the accepted projects, from the accepted-version histogram."""
+    n = sum(g.accepted_at.values())
+    if n == 0:
+        return None
+    ordered = sorted(g.accepted_at.items())
+
+    def nth(i: int) -> int:  # the i-th smallest (0-based) accepted version's cycles
+        seen = 0
+        for version, count in ordered:
+            seen += count
+            if i < seen:
+                return version - 1
+        raise IndexError(i)
+
+    if n % 2:
+        return float(nth(n // 2))
+    return (nth(n // 2 - 1) + nth(n // 2)) / 2
+
+
+def mean_cycles(g: GroupFigures) -> float | None:
+    n = sum(g.accepted_at.values())
+    if n == 0:
+        return None
+    return sum((v - 1) * c for v, c in g.accepted_at.items()) / n
 
 
 def minutes(g: GroupFigures) -> dict[str, int]:
@@ -107,55 +257,48 @@ def group_json(g: GroupFigures) -> dict[str, Any]:
         "by_cycle": by_cycle(g),
         "expert_minutes": minutes(g),
         "cost_usd": round(g.cost_usd, 6),
+        "tokens": {"input": g.input_tokens, "output": g.output_tokens, "cached": g.cached_tokens},
+        "median_cycles_to_accept": median_cycles(g),
     }
 
 
-async def build_report(db: Database, period: Period) -> DigestReport:
+async def build_report(
+    db: Database, period: Period, *, now: datetime | None = None, compare: bool = True, waiting_limit: int = 10
+) -> DigestReport:
+    """Run the digest's aggregate queries for `period` in one read transaction."""
     since, until = period.start, period.end
     async with db.session() as session:
         opened = await metrics.opened(session=session, since=since, until=until)
-        overall = (await metrics.groups(session=session, since=since, until=until, dimension="all")).get(
-            "all", GroupFigures("all")
-        )
-        cats = await metrics.groups(session=session, since=since, until=until, dimension="category")
-        models = await metrics.groups(session=session, since=since, until=until, dimension="model")
+        figs: Figures = await metrics.figures(session=session, since=since, until=until)
         experts = await metrics.experts(session=session, since=since, until=until)
-    return DigestReport(period, opened, overall, _ordered(cats), _ordered(models), experts)
+        first = await metrics.median_seconds(session=session, since=since, until=until, to="first_draft")
+        accept = await metrics.median_seconds(session=session, since=since, until=until, to="accept")
+        previous = None
+        if compare:
+            prev = period.previous()
+            prev_figs = await metrics.figures(session=session, since=prev.start, until=prev.end, usage=False)
+            previous = Headline.of(prev_figs["all"]["all"])
+        waiting, waiting_total = await metrics.waiting(session=session, limit=waiting_limit)
+    return DigestReport(
+        period=period,
+        opened=opened,
+        overall=figs["all"]["all"],
+        by_category=_ordered(figs["category"]),
+        by_model=_ordered(figs["model"]),
+        by_expert=experts,
+        median_first_draft_seconds=first,
+        median_accept_seconds=accept,
+        previous=previous,
+        waiting=waiting,
+        waiting_total=waiting_total,
+        now=now or until,
+    )
 
 
 def _ordered(groups: dict[str, GroupFigures]) -> list[GroupFigures]:
     return sorted(groups.values(), key=lambda g: (-g.decided, g.name))
 
 
-def _pct(r: dict[str, Any]) -> str:
-    if r["rate"] is None:
-        return "—"
-    thin = " (thin)" if r["thin"] else ""
-    return f"{r['rate'] * 100:.0f}% of {r['n']}{thin}"
-
-
 def render_text(report: DigestReport) -> str:
-    data = report.to_json()
-    p = data["period"]
-    lines = [
-        f"draftloop digest {p['since']} → {p['until']} ({p['tz']})",
-        f"Opened {data['opened']}, decided {data['decided']}, accepted {data['accepted']}.",
-        f"Agent alone: {_pct(data['agent_alone'])}. With expert feedback: {_pct(data['with_feedback'])}.",
-        "After k cycles: " + ", ".join(f"{c['cycles']}: {_pct(c)}" for c in data["by_cycle"]),
-        f"Expert minutes: {data['expert_minutes']['stated']} stated, {data['expert_minutes']['estimated']} estimated.",
-        f"Tokens: {data['tokens']['input']} in, {data['tokens']['output']} out; cost ${data['cost_usd']:.4f}.",
-    ]
-    for title, key in (("By category", "by_category"), ("By model", "by_model")):
-        if data[key]:
-            lines.append(f"{title}:")
-            for g in data[key]:
-                lines.append(f"  {g['name']}: alone {_pct(g['agent_alone'])}, with feedback {_pct(g['with_feedback'])}")
-    if data["by_expert"]:
-        lines.append("Experts:")
-        for e in data["by_expert"]:
-            m = e["expert_minutes"]
-            lines.append(
-                f"  {e['name']}: {e['feedback']} replies on {e['projects']} projects, "
-                f"{m['stated']} min stated, {m['estimated']} min estimated"
-            )
-    return "\n".join(lines)
+    """The digest as Markdown text (console, CLI, chat); see bot/digest_render.py for the other forms."""
+    return digest_render.render_text(report)

@@ -1,5 +1,16 @@
-"""Read-only aggregate queries behind the digest. Every figure is a GROUP BY in the database;
-Python only folds the few grouped rows that come back."""
+"""Read-only aggregate queries behind the digest.
+
+Every figure is a GROUP BY (or an ORDER BY … LIMIT for a median) in the database; Python only folds
+the few grouped rows that come back. The projects of a period are grouped once by
+(category, model, accepted version, alone flag), and the overall, per-category and per-model
+figures are folded from those rows, so the digest runs a handful of queries whatever the size of
+the history. The covering indexes that keep these index-only are in migration 0002.
+
+Definitions (DESIGN.md "Metrics"): a project is *decided* in [since, until) when its state is
+accepted, rejected, expired or failed and `decided_at` falls in the period; *agent alone* is
+accepted at version 1 with no feedback. Expert minutes of a group are those given in the period
+(feedback `created_at` in [since, until)), stated and estimated kept apart.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, select
+from sqlalchemy import Float, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -15,6 +26,7 @@ from storage.models import Feedback, Project, Version
 
 DECIDED_STATES = ("accepted", "rejected", "expired", "failed")
 Dimension = Literal["all", "category", "model"]
+DIMENSIONS: tuple[Dimension, ...] = ("all", "category", "model")
 
 
 @dataclass
@@ -31,6 +43,11 @@ class GroupFigures:
     output_tokens: int = 0
     cached_tokens: int = 0
     cost_usd: float = 0.0
+    # usage of the accepted projects only (tokens and cost per accepted project)
+    accepted_tokens: int = 0
+    accepted_cost_usd: float = 0.0
+    # minutes recorded on the projects decided in the period, whenever given
+    decided_minutes: int = 0
 
 
 @dataclass
@@ -42,20 +59,36 @@ class ExpertFigures:
     estimated_minutes: int
 
 
-def _dim(dimension: Dimension) -> Any:
-    if dimension == "category":
-        return col(Project.category)
-    if dimension == "model":
-        return col(Project.model)
-    return literal("all")
+@dataclass
+class Waiting:
+    number: int
+    category: str
+    model: str
+    version: int
+    review_since: datetime
+    nudges: int
+
+
+Figures = dict[Dimension, dict[str, GroupFigures]]
 
 
 def _decided_in(since: datetime, until: datetime) -> Any:
     return and_(
-        col(Project.state).in_(DECIDED_STATES),
         col(Project.decided_at) >= since,
         col(Project.decided_at) < until,
+        col(Project.state).in_(DECIDED_STATES),
     )
+
+
+def _keys(category: Any, model: Any) -> tuple[tuple[Dimension, str], ...]:
+    return (("all", "all"), ("category", str(category)), ("model", str(model or "")))
+
+
+def _slot(out: Figures, category: Any, model: Any) -> list[GroupFigures]:
+    slots = []
+    for dimension, name in _keys(category, model):
+        slots.append(out[dimension].setdefault(name, GroupFigures(name)))
+    return slots
 
 
 async def opened(*, session: AsyncSession, since: datetime, until: datetime) -> int:
@@ -63,38 +96,51 @@ async def opened(*, session: AsyncSession, since: datetime, until: datetime) -> 
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def groups(
-    *, session: AsyncSession, since: datetime, until: datetime, dimension: Dimension
-) -> dict[str, GroupFigures]:
-    dim = _dim(dimension).label("dim")
+async def figures(*, session: AsyncSession, since: datetime, until: datetime, usage: bool = True) -> Figures:
+    """Overall, per-category and per-model figures for the projects decided in [since, until)."""
+    out: Figures = {"all": {}, "category": {}, "model": {}}
     accepted = col(Project.state) == "accepted"
-    alone = and_(accepted, col(Project.accepted_version) == 1, col(Project.feedback_count) == 0)
+    alone = case(
+        (and_(accepted, col(Project.accepted_version) == 1, col(Project.feedback_count) == 0), 1), else_=0
+    ).label("alone")
+    acc_version = case((accepted, func.coalesce(col(Project.accepted_version), 1)), else_=0).label("acc_version")
     stmt = (
         select(
-            dim,
+            col(Project.category),
+            col(Project.model),
+            acc_version,
+            alone,
             func.count(),
-            func.sum(case((accepted, 1), else_=0)),
-            func.sum(case((alone, 1), else_=0)),
             func.max(col(Project.current_version)),
         )
         .where(_decided_in(since, until))
-        .group_by(dim)
+        .group_by(col(Project.category), col(Project.model), acc_version, alone)
     )
-    out: dict[str, GroupFigures] = {}
-    for name, decided, acc, alone_k, max_v in (await session.execute(stmt)).all():
-        out[str(name)] = GroupFigures(str(name), int(decided), int(acc or 0), int(alone_k or 0), int(max_v or 0))
+    for category, model, version, alone_flag, count, max_v in (await session.execute(stmt)).all():
+        for g in _slot(out, category, model):
+            g.decided += int(count)
+            g.max_version = max(g.max_version, int(max_v or 0))
+            if int(version):
+                g.accepted += int(count)
+                g.accepted_at[int(version)] = g.accepted_at.get(int(version), 0) + int(count)
+                if int(alone_flag):
+                    g.agent_alone += int(count)
+    if not out["all"]:
+        out["all"]["all"] = GroupFigures("all")
+    if usage:
+        await _usage(session, since, until, out)
+        await _minutes(session, since, until, out)
+    await _decided_minutes(session, since, until, out)
+    return out
 
-    hist = (
-        select(dim, col(Project.accepted_version), func.count())
-        .where(_decided_in(since, until), accepted)
-        .group_by(dim, col(Project.accepted_version))
-    )
-    for name, version, count in (await session.execute(hist)).all():
-        out[str(name)].accepted_at[int(version or 1)] = int(count)
 
-    usage = (
+async def _usage(session: AsyncSession, since: datetime, until: datetime, out: Figures) -> None:
+    is_acc = case((col(Project.state) == "accepted", 1), else_=0).label("is_acc")
+    stmt = (
         select(
-            dim,
+            col(Project.category),
+            col(Project.model),
+            is_acc,
             func.coalesce(func.sum(col(Version.input_tokens)), 0),
             func.coalesce(func.sum(col(Version.output_tokens)), 0),
             func.coalesce(func.sum(col(Version.cached_tokens)), 0),
@@ -103,34 +149,66 @@ async def groups(
         .select_from(Project)
         .join(Version, col(Version.project_id) == col(Project.id))
         .where(_decided_in(since, until))
-        .group_by(dim)
+        .group_by(col(Project.category), col(Project.model), is_acc)
     )
-    for name, tin, tout, tcached, cost in (await session.execute(usage)).all():
-        g = out[str(name)]
-        g.input_tokens, g.output_tokens, g.cached_tokens, g.cost_usd = int(tin), int(tout), int(tcached), float(cost)
+    for category, model, acc, tin, tout, tcached, cost in (await session.execute(stmt)).all():
+        for g in _slot(out, category, model):
+            g.input_tokens += int(tin)
+            g.output_tokens += int(tout)
+            g.cached_tokens += int(tcached)
+            g.cost_usd += float(cost)
+            if int(acc):
+                g.accepted_tokens += int(tin) + int(tout)
+                g.accepted_cost_usd += float(cost)
 
-    minutes = (
+
+async def _minutes(session: AsyncSession, since: datetime, until: datetime, out: Figures) -> None:
+    stmt = (
         select(
-            dim,
+            col(Project.category),
+            col(Project.model),
             func.coalesce(func.sum(col(Feedback.stated_minutes)), 0),
             func.coalesce(func.sum(col(Feedback.estimated_minutes)), 0),
         )
         .select_from(Feedback)
         .join(Project, col(Project.id) == col(Feedback.project_id))
         .where(
-            col(Feedback.is_aside) == False,  # noqa: E712
             col(Feedback.created_at) >= since,
             col(Feedback.created_at) < until,
+            col(Feedback.is_aside) == False,  # noqa: E712
         )
-        .group_by(dim)
+        .group_by(col(Project.category), col(Project.model))
     )
-    for name, stated, estimated in (await session.execute(minutes)).all():
-        g = out.setdefault(str(name), GroupFigures(str(name)))
-        g.stated_minutes, g.estimated_minutes = int(stated), int(estimated)
-    return out
+    for category, model, stated, estimated in (await session.execute(stmt)).all():
+        for g in _slot(out, category, model):
+            g.stated_minutes += int(stated or 0)
+            g.estimated_minutes += int(estimated or 0)
+
+
+async def _decided_minutes(session: AsyncSession, since: datetime, until: datetime, out: Figures) -> None:
+    """Minutes (stated + estimated) recorded on the projects decided in the period."""
+    minutes = func.coalesce(col(Feedback.stated_minutes), 0) + func.coalesce(col(Feedback.estimated_minutes), 0)
+    stmt = (
+        select(col(Project.category), col(Project.model), func.coalesce(func.sum(minutes), 0))
+        .select_from(Project)
+        .join(Feedback, col(Feedback.project_id) == col(Project.id))
+        .where(_decided_in(since, until), col(Feedback.is_aside) == False)  # noqa: E712
+        .group_by(col(Project.category), col(Project.model))
+    )
+    for category, model, total in (await session.execute(stmt)).all():
+        for g in _slot(out, category, model):
+            g.decided_minutes += int(total)
+
+
+async def groups(
+    *, session: AsyncSession, since: datetime, until: datetime, dimension: Dimension
+) -> dict[str, GroupFigures]:
+    """One dimension of `figures` (kept for callers that want a single table)."""
+    return (await figures(session=session, since=since, until=until))[dimension]
 
 
 async def experts(*, session: AsyncSession, since: datetime, until: datetime) -> list[ExpertFigures]:
+    """Feedback given in the period, per author: replies, projects, minutes stated and estimated."""
     name = func.max(func.coalesce(func.nullif(col(Feedback.author_name), ""), col(Feedback.author_id)))
     stmt = (
         select(
@@ -138,16 +216,73 @@ async def experts(*, session: AsyncSession, since: datetime, until: datetime) ->
             func.count(),
             func.count(func.distinct(col(Feedback.project_id))),
             func.coalesce(func.sum(col(Feedback.stated_minutes)), 0),
-            func.coalesce(func.sum(cast(col(Feedback.estimated_minutes), Integer)), 0),
+            func.coalesce(func.sum(col(Feedback.estimated_minutes)), 0),
         )
         .where(
-            col(Feedback.is_aside) == False,  # noqa: E712
             col(Feedback.created_at) >= since,
             col(Feedback.created_at) < until,
+            col(Feedback.is_aside) == False,  # noqa: E712
         )
         .group_by(col(Feedback.author_id))
-        .order_by(func.count().desc())
+        .order_by(func.count().desc(), col(Feedback.author_id))
     )
     return [
         ExpertFigures(str(n), int(f), int(p), int(s), int(e)) for n, f, p, s, e in (await session.execute(stmt)).all()
     ]
+
+
+def _seconds_between(session: AsyncSession, start: Any, end: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+async def median_seconds(
+    *, session: AsyncSession, since: datetime, until: datetime, to: Literal["first_draft", "accept"]
+) -> float | None:
+    """Median time from request to first draft (decided projects) or to acceptance (accepted ones).
+
+    PostgreSQL computes it with percentile_cont; SQLite, which has no ordered-set aggregate, counts
+    and then fetches the middle one or two values with ORDER BY … LIMIT/OFFSET. Both give the mean of
+    the two middle values for an even count.
+    """
+    if to == "first_draft":
+        end = col(Project.first_draft_at)
+        where = and_(_decided_in(since, until), end.is_not(None))
+    else:
+        end = col(Project.decided_at)
+        where = and_(_decided_in(since, until), col(Project.state) == "accepted")
+    seconds = _seconds_between(session, col(Project.created_at), end)
+    if session.get_bind().dialect.name == "postgresql":
+        value = (
+            await session.execute(select(func.percentile_cont(0.5).within_group(cast(seconds, Float))).where(where))
+        ).scalar_one()
+        return None if value is None else float(value)
+    n = int((await session.execute(select(func.count()).where(where))).scalar_one())
+    if n == 0:
+        return None
+    stmt = select(seconds.label("s")).where(where).order_by(seconds).offset((n - 1) // 2).limit(2 - n % 2)
+    values = [float(v) for v in (await session.execute(stmt)).scalars().all()]
+    return sum(values) / len(values)
+
+
+async def waiting(*, session: AsyncSession, limit: int = 10) -> tuple[list[Waiting], int]:
+    """Projects waiting for review now, oldest first, and how many there are."""
+    where = and_(col(Project.state) == "in_review", col(Project.review_since).is_not(None))
+    total = int((await session.execute(select(func.count()).where(where))).scalar_one())
+    stmt = (
+        select(
+            col(Project.id),
+            col(Project.category),
+            col(Project.model),
+            col(Project.current_version),
+            col(Project.review_since),
+            col(Project.nudge_count),
+        )
+        .where(where)
+        .order_by(col(Project.review_since), col(Project.id))
+        .limit(limit)
+    )
+    rows = (await session.execute(stmt)).all()
+    items = [Waiting(int(i or 0), str(c), str(m or ""), int(v), r, int(nc)) for i, c, m, v, r, nc in rows if r]
+    return items, total

@@ -25,6 +25,20 @@ class Project(SQLModel, table=True):
         Index("ix_projects_decided", "decided_at"),
         Index("ix_projects_created", "created_at"),
         Index("ix_projects_state", "state"),
+        # migration 0002: the digest's covering index and the waiting-for-review lookup
+        Index(
+            "ix_projects_digest",
+            "decided_at",
+            "state",
+            "category",
+            "model",
+            "accepted_version",
+            "feedback_count",
+            "current_version",
+            "created_at",
+            "first_draft_at",
+        ),
+        Index("ix_projects_review", "state", "review_since"),
     )
 
     id: int | None = Field(default=None, primary_key=True)  # the number every platform shows (#12)
@@ -58,7 +72,11 @@ class Project(SQLModel, table=True):
 
 class Version(SQLModel, table=True):
     __tablename__ = "versions"
-    __table_args__ = (UniqueConstraint("project_id", "number", name="uq_versions_number"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "number", name="uq_versions_number"),
+        # migration 0002: token usage per project from the index alone
+        Index("ix_versions_usage", "project_id", "input_tokens", "output_tokens", "cached_tokens", "cost_usd"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="projects.id", index=True)
@@ -82,6 +100,17 @@ class Feedback(SQLModel, table=True):
     __table_args__ = (
         Index("ix_feedback_project_pending", "project_id", "consumed_by"),
         Index("ix_feedback_created", "created_at"),
+        # migration 0002: expert minutes by period and by project from the index alone
+        Index(
+            "ix_feedback_digest",
+            "created_at",
+            "is_aside",
+            "project_id",
+            "author_id",
+            "stated_minutes",
+            "estimated_minutes",
+        ),
+        Index("ix_feedback_minutes", "project_id", "is_aside", "stated_minutes", "estimated_minutes"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
