@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
@@ -31,7 +32,8 @@ async def test_draft_command_without_text_opens_the_form(slack: SlackHarness) ->
     assert view["callback_id"] == "dl_draft_form"
     # An empty brief is refused in the form itself.
     status, body = await slack.submit(view, {"brief": "  "}, user=REQUESTER)
-    assert status == 200 and '"response_action": "errors"' in body.replace('":"', '": "') or "errors" in body
+    assert status == 200 and json.loads(body)["response_action"] == "errors"
+    assert "brief" in json.loads(body)["errors"]
     status, body = await slack.submit(
         view,
         {
