@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -44,42 +45,44 @@ class CycleRunner:
     async def run(self, project_id: int) -> bool:
         """Write every version the project is owed. False when another worker holds the lease
         (it will pick up whatever is pending when it finishes)."""
+        # A token per run, not per process: two tasks of one process must exclude each other too.
+        token = f"{self.wf.owner}:{uuid.uuid4().hex[:8]}"
         ran = False
-        while await self._claim(project_id):
+        while await self._claim(project_id, token):
             ran = True
             try:
-                await self._one(project_id)
+                await self._one(project_id, token)
             finally:
-                await self._release(project_id)
+                await self._release(project_id, token)
             if not await self._has_work(project_id):
                 break
         return ran
 
-    async def _claim(self, project_id: int) -> bool:
+    async def _claim(self, project_id: int, token: str) -> bool:
         now = self.wf.clock.now()
         async with self.wf.db.session() as session:
             return await locks.claim(
                 session=session,
                 project_id=project_id,
-                owner=self.wf.owner,
+                owner=token,
                 now=now,
                 until=now + timedelta(seconds=self.lease),
             )
 
-    async def _release(self, project_id: int) -> None:
+    async def _release(self, project_id: int, token: str) -> None:
         # Shielded: a cancelled task (SIGTERM) must still hand its lease back.
         async def release() -> None:
             async with self.wf.db.session() as session:
-                await locks.release(session=session, project_id=project_id, owner=self.wf.owner)
+                await locks.release(session=session, project_id=project_id, owner=token)
 
         await asyncio.shield(release())
 
-    async def _renew_forever(self, project_id: int) -> None:
+    async def _renew_forever(self, project_id: int, token: str) -> None:
         while True:
             await asyncio.sleep(self.lease / 3)
             async with self.wf.db.session() as session:
                 until = self.wf.clock.now() + timedelta(seconds=self.lease)
-                await locks.renew(session=session, project_id=project_id, owner=self.wf.owner, until=until)
+                await locks.renew(session=session, project_id=project_id, owner=token, until=until)
 
     async def _has_work(self, project_id: int) -> bool:
         async with self.wf.db.session() as session:
@@ -93,7 +96,7 @@ class CycleRunner:
                 return await store.pending_count(session=session, project_id=project_id) > 0
         return False
 
-    async def _one(self, project_id: int) -> None:
+    async def _one(self, project_id: int, token: str) -> None:
         async with self.wf.db.session() as session:
             project = await store.get_project(session=session, project_id=project_id)
             if project is None or State(project.state) in FINAL or project.state == State.FAILED:
@@ -101,12 +104,12 @@ class CycleRunner:
             pending = await store.pending_count(session=session, project_id=project_id)
         state = State(project.state)
         if state == State.DRAFTING and project.current_version == 0:
-            await self._write(project)
+            await self._write(project, token)
         elif pending and state in (State.REVISING, State.IN_REVIEW):
             debounce = self.wf.settings.file.workflow.feedback_debounce_seconds
             if debounce > 0:
                 await asyncio.sleep(debounce)
-            await self._write(project)
+            await self._write(project, token)
         elif state == State.REVISING:
             async with self.wf.db.session() as session:  # nothing pending: repair the state
                 await store.move_state(
@@ -119,7 +122,7 @@ class CycleRunner:
             points = await store.feedback_points(session=session, project_id=_pid(project))
         return (latest.text if latest else None), points
 
-    async def _write(self, project: Project) -> None:
+    async def _write(self, project: Project, token: str) -> None:
         previous, points = await self._gather(project)
         number = project.current_version + 1
         spec = self.wf.agents.spec(project.agent)
@@ -147,7 +150,7 @@ class CycleRunner:
             )
             progress_id = ref.message_id
             editor = ThrottledEditor(platform, ref, header)
-        renewer = asyncio.create_task(self._renew_forever(_pid(project)))
+        renewer = asyncio.create_task(self._renew_forever(_pid(project), token))
         started = time.perf_counter()
         try:
             result, used = await self.wf.agents.draft(

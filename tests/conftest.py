@@ -1,0 +1,150 @@
+"""Shared fixtures.
+
+`db` is parametrized over SQLite and PostgreSQL. PostgreSQL gets a private database per test
+session (created from DRAFTLOOP_TEST_PG, default postgresql://postgres@127.0.0.1:5432/test), so
+parallel runs never collide; each test starts from empty tables. SQLite copies a migrated template
+file per test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from bot.events import Actor, Locator, MessageRef, RequestPosted, ThreadReply
+from bot.runtime import Runtime
+from bot.settings import Settings
+from storage.engine import Database, async_url
+from storage.migrate import alembic_config
+from tests.fakes.recording_chat import RecordingChat
+
+PG_BASE = os.environ.get("DRAFTLOOP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _migrate(url: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    _migrate(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    base = async_url(PG_BASE, data_dir=Path(".")).replace("postgresql+asyncpg", "postgresql")
+    conn = await asyncpg.connect(base)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A private, migrated PostgreSQL database for this test session."""
+    name = f"draftloop_t_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    url = async_url(PG_BASE, data_dir=Path(".")).rsplit("/", 1)[0] + f"/{name}"
+    try:
+        _migrate(url)
+        yield url
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "draftloop.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
+    if database.dialect == "postgresql":
+        tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+        async with database.engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield database
+    await database.dispose()
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.current += timedelta(**kwargs)
+        return self.current
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings(**fields) with an optional `toml=` config text written to a file."""
+
+    def make(toml: str | None = None, **fields: Any) -> Settings:
+        if toml is not None:
+            cfg = tmp_path / f"config-{uuid.uuid4().hex[:6]}.toml"
+            cfg.write_text(toml, encoding="utf-8")
+            fields["draftloop_config"] = cfg
+        fields.setdefault("draftloop_data_dir", tmp_path / "data")
+        fields.setdefault("draftloop_agent", "offline")
+        return Settings(**fields)
+
+    return make
+
+
+@pytest.fixture
+def make_runtime(db: Database, clock: FakeClock) -> Callable[..., Runtime]:
+    """A Runtime over the test database with a RecordingChat registered as `runtime.chat`."""
+
+    def make(settings: Settings, *, chat: RecordingChat | None = None, clock_: Any = None) -> Runtime:
+        runtime = Runtime(settings, db=db, clock=clock_ or clock)
+        platform = chat or RecordingChat()
+        runtime.register_platform(platform)
+        runtime.chat = platform  # type: ignore[attr-defined]
+        return runtime
+
+    return make
+
+
+def console_actor(name: str) -> Actor:
+    return Actor("console", name, name)
+
+
+def request_event(text: str, who: str = "alice", message_id: str = "r1", platform: str = "console") -> RequestPosted:
+    return RequestPosted(MessageRef(platform, "C1", message_id), Actor(platform, who, who), text)
+
+
+def reply_event(number: int, text: str, who: str = "alice", **kw: Any) -> ThreadReply:
+    return ThreadReply(Locator(number=number), Actor("console", who, who), text, **kw)
