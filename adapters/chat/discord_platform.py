@@ -1,0 +1,347 @@
+"""ChatPlatform over a discord.py client: threads, messages split at 2,000 characters, files, ephemerals.
+
+A project's ThreadRef is (parent channel id, thread id). On Discord a thread opened on a message has the
+message's id, so `MessageRef.thread()` of a request already names its future thread. Posting to a
+ThreadRef whose id is not (yet) a thread, as for help on an empty mention, replies to that message in
+the parent channel instead.
+
+Private notices go, in order of preference: as an ephemeral follow-up of the person's own pending
+interaction (a button or a form they just used), as a DM, or as a short message in the thread that
+mentions them.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any
+
+import discord
+
+from adapters.chat.discord_views import MAX_CONTENT, controls_view, render_parts
+from bot.digest_render import render_discord
+from bot.errors import PlatformError
+from bot.events import Actor, MessageRef, ThreadRef
+from bot.ports import PlatformLimits
+from bot.replies import Reply, ReplyKind
+
+_log = logging.getLogger(__name__)
+
+NAME = "discord"
+INTERACTION_TTL = 14 * 60.0  # an interaction token is good for 15 minutes
+ARCHIVED = 50083
+MISSING_PERMISSIONS = 50013
+THREAD_EXISTS = 160004
+UNKNOWN_CHANNEL = 10003
+ANSWER_KINDS = (ReplyKind.HELP, ReplyKind.STATUS, ReplyKind.DIGEST, ReplyKind.ERROR, ReplyKind.NOTICE)
+
+
+class _LRU(OrderedDict[Any, Any]):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+def _describe(exc: discord.HTTPException, what: str) -> str:
+    if exc.code == MISSING_PERMISSIONS or isinstance(exc, discord.Forbidden):
+        return f"Discord refused to {what}: the bot is missing a permission in that channel ({exc.status} {exc.code})"
+    if exc.code == ARCHIVED:
+        return f"Discord refused to {what}: the thread is archived and locked"
+    if isinstance(exc, discord.NotFound):
+        return f"Discord refused to {what}: not found ({exc.code})"
+    return f"Discord refused to {what}: HTTP {exc.status} (code {exc.code})"
+
+
+class DiscordPlatform:
+    name = NAME
+    limits = PlatformLimits(
+        max_message_chars=MAX_CONTENT,
+        max_inline_chars=6000,  # up to three messages split on paragraphs; longer drafts go as a .md file
+        min_edit_interval=1.1,  # Discord allows 5 edits per 5 s per channel
+        buttons=True,
+        reactions=True,
+    )
+
+    def __init__(self, client: discord.Client, *, guild_id: int | None = None) -> None:
+        self.client = client
+        self.guild_id = guild_id
+        self._threads: _LRU = _LRU(50_000)  # thread ids known to exist
+        self._requests: _LRU = _LRU(10_000)  # request message id -> channel id (no thread yet)
+        self._continuations: dict[int, list[int]] = {}  # first message id -> the rest of a split message
+        self._private: dict[tuple[str, str], tuple[discord.Interaction[Any], float]] = {}
+        self._answers: dict[str, tuple[discord.Interaction[Any], float]] = {}
+
+    # ------------------------------------------------------------------ bookkeeping the client feeds
+    def note_thread(self, thread_id: int) -> None:
+        self._threads.put(thread_id, True)
+
+    def note_request(self, origin: MessageRef) -> None:
+        if origin.thread_id is None:
+            self._requests.put(int(origin.message_id), int(origin.channel))
+
+    def hold_private(self, user_id: str, thread_id: str, interaction: discord.Interaction[Any]) -> None:
+        """Remember an acknowledged interaction so a "not allowed" can go back to that person privately."""
+        now = time.monotonic()
+        self._private = {k: v for k, v in self._private.items() if v[1] > now}
+        self._private[(user_id, thread_id)] = (interaction, now + INTERACTION_TTL)
+
+    def hold_answer(self, thread_id: str, interaction: discord.Interaction[Any]) -> None:
+        """A deferred slash command: the next answer-like post in `thread_id` goes out as its follow-up."""
+        now = time.monotonic()
+        self._answers = {k: v for k, v in self._answers.items() if v[1] > now}
+        self._answers[thread_id] = (interaction, now + INTERACTION_TTL)
+
+    def take_answer(self, thread_id: str) -> discord.Interaction[Any] | None:
+        held = self._answers.pop(thread_id, None)
+        if held is None or held[1] < time.monotonic():
+            return None
+        return held[0]
+
+    # ------------------------------------------------------------------ ChatPlatform
+    async def open_thread(self, origin: MessageRef, *, number: int, title: str) -> ThreadRef:
+        if origin.thread_id is not None:  # already inside a thread (forum post): work there
+            return ThreadRef(NAME, origin.channel, origin.thread_id)
+        name = (f"#{number} {' '.join(title.split())}".strip() or f"#{number}")[:100]
+        channel_id, message_id = int(origin.channel), int(origin.message_id)
+        try:
+            await self.client.http.start_thread_with_message(
+                channel_id, message_id, name=name, auto_archive_duration=10080, rate_limit_per_user=None
+            )
+        except discord.HTTPException as exc:
+            if exc.code != THREAD_EXISTS:  # a redelivered request: the thread is already there
+                _log.warning("open_thread in %s: %s", channel_id, _describe(exc, "create a thread"))
+                raise PlatformError(_describe(exc, "create a thread")) from exc
+        self.note_thread(message_id)
+        return ThreadRef(NAME, origin.channel, origin.message_id)
+
+    async def post(self, thread: ThreadRef, reply: Reply) -> MessageRef:
+        if reply.kind in ANSWER_KINDS:
+            interaction = self.take_answer(thread.thread_id)
+            if interaction is not None:
+                try:
+                    return await self._followup(interaction, thread, reply)
+                except discord.HTTPException as exc:
+                    _log.warning("follow-up failed, posting instead: %s", _describe(exc, "send a follow-up"))
+        return await self._post(thread, reply)
+
+    async def edit(self, message: MessageRef, reply: Reply) -> None:
+        dest = int(message.thread_id or message.channel)
+        mid = int(message.message_id)
+        parts = render_parts(reply, self._resolver(dest))
+        view = self._view(reply)
+        channel = self.client.get_partial_messageable(dest)
+        try:
+            await self._edit_one(channel, mid, parts[0].content, view if parts[0].last else None)
+            old = self._continuations.pop(mid, [])
+            kept: list[int] = []
+            for i, part in enumerate(parts[1:]):
+                part_view = view if part.last else None
+                if i < len(old):
+                    await self._edit_one(channel, old[i], part.content, part_view)
+                    kept.append(old[i])
+                else:
+                    sent = await channel.send(part.content, view=part_view, **self._mentions())
+                    kept.append(sent.id)
+            for extra in old[len(parts) - 1 :]:
+                await channel.get_partial_message(extra).delete()
+            if kept:
+                self._continuations[mid] = kept
+        except discord.HTTPException as exc:
+            _log.warning("edit %s in %s: %s", mid, dest, _describe(exc, "edit a message"))
+            raise PlatformError(_describe(exc, "edit a message")) from exc
+
+    async def upload(self, thread: ThreadRef, *, filename: str, content: str, reply: Reply) -> MessageRef:
+        data = content.encode("utf-8")
+        files = ((filename, data), *reply.files)
+        return await self._post(thread, replace(reply, files=files))
+
+    async def notify_private(self, thread: ThreadRef, actor: Actor, text: str) -> None:
+        interaction = self._take_private(actor.user_id, thread.thread_id)
+        if interaction is not None:
+            try:
+                await interaction.followup.send(text[:MAX_CONTENT], ephemeral=True)
+                return
+            except discord.HTTPException as exc:
+                _log.info("ephemeral follow-up failed (%s); trying a DM", exc.status)
+        try:
+            dm = await self.client.http.start_private_message(int(actor.user_id))
+            await self.client.get_partial_messageable(int(dm["id"])).send(text[:MAX_CONTENT])
+            return
+        except (discord.HTTPException, ValueError) as exc:
+            _log.info("DM to %s failed (%s); answering in the thread", actor.user_id, getattr(exc, "status", exc))
+        short = f"<@{actor.user_id}> {text}"[:MAX_CONTENT]
+        await self._send(thread, short, allowed_mentions=discord.AllowedMentions(users=True, roles=False))
+
+    # ------------------------------------------------------------------ helpers
+    def _take_private(self, user_id: str, thread_id: str) -> discord.Interaction[Any] | None:
+        held = self._private.pop((user_id, thread_id), None)
+        if held is None or held[1] < time.monotonic():
+            return None
+        return held[0]
+
+    def _view(self, reply: Reply) -> discord.ui.View | None:
+        if reply.controls and reply.header is not None:
+            return controls_view(reply.header.number)
+        return None
+
+    @staticmethod
+    def _mentions() -> dict[str, Any]:
+        return {"allowed_mentions": discord.AllowedMentions(everyone=False, users=True, roles=True)}
+
+    def _extras(self, reply: Reply) -> dict[str, Any]:
+        """Files and, for a digest with a report object, an embed (with the chart as its image)."""
+        extras: dict[str, Any] = {}
+        files = [discord.File(io.BytesIO(body), filename=name) for name, body in reply.files[:10]]
+        if files:
+            extras["files"] = files
+        if reply.kind == ReplyKind.DIGEST and reply.data is not None:
+            png = next((name for name, _ in reply.files if name.lower().endswith(".png")), None)
+            try:
+                embed = render_discord(reply.data, image=f"attachment://{png}" if png else None)
+                extras["embed"] = discord.Embed.from_dict(embed)
+            except Exception:  # a report the renderer cannot read: the text says it all
+                _log.exception("digest embed could not be rendered; posting text")
+        return extras
+
+    async def _post(self, thread: ThreadRef, reply: Reply) -> MessageRef:
+        dest = int(thread.thread_id)
+        extras = self._extras(reply)
+        parts = render_parts(reply, self._resolver(dest))
+        if "embed" in extras:  # the embed carries the digest; the text stays a one-line fallback
+            parts = render_parts(Reply(reply.text.split("\n", 1)[0][:300], kind=reply.kind), self._resolver(dest))
+        view = self._view(reply)
+        ids: list[int] = []
+        where = thread
+        for part in parts:
+            kwargs: dict[str, Any] = {**self._mentions()}
+            if part.last:
+                kwargs.update(extras)
+                if view is not None:
+                    kwargs["view"] = view
+            sent, where = await self._send(where, part.content, **kwargs)
+            ids.append(sent)
+        if len(ids) > 1:
+            self._continuations[ids[0]] = ids[1:]
+        thread_id = None if where.thread_id == where.channel else where.thread_id
+        return MessageRef(NAME, thread.channel, str(ids[0]), thread_id)
+
+    async def _send(self, thread: ThreadRef, content: str, **kwargs: Any) -> tuple[int, ThreadRef]:
+        """Send into the thread (or the channel, or as a reply to a request without a thread yet)."""
+        tid = int(thread.thread_id)
+        cid = int(thread.channel) if thread.channel.isdigit() else tid
+        as_reply = tid != cid and tid in self._requests and tid not in self._threads
+        if as_reply:
+            return await self._reply_to(cid, tid, content, **kwargs), ThreadRef(NAME, str(cid), str(cid))
+        try:
+            message = await self._send_to(tid, content, **kwargs)
+        except discord.NotFound as exc:
+            if exc.code == UNKNOWN_CHANNEL and tid != cid:  # a message id that never became a thread
+                return await self._reply_to(cid, tid, content, **kwargs), ThreadRef(NAME, str(cid), str(cid))
+            raise PlatformError(_describe(exc, "post a message")) from exc
+        return message.id, thread
+
+    async def _send_to(self, dest: int, content: str, **kwargs: Any) -> discord.Message:
+        channel = self.client.get_partial_messageable(dest)
+        try:
+            return await channel.send(content, **kwargs)
+        except discord.HTTPException as exc:
+            if exc.code == ARCHIVED:
+                if await self._unarchive(dest):
+                    return await channel.send(content, **kwargs)
+            if isinstance(exc, discord.NotFound):
+                raise
+            _log.warning("post in %s: %s", dest, _describe(exc, "post a message"))
+            raise PlatformError(_describe(exc, "post a message")) from exc
+
+    async def _reply_to(self, channel_id: int, message_id: int, content: str, **kwargs: Any) -> int:
+        channel = self.client.get_partial_messageable(channel_id)
+        ref = discord.MessageReference(message_id=message_id, channel_id=channel_id, fail_if_not_exists=False)
+        try:
+            return (await channel.send(content, reference=ref, **kwargs)).id
+        except discord.HTTPException as exc:
+            _log.warning("reply in %s: %s", channel_id, _describe(exc, "reply to a request"))
+            raise PlatformError(_describe(exc, "reply to a request")) from exc
+
+    async def _unarchive(self, thread_id: int) -> bool:
+        try:
+            await self.client.http.edit_channel(thread_id, archived=False, locked=False)
+            _log.info("unarchived thread %s to post in it", thread_id)
+            return True
+        except discord.HTTPException as exc:
+            _log.warning("thread %s: %s", thread_id, _describe(exc, "unarchive the thread"))
+            return False
+
+    async def _edit_one(
+        self, channel: discord.PartialMessageable, mid: int, content: str, view: discord.ui.View | None
+    ) -> None:
+        message = channel.get_partial_message(mid)
+        try:
+            await message.edit(content=content, view=view, **self._mentions())
+        except discord.HTTPException as exc:
+            if exc.code == ARCHIVED and await self._unarchive(channel.id):
+                await message.edit(content=content, view=view, **self._mentions())
+                return
+            raise
+
+    async def _followup(self, interaction: discord.Interaction[Any], thread: ThreadRef, reply: Reply) -> MessageRef:
+        extras = self._extras(reply)
+        dest = int(thread.thread_id)
+        parts = render_parts(reply, self._resolver(dest))
+        if "embed" in extras:
+            parts = render_parts(Reply(reply.text.split("\n", 1)[0][:300], kind=reply.kind), self._resolver(dest))
+        first: int | None = None
+        for part in parts:
+            kwargs: dict[str, Any] = {**self._mentions()}
+            if part.last:
+                kwargs.update(extras)
+            sent = await interaction.followup.send(part.content, wait=True, **kwargs)
+            first = first or sent.id
+        assert first is not None
+        return MessageRef(NAME, thread.channel, str(first), thread.thread_id)
+
+    # ------------------------------------------------------------------ mentions
+    def _guild_for(self, channel_id: int) -> discord.Guild | None:
+        channel = self.client.get_channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        if isinstance(guild, discord.Guild):
+            return guild
+        if self.guild_id is not None:
+            return self.client.get_guild(self.guild_id)
+        return self.client.guilds[0] if self.client.guilds else None
+
+    def _resolver(self, channel_id: int) -> Any:
+        guild = self._guild_for(channel_id)
+
+        def resolve(handle: str) -> str:
+            return mention_for(handle, guild)
+
+        return resolve
+
+
+def mention_for(handle: str, guild: discord.Guild | None) -> str:
+    """A configured expert (user id, role id, role name or member name) as a Discord mention."""
+    h = handle.strip()
+    if h.startswith("<") and h.endswith(">"):
+        return h
+    h = h.removeprefix("@")
+    if h.isdigit():
+        if guild is not None and guild.get_role(int(h)) is not None:
+            return f"<@&{h}>"
+        return f"<@{h}>"
+    if guild is not None:
+        role = discord.utils.find(lambda r: r.name.lower() == h.lower(), guild.roles)
+        if role is not None:
+            return role.mention
+        member = guild.get_member_named(h)
+        if member is not None:
+            return member.mention
+    return f"@{h}"
