@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
+from bot.errors import DraftloopError
+from bot.ports import DraftRequest, DraftResult
 from bot.settings import CATEGORIES, AgentSpec, Settings
+
+_log = logging.getLogger(__name__)
 
 _EXPLICIT = re.compile(r"^\s*\[(?P<cat>[a-z][a-z &/_-]{1,40})\]\s*", re.IGNORECASE)
 
@@ -169,11 +175,92 @@ def experts_for(category: str, settings: Settings) -> tuple[tuple[str, ...], tup
     return experts, cat.mention or experts
 
 
-def triage(text: str, *, explicit: str | None, settings: Settings, specs: dict[str, AgentSpec]) -> Triage:
+def triage(
+    text: str,
+    *,
+    explicit: str | None,
+    settings: Settings,
+    specs: dict[str, AgentSpec],
+    classified: tuple[str, str] | None = None,
+) -> Triage:
+    """Category (explicit, else `classified`, else keywords), then route and experts."""
     if explicit is not None:
         category, reason = explicit, "given"
+    elif classified is not None:
+        category, reason = classified
     else:
         category, reason = classify_keywords(text)
     agent, fallbacks = route(category, settings, specs)
     experts, mentions = experts_for(category, settings)
     return Triage(category, reason, agent, fallbacks, experts, mentions)
+
+
+# -- classification by a model ----------------------------------------------------------------
+
+TRIAGE_SYSTEM = (
+    "You sort freelance work requests into one category. Categories: "
+    + ", ".join(CATEGORIES)
+    + ". Answer with one line: the category name, a colon, and a reason of at most twelve words. "
+    "Example: data-science: cleaning and summarising a CSV file"
+)
+TRIAGE_MAX_CHARS = 4000  # of the brief shown to the classifier
+TRIAGE_MAX_TOKENS = 40
+TRIAGE_TIMEOUT = 15.0
+
+
+class Completer(Protocol):
+    """What triage needs from the agent pool (bot.agents.AgentPool)."""
+
+    async def complete(self, name: str, request: DraftRequest, *, timeout: float) -> DraftResult: ...
+
+
+def parse_classification(answer: str) -> tuple[str, str] | None:
+    """`data-science: cleaning a CSV` → ("data-science", "cleaning a CSV"); None when no category is named."""
+    line = next((ln.strip() for ln in answer.splitlines() if ln.strip()), "")
+    head, _, rest = line.partition(":")
+    category = normalise_category(head.strip(" *`'\"[]."))
+    if category is None:
+        lowered = line.lower()
+        found = [(lowered.find(c), c) for c in CATEGORIES if c in lowered]
+        if not found:
+            return None
+        category = min(found)[1]
+        rest = ""
+    reason = " ".join(rest.split())[:100]
+    return category, reason
+
+
+async def classify(text: str, *, settings: Settings, pool: Completer) -> tuple[str, str]:
+    """Ask the configured `triage_agent`; keywords when none is configured, the call fails or the
+    answer names no category. The reason says which way the category was found."""
+    name = settings.file.triage_agent
+    if not name:
+        return classify_keywords(text)
+    brief = text[:TRIAGE_MAX_CHARS]
+    request = DraftRequest(
+        project_number=0,
+        version=0,
+        category="triage",
+        brief=brief,
+        system=TRIAGE_SYSTEM,
+        messages=(("user", brief),),
+        max_output_tokens=TRIAGE_MAX_TOKENS,
+    )
+    try:
+        result = await pool.complete(name, request, timeout=TRIAGE_TIMEOUT)
+    except DraftloopError as exc:
+        _log.warning("triage agent %s failed, using keywords: %s", name, exc)
+        category, why = classify_keywords(text)
+        return category, f"{why}; triage agent unavailable"
+    parsed = parse_classification(result.text)
+    if parsed is None:
+        category, why = classify_keywords(text)
+        return category, f"{why}; triage agent gave no category"
+    category, reason = parsed
+    return category, f"classified by {name}" + (f": {reason}" if reason else "")
+
+
+async def triage_request(text: str, *, explicit: str | None, settings: Settings, pool: Completer) -> Triage:
+    """`triage` with the model classifier in front (only when the request names no category)."""
+    classified = None if explicit is not None else await classify(text, settings=settings, pool=pool)
+    return triage(text, explicit=explicit, settings=settings, specs=settings.file.agents, classified=classified)

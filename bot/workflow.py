@@ -34,7 +34,7 @@ from bot.replies import DraftHeader, Reply, ReplyKind
 from bot.settings import Settings
 from bot.states import FINAL, State, check_move
 from bot.stats import estimate_minutes, parse_minutes
-from bot.triage import split_explicit, triage
+from bot.triage import split_explicit, triage_request
 from storage import projects as store
 from storage.engine import Database
 from storage.models import Project
@@ -129,7 +129,7 @@ class Workflow:
         limit = self.settings.file.workflow.max_request_chars
         if len(brief) > limit:
             raise InvalidRequest(texts.too_long("request", len(brief), limit))
-        found = triage(brief, explicit=explicit or None, settings=self.settings, specs=self.settings.file.agents)
+        found = await triage_request(brief, explicit=explicit or None, settings=self.settings, pool=self.agents)
         now = self.clock.now()
         async with self.db.session() as session:
             project = await store.create_project(

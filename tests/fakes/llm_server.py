@@ -169,15 +169,24 @@ def _last_user_text(api: str, body: dict[str, Any]) -> str:
 
 
 def default_reply(model: str, prompt: str) -> str:
-    """A deterministic Markdown draft derived from the request, so tests can compute what to expect."""
-    first = next((line.strip() for line in prompt.splitlines() if line.strip()), "the request")
-    return (
+    """A deterministic Markdown draft derived from the request, so tests can compute what to expect.
+
+    It names the first line of the brief, and when the prompt carries feedback points marked
+    `[NEW]` (a revision prompt), it ends with a "Changes" section that takes each of them up.
+    """
+    lines = [line.strip() for line in prompt.splitlines() if line.strip()]
+    first = next((line for line in lines if not line.startswith("#")), "the request")
+    new_points = [line.split("[NEW]", 1)[1].strip(" :") for line in lines if "[NEW]" in line]
+    text = (
         f"# Draft by {model}\n\n"
         f"This deliverable answers: {first[:200]}\n\n"
         "1. Scope and assumptions are stated.\n"
         "2. The main content follows, complete and ready to use.\n"
         "3. Open questions are listed at the end.\n"
     )
+    if new_points:
+        text += "\n## Changes\n\n" + "".join(f"- Took up: {point[:200]}\n" for point in new_points)
+    return text
 
 
 def _is_text_delta(event: str, data: Any) -> bool:
