@@ -136,6 +136,7 @@ class CycleRunner:
                 FeedbackPoint(f.text, f.author_name or f.author_id, f.on_version, f.consumed_by is None) for f in points
             ),
             max_output_tokens=spec.max_tokens,
+            context_tokens=spec.context_tokens,
         )
         upto = max((f.id or 0 for f in points if f.consumed_by is None), default=0)
         agents = [project.agent, *self.wf.settings.category(project.category).fallback]
