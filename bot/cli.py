@@ -76,6 +76,7 @@ def chat() -> None:
             if not services:
                 raise ConfigError("the console adapter is not installed; run pip install -e .")
             console: Any = services[0]
+            await console.start()
             await runtime.workflow.resume_pending()
             await console.run()
         finally:
