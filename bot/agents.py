@@ -82,7 +82,7 @@ class AgentPool:
         self.settings = settings
         self._backends: dict[str, AgentBackend] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
-        self._sleep = sleep
+        self.sleep = sleep  # replaceable: tests record back-off instead of waiting
 
     def spec(self, name: str) -> AgentSpec:
         return resolve_spec(name, self.settings)
@@ -144,7 +144,7 @@ class AgentPool:
                     if delay is None:
                         _log.warning("agent %s asks to wait %.0fs; trying the next agent", spec.name, exc.retry_after)
                         break
-                    await self._sleep(delay)
+                    await self.sleep(delay)
         if last is None:
             raise ConfigError("no agent to draft with")
         raise last

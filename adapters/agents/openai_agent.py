@@ -58,6 +58,7 @@ class OpenAIAgent:
         if not self.key_present and not self._compatible:
             raise AgentRejected(f"agent {self.name}: no API key (set {self.key_env})", agent=self.name)
         started = time.monotonic()
+        streaming = False
         try:
             if self.spec.api == "responses":
                 events = self._responses(request)
@@ -66,9 +67,15 @@ class OpenAIAgent:
             async for item in events:
                 if isinstance(item, DraftResult):
                     item.extra["latency_ms"] = str(round((time.monotonic() - started) * 1000))
+                else:
+                    streaming = True
                 yield item
         except AgentError:
             raise
+        except openai.APIConnectionError as exc:
+            if streaming and not isinstance(exc, openai.APITimeoutError):
+                raise AgentUnavailable(f"agent {self.name}: connection lost while streaming", agent=self.name) from exc
+            raise self._translate(exc) from exc
         except openai.APIError as exc:
             raise self._translate(exc) from exc
         except httpx2.TransportError as exc:
