@@ -12,14 +12,19 @@ import os
 import signal
 from collections.abc import Callable, Coroutine
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from bot.digest import Period, build_report, render_text
+from bot.chart import chart_png
+from bot.digest import DigestReport, Period, build_report, render_text
 from bot.errors import ConfigError, DraftloopError
+from bot.events import ThreadRef
+from bot.jobs import digest_reply
 from bot.log_config import setup_logging
 from bot.runtime import STOP_GRACE_SECONDS, Role, Runtime, load_services
+from bot.scheduler import JobScheduler
 from bot.settings import Settings, load_settings
 from storage.engine import async_url
 from storage.migrate import upgrade
@@ -99,10 +104,16 @@ def digest(
     since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (default: 7 days ago).")] = None,
     until: Annotated[str | None, typer.Option(help="Day after the last, YYYY-MM-DD (default: tomorrow).")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    chart: Annotated[Path | None, typer.Option("--chart", help="Also write the chart (PNG) to this file.")] = None,
+    post: Annotated[
+        str | None,
+        typer.Option("--post", help="Post it to PLATFORM:CHANNEL (slack:C123, discord:456, console:-) too."),
+    ] = None,
 ) -> None:
     """Completion rates, feedback cycles, expert minutes and cost for a period."""
     if format not in ("text", "json"):
         raise typer.BadParameter("use text or json", param_hint="--format")
+    target = _parse_post(post)
     settings = _settings(quiet=True)
     first, end = _parse_date(since, "--since"), _parse_date(until, "--until")
 
@@ -113,12 +124,42 @@ def digest(
             period = Period(first or default.since, end or default.until, settings.tz)
             if period.until <= period.since:
                 raise ConfigError("--until must be after --since")
-            report = await build_report(runtime.db, period)
+            report = await build_report(runtime.db, period, now=runtime.clock.now())
+            if chart is not None:
+                png = await asyncio.to_thread(chart_png, report.to_json())
+                chart.write_bytes(png)
+            if target is not None:
+                await _post_digest(runtime, report, *target)
         finally:
             await runtime.close()
         return json.dumps(report.to_json(), indent=2) if format == "json" else render_text(report)
 
     typer.echo(_run(main))
+
+
+def _parse_post(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    platform, _, channel = value.partition(":")
+    if not platform or not channel:
+        raise typer.BadParameter("use PLATFORM:CHANNEL, e.g. slack:C0123 or discord:1234", param_hint="--post")
+    return platform, channel
+
+
+async def _post_digest(runtime: Runtime, report: DigestReport, platform: str, channel: str) -> None:
+    """Start the platform's adapter just long enough to post the digest (with its chart)."""
+    services = load_services(runtime, "chat" if platform == "console" else "worker", names=(platform,))
+    if not services:
+        raise ConfigError(f"cannot post to {platform}: it is not installed or its token is not set")
+    try:
+        for service in services:
+            await service.start()
+        reply = await asyncio.to_thread(digest_reply, report)
+        await runtime.workflow.platform(platform).post(ThreadRef(platform, channel, ""), reply)
+    finally:
+        for service in reversed(services):
+            await service.stop()
+    _log.info("digest posted to %s:%s", platform, channel)
 
 
 @app.command()
@@ -148,6 +189,9 @@ def agents() -> None:
 async def _serve(settings: Settings, role: Role) -> None:
     runtime = await Runtime.create(settings)
     services = load_services(runtime, role)
+    if role == "worker":
+        # the scheduler runs here only, never in the web process; it starts after the platforms it posts to
+        services.append(JobScheduler(runtime))
     if not services and role == "web":
         await runtime.close()
         raise ConfigError("nothing to serve: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (see README)")
