@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import discord
@@ -49,7 +49,7 @@ from bot.stats import parse_minutes
 
 _log = logging.getLogger(__name__)
 
-Handle = Callable[[Event], Awaitable[None]]
+Handle = Callable[[Event], Coroutine[Any, Any, None]]
 Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
 
 DECISION_EMOJI = {"✅": Outcome.ACCEPT, "☑️": Outcome.ACCEPT, "✔️": Outcome.ACCEPT, "❌": Outcome.REJECT}
@@ -285,8 +285,9 @@ class DraftloopClient(discord.Client):
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.type != discord.InteractionType.modal_submit:
             return
-        custom_id = str((interaction.data or {}).get("custom_id", ""))
-        values = form_values(interaction.data)
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        values = form_values(data)
         changes = CHANGES_FORM.fullmatch(custom_id)
         try:
             if changes is not None:
@@ -354,15 +355,15 @@ class DraftloopClient(discord.Client):
         channel = interaction.channel
         thread = self._thread_ref(channel, interaction.channel_id or 0)
         locator = Locator(thread=thread) if isinstance(channel, discord.Thread) and name == "status" else None
-        self.platform.hold_answer(thread.thread_id, interaction)
+        reply_to = self.platform.answer_target(thread, interaction)
         command = CommandInvoked(
-            name, actor_of(interaction.user), thread, locator=locator, event_key=f"ix:{interaction.id}"
+            name, actor_of(interaction.user), reply_to, locator=locator, event_key=f"ix:{interaction.id}"
         )
         self.spawn(self._answer_command(command, interaction))
 
     async def _answer_command(self, command: CommandInvoked, interaction: discord.Interaction[Any]) -> None:
         await self.handle(command)
-        if self.platform.take_answer(command.reply_to.thread_id) is interaction:
+        if self.platform.take_answer(command.reply_to)[1] is interaction:
             try:  # the core said nothing: close the "thinking…" placeholder
                 await interaction.edit_original_response(content="Done.")
             except discord.HTTPException as exc:

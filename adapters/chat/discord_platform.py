@@ -12,6 +12,7 @@ mentions them.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import time
@@ -36,7 +37,7 @@ ARCHIVED = 50083
 MISSING_PERMISSIONS = 50013
 THREAD_EXISTS = 160004
 UNKNOWN_CHANNEL = 10003
-ANSWER_KINDS = (ReplyKind.HELP, ReplyKind.STATUS, ReplyKind.DIGEST, ReplyKind.ERROR, ReplyKind.NOTICE)
+ANSWER_SEP = "/ix:"
 
 
 class _LRU(OrderedDict[Any, Any]):
@@ -94,17 +95,25 @@ class DiscordPlatform:
         self._private = {k: v for k, v in self._private.items() if v[1] > now}
         self._private[(user_id, thread_id)] = (interaction, now + INTERACTION_TTL)
 
-    def hold_answer(self, thread_id: str, interaction: discord.Interaction[Any]) -> None:
-        """A deferred slash command: the next answer-like post in `thread_id` goes out as its follow-up."""
+    def answer_target(self, thread: ThreadRef, interaction: discord.Interaction[Any]) -> ThreadRef:
+        """A deferred slash command: a ThreadRef that names its interaction, so what the core posts
+        there goes out as that interaction's follow-up (replacing "thinking…"), whoever else is busy
+        in the same channel."""
         now = time.monotonic()
         self._answers = {k: v for k, v in self._answers.items() if v[1] > now}
-        self._answers[thread_id] = (interaction, now + INTERACTION_TTL)
+        self._answers[str(interaction.id)] = (interaction, now + INTERACTION_TTL)
+        return ThreadRef(NAME, thread.channel, f"{thread.thread_id}{ANSWER_SEP}{interaction.id}")
 
-    def take_answer(self, thread_id: str) -> discord.Interaction[Any] | None:
-        held = self._answers.pop(thread_id, None)
+    def take_answer(self, thread: ThreadRef) -> tuple[ThreadRef, discord.Interaction[Any] | None]:
+        """The plain ThreadRef behind `thread`, and its pending interaction (once) if it names one."""
+        base, sep, ix = thread.thread_id.partition(ANSWER_SEP)
+        if not sep:
+            return thread, None
+        held = self._answers.pop(ix, None)
+        plain = ThreadRef(thread.platform, thread.channel, base)
         if held is None or held[1] < time.monotonic():
-            return None
-        return held[0]
+            return plain, None
+        return plain, held[0]
 
     # ------------------------------------------------------------------ ChatPlatform
     async def open_thread(self, origin: MessageRef, *, number: int, title: str) -> ThreadRef:
@@ -124,13 +133,12 @@ class DiscordPlatform:
         return ThreadRef(NAME, origin.channel, origin.message_id)
 
     async def post(self, thread: ThreadRef, reply: Reply) -> MessageRef:
-        if reply.kind in ANSWER_KINDS:
-            interaction = self.take_answer(thread.thread_id)
-            if interaction is not None:
-                try:
-                    return await self._followup(interaction, thread, reply)
-                except discord.HTTPException as exc:
-                    _log.warning("follow-up failed, posting instead: %s", _describe(exc, "send a follow-up"))
+        thread, interaction = self.take_answer(thread)
+        if interaction is not None:
+            try:
+                return await self._followup(interaction, thread, reply)
+            except discord.HTTPException as exc:
+                _log.warning("follow-up failed, posting instead: %s", _describe(exc, "send a follow-up"))
         return await self._post(thread, reply)
 
     async def edit(self, message: MessageRef, reply: Reply) -> None:
@@ -149,10 +157,11 @@ class DiscordPlatform:
                     await self._edit_one(channel, old[i], part.content, part_view)
                     kept.append(old[i])
                 else:
-                    sent = await channel.send(part.content, view=part_view, **self._mentions())
+                    extra: dict[str, Any] = {"view": part_view} if part_view is not None else {}
+                    sent = await channel.send(part.content, **extra, **self._mentions())
                     kept.append(sent.id)
-            for extra in old[len(parts) - 1 :]:
-                await channel.get_partial_message(extra).delete()
+            for surplus in old[len(parts) - 1 :]:
+                await channel.get_partial_message(surplus).delete()
             if kept:
                 self._continuations[mid] = kept
         except discord.HTTPException as exc:
@@ -160,11 +169,17 @@ class DiscordPlatform:
             raise PlatformError(_describe(exc, "edit a message")) from exc
 
     async def upload(self, thread: ThreadRef, *, filename: str, content: str, reply: Reply) -> MessageRef:
+        thread, _ = self.take_answer(thread)
         data = content.encode("utf-8")
         files = ((filename, data), *reply.files)
         return await self._post(thread, replace(reply, files=files))
 
     async def notify_private(self, thread: ThreadRef, actor: Actor, text: str) -> None:
+        thread, answer = self.take_answer(thread)
+        if answer is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await answer.followup.send(text[:MAX_CONTENT], ephemeral=True)
+                return
         interaction = self._take_private(actor.user_id, thread.thread_id)
         if interaction is not None:
             try:

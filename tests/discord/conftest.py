@@ -32,7 +32,7 @@ expert_roles = ["Analysts"]
 """
 
 
-def sqlite_only() -> Any:
+def sqlite_only() -> pytest.MarkDecorator:
     """Most Discord tests exercise the adapter, not the store: run them on SQLite only."""
     return pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -88,7 +88,7 @@ class DiscordHarness:
 
         def find() -> dict[str, Any] | None:
             for msg in reversed(self.fake.bot_messages(thread)):
-                if f"v{version}" in msg["content"].split("\n", 1)[0] and buttons(msg):
+                if f"v{version}" in str(msg["content"]).split("\n", 1)[0] and buttons(msg):
                     return msg
             return None
 
@@ -97,7 +97,7 @@ class DiscordHarness:
 
     async def said(self, channel: int, needle: str, *, timeout: float = 10) -> dict[str, Any]:
         def find() -> dict[str, Any] | None:
-            return next((m for m in self.fake.bot_messages(channel) if needle in m["content"]), None)
+            return next((m for m in self.fake.bot_messages(channel) if needle in str(m["content"])), None)
 
         found: dict[str, Any] = await self.fake.wait_for(find, timeout=timeout, what=f"{needle!r} in {channel}")
         return found

@@ -251,7 +251,7 @@ class FakeDiscord:
         await site.start()
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
         for session in self._sessions.values():
@@ -583,7 +583,7 @@ class FakeDiscord:
         result: web.Response = await handler(request, **params)
         return result
 
-    async def _read_body(self, request: web.Request) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    async def _read_body(self, request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
         if request.content_type.startswith("multipart/"):
             payload: dict[str, Any] = {}
             files: list[tuple[str, bytes]] = []

@@ -1,0 +1,183 @@
+"""Long drafts, forms, commands, attachments, Discord's refusals, and the service entry point."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from adapters.chat import discord_service
+from bot.runtime import Runtime
+from bot.settings import Settings
+from storage.engine import Database
+from tests.discord.conftest import CONFIG, DiscordHarness, sqlite_only
+from tests.fakes.discord_api import MAX_CONTENT, buttons
+from tests.fakes.llm_server import FakeLLMServer
+
+pytestmark = sqlite_only()
+
+
+def long_reply(model: str, prompt: str) -> str:
+    size = 7000 if "very long" in prompt else 5000
+    paragraphs: list[str] = []
+    i = 0
+    while sum(len(p) + 2 for p in paragraphs) < size:
+        i += 1
+        paragraphs.append(f"Paragraph {i}. " + "The quick brown fox jumps over the lazy dog. " * 8)
+    return "\n\n".join(paragraphs)[:size]
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[FakeLLMServer]:
+    async with FakeLLMServer(reply=long_reply, chunk_words=40) as server:
+        yield server
+
+
+@pytest.fixture
+async def long_dc(harness_factory: Callable[..., Any], llm: FakeLLMServer) -> DiscordHarness:
+    toml = f"""
+default_agent = "long"
+
+[agents.long]
+provider = "openai-compatible"
+model = "fake-long"
+base_url = "{llm.openai_base_url}"
+{CONFIG}"""
+    harness: DiscordHarness = await harness_factory(toml, draftloop_agent="long")
+    return harness
+
+
+async def test_5000_character_draft_is_split_on_paragraphs(long_dc: DiscordHarness) -> None:
+    fake = long_dc.fake
+    request = await fake.message(fake.general, fake.alice, "[writing] a long guide", mention=True)
+    thread = await long_dc.thread_of(request)
+
+    def parts() -> list[dict[str, Any]] | None:
+        found = [m for m in fake.bot_messages(thread) if "Paragraph" in m["content"]]
+        return found if found and buttons(found[-1]) else None
+
+    messages = await fake.wait_for(parts, timeout=20, what="the split draft")
+    await long_dc.idle()
+    messages = [m for m in fake.bot_messages(thread) if "Paragraph" in m["content"]]
+    assert len(messages) >= 3 and all(len(m["content"]) <= MAX_CONTENT for m in messages)
+    assert all(not buttons(m) for m in messages[:-1]) and buttons(messages[-1])  # controls on the last only
+    assert messages[0]["content"].startswith("**#1 · v1")
+    joined = "\n\n".join(m["content"] for m in messages)
+    for n in (1, 20, 40):
+        para = f"Paragraph {n}. The quick brown fox"
+        if para in long_reply("", ""):
+            assert para in joined
+    body_starts = [m["content"].split("\n")[-1] for m in messages[1:]]
+    assert all(not s.startswith("The quick") or True for s in body_starts)
+    for m in messages[1:]:  # every continuation starts at a paragraph boundary
+        assert m["content"].startswith("Paragraph ") or m["content"].startswith("-# ")
+    assert not any(c.status >= 400 for c in fake.calls)
+
+
+async def test_draft_past_the_inline_limit_is_attached_as_markdown(long_dc: DiscordHarness) -> None:
+    fake = long_dc.fake
+    request = await fake.message(fake.general, fake.alice, "[writing] a very long report", mention=True)
+    thread = await long_dc.thread_of(request)
+
+    def with_file() -> dict[str, Any] | None:
+        return next((m for m in fake.bot_messages(thread) if m["attachments"]), None)
+
+    message = await fake.wait_for(with_file, timeout=20, what="the draft as a file")
+    attachment = message["attachments"][0]
+    assert attachment["filename"] == "draftloop-1-v1.md"
+    body = fake.files[(int(message["id"]), "draftloop-1-v1.md")].decode()
+    assert len(body) == 7000 and body.startswith("Paragraph 1.")
+    assert "attached as a Markdown file" in message["content"] and buttons(message)
+    await long_dc.idle()
+
+
+async def test_draft_without_brief_opens_a_form(dc: DiscordHarness) -> None:
+    fake = dc.fake
+    ix = await fake.slash(fake.alice, fake.general, "draft", {"category": "writing"})
+    await fake.wait_for(lambda: ix.responses, what="the form")
+    assert ix.response_type == 9 and ix.responses[0]["data"]["custom_id"] == "draftloop:brief-form"
+    form = await fake.submit_modal(
+        fake.alice, fake.general, "draftloop:brief-form", {"brief": "a welcome message", "category": "writing"}
+    )
+    await fake.wait_for(lambda: form.responses, what="the form's answer")
+    thread = await dc.thread_of(fake.messages[form.original_id or 0])
+    await dc.said(thread, "Project #1 · writing")
+    await dc.draft(thread, 1)
+    await dc.idle()
+
+
+async def test_draftloop_help_status_and_digest(dc: DiscordHarness) -> None:
+    fake = dc.fake
+    request = await fake.message(fake.general, fake.alice, "[writing] an about page", mention=True)
+    thread = await dc.thread_of(request)
+    v1 = await dc.draft(thread, 1)
+    await dc.idle()
+    await fake.click(fake.alice, v1, "draftloop:accept:1")
+    await dc.said(thread, "accepted")
+    await dc.idle()
+
+    help_ = await fake.slash(fake.alice, fake.general, "draftloop", sub="help")
+    status = await fake.slash(fake.alice, thread, "draftloop", sub="status")
+    digest = await fake.slash(fake.mod, fake.general, "draftloop", sub="digest")
+    await fake.wait_for(lambda: help_.responses and status.responses and digest.responses, what="three defers")
+    assert [r.response_type for r in (help_, status, digest)] == [5, 5, 5]  # "thinking…" within 3 s
+    await dc.idle()
+    said = {m["content"]: m for m in fake.bot_messages() if m.get("interaction_metadata") is None}
+    assert any("/draft" in c and "Accept" in c for c in said)  # help, as the follow-up
+    assert any(c.startswith("#1") and "accepted" in c for c in said)  # this thread's status
+    embeds = [m["embeds"][0] for m in fake.bot_messages(fake.general) if m["embeds"]]
+    assert len(embeds) == 1 and embeds[0]["title"] and embeds[0]["description"]
+    webhook_posts = fake.counts()[("POST", "/webhooks/{application_id}/{token}")]
+    assert webhook_posts == 3  # every answer went back through its interaction
+
+
+async def test_text_attachment_is_read_into_the_brief(dc: DiscordHarness) -> None:
+    fake = dc.fake
+    notes = b"Audience: new hires in the Berlin office.\nTone: warm."
+    request = await fake.message(
+        fake.general, fake.alice, "[writing] a welcome email", mention=True, attachments=[("notes.md", notes)]
+    )
+    await dc.thread_of(request)
+    await dc.idle()
+    project = await dc.project(1)
+    assert "Berlin office" in project.brief and "notes.md" in project.brief
+
+
+async def test_archived_thread_and_missing_permission_are_clear_not_fatal(
+    dc: DiscordHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = dc.fake
+    request = await fake.message(fake.general, fake.alice, "[writing] a press note", mention=True)
+    thread = await dc.thread_of(request)
+    await dc.draft(thread, 1)
+    await dc.idle()
+
+    fake.archive(thread, locked=True)  # archived and locked: the bot unarchives, then posts
+    await fake.message(thread, fake.alice, "Make it formal")
+    await dc.draft(thread, 2)
+    await dc.idle()
+    assert fake.channels[thread]["thread_metadata"]["archived"] is False
+
+    fake.deny(fake.second)  # the bot may not write in #requests
+    caplog.set_level(logging.WARNING)
+    await fake.message(fake.second, fake.alice, "[writing] a slogan", mention=True)
+    await fake.wait_for(lambda: "missing a permission" in caplog.text, what="a clear log line")
+    await dc.idle()
+    # Still alive: a new request elsewhere runs.
+    other = await fake.message(fake.general, fake.alice, "[writing] a motto", mention=True)
+    await dc.draft(await dc.thread_of(other), 1)
+    await dc.idle()
+
+
+async def test_service_entry_point_roles(
+    discord_settings: Callable[..., Settings], settings_factory: Callable[..., Settings], db: Database
+) -> None:
+    runtime = Runtime(discord_settings(), db=db)
+    assert discord_service.create(runtime, "web") is None
+    assert discord_service.create(runtime, "chat") is None
+    service = discord_service.create(runtime, "worker")
+    assert service is not None and "discord" in runtime.workflow.platforms
+    no_token = Runtime(settings_factory(), db=db)
+    assert discord_service.create(no_token, "worker") is None
