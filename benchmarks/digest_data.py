@@ -42,9 +42,7 @@ class Generated:
     end: datetime
 
 
-def _rows(
-    n_projects: int, rows_target: int, end: datetime, seed: int
-) -> Iterator[tuple[str, dict[str, Any]]]:
+def _rows(n_projects: int, rows_target: int, end: datetime, seed: int) -> Iterator[tuple[str, dict[str, Any]]]:
     rng = random.Random(seed)
     start = end - timedelta(days=365)
     span = (end - start).total_seconds()

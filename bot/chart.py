@@ -4,7 +4,7 @@ Input is the digest's JSON contract (`DigestReport.to_json()`, see DESIGN.md "Di
 chart depends on nothing but that fixed shape. matplotlib is used through its object API with the
 Agg canvas (no pyplot, no global state, no display): safe in a worker thread and headless.
 
-The output is PNG bytes of exactly `width` x `height` pixels.
+The output is PNG bytes of exactly `width` x `height` pixels. matplotlib is imported on first use.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 CHART_WIDTH = 1200
 CHART_HEIGHT = 600
@@ -44,6 +41,10 @@ def chart_png(
     height: int = CHART_HEIGHT,
 ) -> bytes:
     """Render the digest chart for `data` (the digest JSON object) as PNG bytes."""
+    # imported here: matplotlib costs ~0.5 s to import, and most commands never draw
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     groups = _series(list(data.get(f"by_{by}", []) or []))
     fig = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI)
     FigureCanvasAgg(fig)
