@@ -163,27 +163,67 @@ async def _post_digest(runtime: Runtime, report: DigestReport, platform: str, ch
 
 
 @app.command()
-def agents() -> None:
-    """List the configured agents: provider, model, endpoint, key variable (set or not), prices."""
-    settings = _settings()
-    from bot.triage import default_agent_name, resolve_spec
+def agents(
+    check: Annotated[
+        bool, typer.Option("--check/--no-check", help="Call each agent's API to test reachability.")
+    ] = True,
+) -> None:
+    """List the agents (routes, endpoint, key variable set or not, prices) and check each one.
 
-    default = default_agent_name(settings)
-    names = dict.fromkeys([default, *settings.file.agents])
-    for name in names:
+    Exit code 1 when an agent in use has no key or cannot be reached.
+    """
+    settings = _settings()
+    from bot.agents import AgentCheck, AgentPool, default_key_env
+
+    pool = AgentPool(settings)
+
+    def endpoint(name: str) -> str:
+        spec = pool.spec(name)
+        if spec.provider == "offline":
+            return "built in"
+        env_url = settings.anthropic_base_url if spec.provider == "anthropic" else settings.openai_base_url
+        return spec.base_url or env_url or f"{spec.provider} default"
+
+    async def main() -> list[AgentCheck]:
         try:
-            spec = resolve_spec(name, settings)
-        except ConfigError as exc:
-            typer.echo(f"{name}: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        mark = "*" if name == default else " "
-        key = spec.key_env or {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}.get(spec.provider, "")
-        key_state = "" if not key else (f" key {key}: set" if os.environ.get(key) else f" key {key}: MISSING")
-        typer.echo(
-            f"{mark} {spec.name}: {spec.provider} {spec.model}"
-            f"{' at ' + spec.base_url if spec.base_url else ''}{key_state}"
-            f" · ${spec.price_input}/${spec.price_output}/${spec.price_cached} per M in/out/cached"
+            if check:
+                return await pool.check()
+            return [
+                AgentCheck(spec.name, spec.provider, spec.model, default_key_env(spec), roles, "not checked")
+                for spec, roles in ((pool.spec(n), r) for n, r in pool.routes().items())
+            ]
+        finally:
+            await pool.aclose()
+
+    results = _run(main)
+    failing = 0
+    for item in results:
+        spec = pool.spec(item.name)
+        mark = "*" if "default" in item.roles else " "
+        key = (
+            ""
+            if not item.key_env
+            else f" · key {item.key_env}: {'set' if _key_set(settings, item.key_env) else 'MISSING'}"
         )
+        used = ", ".join(item.roles) or "not routed"
+        typer.echo(
+            f"{mark} {item.name}: {item.provider} {item.model}"
+            f"{' (responses API)' if spec.api == 'responses' else ''} at {endpoint(item.name)}{key}"
+            f" · ${spec.price_input:g}/${spec.price_output:g}/${spec.price_cached:g} per M tokens in/out/cached"
+            f" · max {spec.max_concurrency} in flight · used by: {used} · {item.status}"
+        )
+        if check and item.roles and not item.ok:
+            failing += 1
+    if failing:
+        raise typer.Exit(1)
+
+
+def _key_set(settings: Settings, env: str) -> bool:
+    if env == "OPENAI_API_KEY":
+        return settings.openai_api_key is not None
+    if env == "ANTHROPIC_API_KEY":
+        return settings.anthropic_api_key is not None
+    return bool(os.environ.get(env))
 
 
 async def _serve(settings: Settings, role: Role) -> None:
