@@ -118,9 +118,8 @@ def chart_png(
     right.set_yticklabels(names, fontsize=8)
     right.invert_yaxis()
     right.set_xlim(0, 110)
-    right.set_xlabel("accepted (% of decided)")
-    right.set_title("Agent alone vs with expert feedback")
-    right.legend(fontsize=8, loc="lower right")
+    right.set_title("Accepted: agent alone vs with feedback (%)")
+    right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False)
     right.grid(True, axis="x", alpha=0.3)
 
     period = data.get("period") or {}

@@ -156,8 +156,8 @@ def summary_lines(data: Json) -> list[str]:
     return lines
 
 
-def _group_rows(groups: Sequence[Json], limit: int = 8) -> list[list[str]]:
-    rows = [["", "n", "alone", "feedback", "lift", "cyc1", "exp-min", "cost"]]
+def _group_rows(groups: Sequence[Json], limit: int = 8, label: str = "") -> list[list[str]]:
+    rows = [[label, "n", "alone", "feedback", "lift", "cyc1", "exp-min", "cost"]]
     ranked = sorted(groups, key=lambda g: (-int(g.get("decided", 0) or 0), str(g.get("name", ""))))
     for group in ranked[:limit]:
         alone, withf = group.get("agent_alone") or {}, group.get("with_feedback") or {}
@@ -228,9 +228,9 @@ def render_text(report: HasJson | Json) -> str:
     data = as_json(report)
     out = [f"**{title(data)}**", headline(data), *summary_lines(data)]
     if data.get("by_category"):
-        out += ["", "**By category**", "```", _table(_group_rows(data["by_category"])), "```"]
+        out += ["", "**By category**", "```", _table(_group_rows(data["by_category"], label="category")), "```"]
     if data.get("by_model"):
-        out += ["**By model**", "```", _table(_group_rows(data["by_model"])), "```"]
+        out += ["**By model**", "```", _table(_group_rows(data["by_model"], label="model")), "```"]
     experts = _expert_lines(data)
     if experts:
         out += ["**Experts**", *(f"- {line}" for line in experts)]
@@ -259,7 +259,8 @@ def render_slack(report: HasJson | Json) -> list[dict[str, Any]]:
     ]
     for key, label in (("by_category", "By category"), ("by_model", "By model")):
         if data.get(key):
-            blocks.append(_mrkdwn(f"*{label}*\n```{_table(_group_rows(data[key]))}```"))
+            table = _table(_group_rows(data[key], label=key[3:]))
+            blocks.append(_mrkdwn(f"*{label}*\n```{table}```"))
     experts = _expert_lines(data)
     if experts:
         blocks.append({"type": "divider"})
@@ -277,7 +278,8 @@ def render_discord(report: HasJson | Json, *, image: str | None = None) -> dict[
     fields: list[dict[str, Any]] = []
     for key, label in (("by_category", "By category"), ("by_model", "By model")):
         if data.get(key):
-            fields.append({"name": label, "value": f"```{_table(_group_rows(data[key]))[:1000]}```", "inline": False})
+            table = _table(_group_rows(data[key], label=key[3:]))[:1000]
+            fields.append({"name": label, "value": f"```{table}```", "inline": False})
     experts = _expert_lines(data, limit=6)
     if experts:
         fields.append({"name": "Experts", "value": "\n".join(experts)[:1024], "inline": False})
