@@ -15,6 +15,8 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot import texts
 from bot.agents import cost_usd
 from bot.errors import AgentError
@@ -48,34 +50,41 @@ class CycleRunner:
         # A token per run, not per process: two tasks of one process must exclude each other too.
         token = f"{self.wf.owner}:{uuid.uuid4().hex[:8]}"
         ran = False
-        while await self._claim(project_id, token):
+        while True:
+            claimed = await self._claim(project_id, token)
+            if claimed is None:
+                return ran
             ran = True
+            more = False
             try:
-                await self._one(project_id, token)
+                await self._one(*claimed, token)
             finally:
-                await self._release(project_id, token)
-            if not await self._has_work(project_id):
-                break
-        return ran
+                more = await self._release(project_id, token)
+            if not more:
+                return ran
 
-    async def _claim(self, project_id: int, token: str) -> bool:
+    async def _claim(self, project_id: int, token: str) -> tuple[Project, int] | None:
+        """Take the lease and read the project and its pending feedback count, in one transaction."""
         now = self.wf.clock.now()
         async with self.wf.db.session() as session:
-            return await locks.claim(
-                session=session,
-                project_id=project_id,
-                owner=token,
-                now=now,
-                until=now + timedelta(seconds=self.lease),
-            )
+            until = now + timedelta(seconds=self.lease)
+            if not await locks.claim(session=session, project_id=project_id, owner=token, now=now, until=until):
+                return None
+            project = await store.get_project(session=session, project_id=project_id)
+            if project is None:
+                return None
+            return project, await store.pending_count(session=session, project_id=project_id)
 
-    async def _release(self, project_id: int, token: str) -> None:
-        # Shielded: a cancelled task (SIGTERM) must still hand its lease back.
-        async def release() -> None:
+    async def _release(self, project_id: int, token: str) -> bool:
+        """Hand the lease back and say whether work arrived meanwhile (so no reply waits)."""
+
+        async def release() -> bool:
             async with self.wf.db.session() as session:
                 await locks.release(session=session, project_id=project_id, owner=token)
+                return await self._has_work(session, project_id)
 
-        await asyncio.shield(release())
+        # Shielded: a cancelled task (SIGTERM) must still hand its lease back.
+        return await asyncio.shield(release())
 
     async def _renew_forever(self, project_id: int, token: str) -> None:
         while True:
@@ -84,24 +93,22 @@ class CycleRunner:
                 until = self.wf.clock.now() + timedelta(seconds=self.lease)
                 await locks.renew(session=session, project_id=project_id, owner=token, until=until)
 
-    async def _has_work(self, project_id: int) -> bool:
-        async with self.wf.db.session() as session:
-            project = await store.get_project(session=session, project_id=project_id)
-            if project is None:
-                return False
-            state = State(project.state)
-            if state == State.DRAFTING and project.current_version == 0:
-                return True
-            if state in (State.REVISING, State.IN_REVIEW):
-                return await store.pending_count(session=session, project_id=project_id) > 0
+    @staticmethod
+    async def _has_work(session: AsyncSession, project_id: int) -> bool:
+        project = await store.get_project(session=session, project_id=project_id)
+        if project is None:
+            return False
+        state = State(project.state)
+        if state == State.DRAFTING and project.current_version == 0:
+            return True
+        if state in (State.REVISING, State.IN_REVIEW):
+            return await store.pending_count(session=session, project_id=project_id) > 0
         return False
 
-    async def _one(self, project_id: int, token: str) -> None:
-        async with self.wf.db.session() as session:
-            project = await store.get_project(session=session, project_id=project_id)
-            if project is None or State(project.state) in FINAL or project.state == State.FAILED:
-                return
-            pending = await store.pending_count(session=session, project_id=project_id)
+    async def _one(self, project: Project, pending: int, token: str) -> None:
+        project_id = _pid(project)
+        if State(project.state) in FINAL or project.state == State.FAILED:
+            return
         state = State(project.state)
         if state == State.DRAFTING and project.current_version == 0:
             await self._write(project, token)
@@ -232,8 +239,16 @@ class CycleRunner:
                 message_id = progress.message_id
             else:
                 message_id = (await platform.post(thread, reply)).message_id
-        await wf.link(project, message_id, kind="draft", version=v)
         async with wf.db.session() as session:
+            await store.link_message(
+                session=session,
+                platform=project.platform,
+                channel=project.channel,
+                message_id=message_id,
+                project_id=_pid(project),
+                kind="draft",
+                version=v,
+            )
             await store.set_version_message(session=session, project_id=_pid(project), number=v, message_id=message_id)
 
     async def _failed(self, project: Project, number: int, exc: AgentError, progress_id: str | None) -> None:

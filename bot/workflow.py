@@ -161,12 +161,24 @@ class Workflow:
             )
         number = _id(project)
         thread = event.thread or await platform.open_thread(event.origin, number=number, title=_title(brief))
+        project.thread_id = thread.thread_id
+        ack = Reply(
+            texts.ack(number, found, stated=event.stated_minutes),
+            kind=ReplyKind.ACK,
+            header=self.header(project),
+            mentions=found.mentions,
+        )
+        ack_ref = await platform.post(thread, ack)
         async with self.db.session() as session:
             await store.update_project(session=session, project_id=number, thread_id=thread.thread_id)
-        project.thread_id = thread.thread_id
-        header = self.header(project)
-        ack = texts.ack(number, found, stated=event.stated_minutes)
-        await self.post(project, Reply(ack, kind=ReplyKind.ACK, header=header, mentions=found.mentions), kind="ack")
+            await store.link_message(
+                session=session,
+                platform=platform.name,
+                channel=project.channel,
+                message_id=ack_ref.message_id,
+                project_id=number,
+                kind="ack",
+            )
         await self.cycles.run(number)
 
     # -- replies in a thread -------------------------------------------------------------------

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -19,14 +20,21 @@ from storage._util import rowcount as _rowcount
 from storage.models import Decision, Feedback, InboundEvent, MessageLink, Person, Project, Version
 
 
+def _insert(session: AsyncSession, model: type[Any]) -> Any:
+    """INSERT with ON CONFLICT support for the session's dialect (SQLite and PostgreSQL share it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert(model)
+    return sqlite_insert(model)
+
+
 async def seen_event(*, session: AsyncSession, platform: str, key: str, now: datetime) -> bool:
     """Record an inbound event key; True when it was recorded before (a redelivery)."""
-    try:
-        async with session.begin_nested():
-            session.add(InboundEvent(platform=platform, key=key[:255], created_at=now))
-    except IntegrityError:
-        return True
-    return False
+    stmt = (
+        _insert(session, InboundEvent)
+        .values(platform=platform, key=key[:255], created_at=now)
+        .on_conflict_do_nothing(index_elements=["platform", "key"])
+    )
+    return _rowcount(await session.execute(stmt)) == 0
 
 
 async def create_project(*, session: AsyncSession, **fields: Any) -> Project:
@@ -66,29 +74,17 @@ async def find_by_message(*, session: AsyncSession, platform: str, channel: str,
 
 
 async def link_message(
-    *,
-    session: AsyncSession,
-    platform: str,
-    channel: str,
-    message_id: str,
-    project_id: int,
-    kind: str,
-    version: int = 0,
+    *, session: AsyncSession, platform: str, channel: str, message_id: str, project_id: int, kind: str, version: int = 0
 ) -> None:
-    try:
-        async with session.begin_nested():
-            session.add(
-                MessageLink(
-                    platform=platform,
-                    channel=channel,
-                    message_id=message_id,
-                    project_id=project_id,
-                    kind=kind,
-                    version=version,
-                )
-            )
-    except IntegrityError:
-        pass  # an edited message keeps its link
+    """Remember which project a message belongs to; an edited message keeps its first link."""
+    stmt = (
+        _insert(session, MessageLink)
+        .values(
+            platform=platform, channel=channel, message_id=message_id, project_id=project_id, kind=kind, version=version
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "channel", "message_id"])
+    )
+    await session.execute(stmt)
 
 
 async def update_project(*, session: AsyncSession, project_id: int, **values: Any) -> None:
@@ -177,27 +173,18 @@ async def add_decision(*, session: AsyncSession, **fields: Any) -> Decision:
 async def touch_person(
     *, session: AsyncSession, platform: str, user_id: str, name: str, is_expert: bool, now: datetime
 ) -> None:
-    stmt = select(Person).where(col(Person.platform) == platform, col(Person.user_id) == user_id)
-    person = (await session.execute(stmt)).scalar_one_or_none()
-    if person is None:
-        try:
-            async with session.begin_nested():
-                session.add(
-                    Person(
-                        platform=platform,
-                        user_id=user_id,
-                        name=name,
-                        is_expert=is_expert,
-                        first_seen=now,
-                        last_seen=now,
-                    )
-                )
-        except IntegrityError:
-            pass  # another process saw them first
-        return
-    person.last_seen = now
-    person.name = name or person.name
-    person.is_expert = person.is_expert or is_expert
+    stmt = _insert(session, Person).values(
+        platform=platform, user_id=user_id, name=name, is_expert=is_expert, first_seen=now, last_seen=now
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["platform", "user_id"],
+        set_={
+            "last_seen": stmt.excluded.last_seen,
+            "name": stmt.excluded.name,
+            "is_expert": col(Person.is_expert) | stmt.excluded.is_expert,
+        },
+    )
+    await session.execute(stmt)
 
 
 async def projects_needing_work(*, session: AsyncSession, now: datetime, limit: int = 500) -> list[int]:
