@@ -18,7 +18,10 @@ payloads the way Slack sends them (`sign`, `event_envelope`, `slash_command_body
 
 Standalone, for the README walk-through and manual runs:
 
-    python -m tests.fakes.slack_api --port 8090
+    python -m tests.fakes.slack_api serve --port 8090
+    python -m tests.fakes.slack_api say "Write a haiku" --to http://127.0.0.1:3000/slack/events --secret S
+    python -m tests.fakes.slack_api say "Write a haiku"            # Socket Mode: through the fake's socket
+    python -m tests.fakes.slack_api state                          # what the bot posted, calls per method
 """
 
 from __future__ import annotations
@@ -163,6 +166,12 @@ class FakeSlackAPI:
         self._base = int(time.time())
         self._runner: web.AppRunner | None = None
         self._changed = asyncio.Event()
+        # Called after every successful Web API call with (method, params, result); benchmarks use it.
+        self.observers: list[Any] = []
+        # Socket Mode: connected app sockets and the envelope ids they acknowledged.
+        self.sockets: list[web.WebSocketResponse] = []
+        self.socket_acks: list[str] = []
+        self.app_token_prefix = "xapp-"
 
     # ---- lifecycle
 
@@ -172,6 +181,10 @@ class FakeSlackAPI:
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/files/{name}", self._download)
         app.router.add_post("/response_url/{rid}", self._response_url)
+        app.router.add_get("/socket", self._socket)
+        app.router.add_post("/_socket/send", self._socket_send_http)
+        app.router.add_get("/_state", self._state)
+        app.router.add_post("/_user_message", self._user_message_http)
         return app
 
     async def start(self) -> FakeSlackAPI:
@@ -308,6 +321,67 @@ class FakeSlackAPI:
                 params[key] = json.loads(value)
         return params
 
+    # ---- Socket Mode
+
+    async def socket_send(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0) -> str:
+        """Deliver one envelope (`events_api`, `slash_commands`, `interactive`) to every connected app."""
+        envelope_id = uuid.uuid4().hex
+        envelope: dict[str, Any] = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+        }
+        if retry_attempt:
+            envelope.update(retry_attempt=retry_attempt, retry_reason="timeout")
+        for ws in list(self.sockets):
+            await ws.send_str(json.dumps(envelope))
+        return envelope_id
+
+    async def wait_socket(self, timeout: float = 10.0) -> None:
+        await self.wait_until(lambda: bool(self.sockets), timeout)
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=None)
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        self._changed.set()
+        await ws.send_str(
+            json.dumps({"type": "hello", "num_connections": len(self.sockets), "connection_info": {"app_id": "A0001"}})
+        )
+        try:
+            async for msg in ws:
+                if msg.type.name == "TEXT":
+                    data = json.loads(msg.data)
+                    if data.get("envelope_id"):
+                        self.socket_acks.append(data["envelope_id"])
+                        self._changed.set()
+        finally:
+            if ws in self.sockets:
+                self.sockets.remove(ws)
+        return ws
+
+    async def _socket_send_http(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        envelope_id = await self.socket_send(body["type"], body["payload"])
+        return web.json_response({"ok": True, "envelope_id": envelope_id, "connected": len(self.sockets)})
+
+    async def _state(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "counts": dict(self.counts()),
+                "messages": self.messages,
+                "reactions": self.reactions,
+                "ephemerals": self.ephemerals,
+                "uploads": [u.filename for u in self.uploads.values()],
+            }
+        )
+
+    async def _user_message_http(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        msg = self.add_user_message(body["channel"], body["text"], user=body["user"], thread_ts=body.get("thread_ts"))
+        return web.json_response(msg)
+
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization", "") == f"Bearer {self.token}"
 
@@ -327,12 +401,18 @@ class FakeSlackAPI:
                 headers["Retry-After"] = str(int(fault.retry_after))
             error = "ratelimited" if fault.status == 429 else "fatal_error"
             return web.json_response({"ok": False, "error": error}, status=fault.status, headers=headers)
+        if method == "apps.connections.open":
+            if not request.headers.get("Authorization", "").startswith("Bearer " + self.app_token_prefix):
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            return web.json_response({"ok": True, "url": f"ws://{self.host}:{self.port}/socket"})
         if not self._authorized(request):
             return web.json_response({"ok": False, "error": "invalid_auth"})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         result: dict[str, Any] = handler(params)
+        for observe in self.observers:
+            observe(method, params, result)
         return web.json_response(result)
 
     def _bot_message(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -478,20 +558,91 @@ class FakeSlackAPI:
 async def _serve(port: int, token: str) -> None:
     fake = FakeSlackAPI(token=token, port=port)
     await fake.start()
-    print(f"fake Slack Web API at {fake.api_url} (token {token})", flush=True)
+    print(f"fake Slack Web API at {fake.api_url} (bot token {token})", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
         await fake.stop()
 
 
+async def _say(args: argparse.Namespace) -> None:
+    """Post a human message in the fake and deliver its event (signed HTTP, or Socket Mode)."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        text = args.text if args.thread else f"<@UBOT> {args.text}"
+        body = {"channel": args.channel, "text": text, "user": args.user, "thread_ts": args.thread}
+        async with session.post(f"{args.fake}/_user_message", json=body) as resp:
+            msg = await resp.json()
+        if args.thread:
+            event = {
+                "type": "message",
+                "channel": args.channel,
+                "channel_type": "channel",
+                "user": args.user,
+                "text": text,
+                "ts": msg["ts"],
+                "thread_ts": args.thread,
+                "event_ts": msg["ts"],
+            }
+        else:
+            event = {
+                "type": "app_mention",
+                "channel": args.channel,
+                "user": args.user,
+                "text": text,
+                "ts": msg["ts"],
+                "event_ts": msg["ts"],
+            }
+        envelope = event_envelope(event)
+        if args.to:
+            raw = json.dumps(envelope)
+            headers = {"Content-Type": "application/json", **sign(args.secret, raw)}
+            async with session.post(args.to, data=raw, headers=headers) as resp:
+                print(f"HTTP {resp.status}; message ts {msg['ts']}")
+        else:
+            payload = {"type": "events_api", "payload": envelope}
+            async with session.post(f"{args.fake}/_socket/send", json=payload) as resp:
+                print(f"socket: {await resp.json()}; message ts {msg['ts']}")
+
+
+async def _state(fake_url: str) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.get(f"{fake_url}/_state") as resp:
+        state = await resp.json()
+    print("calls:", json.dumps(state["counts"], sort_keys=True))
+    for channel, messages in state["messages"].items():
+        for m in messages:
+            who = "bot" if m.get("bot_id") else m.get("user")
+            where = f" (thread {m['thread_ts']})" if m.get("thread_ts") else ""
+            print(f"[{channel} {m['ts']}{where}] {who}: {m.get('text', '')[:160]!r}")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Serve a fake Slack Web API on 127.0.0.1")
-    parser.add_argument("--port", type=int, default=8090)
-    parser.add_argument("--token", default="xoxb-test-token")
+    parser = argparse.ArgumentParser(description="A fake Slack Web API on 127.0.0.1, and a client for it")
+    sub = parser.add_subparsers(dest="cmd")
+    serve = sub.add_parser("serve", help="run the fake (default)")
+    serve.add_argument("--port", type=int, default=8090)
+    serve.add_argument("--token", default="xoxb-test-token")
+    say = sub.add_parser("say", help="post as a human and deliver the event to the app")
+    say.add_argument("text")
+    say.add_argument("--fake", default="http://127.0.0.1:8090")
+    say.add_argument("--to", help="the app's /slack/events URL (HTTP mode); omit for Socket Mode")
+    say.add_argument("--secret", default="", help="SLACK_SIGNING_SECRET, to sign HTTP deliveries")
+    say.add_argument("--channel", default="C0GENERAL")
+    say.add_argument("--user", default="U0ADMIN")
+    say.add_argument("--thread", help="reply in this thread (ts) instead of mentioning the bot")
+    state = sub.add_parser("state", help="print what the bot did: calls per method and messages")
+    state.add_argument("--fake", default="http://127.0.0.1:8090")
     args = parser.parse_args()
     try:
-        asyncio.run(_serve(args.port, args.token))
+        if args.cmd == "say":
+            asyncio.run(_say(args))
+        elif args.cmd == "state":
+            asyncio.run(_state(args.fake))
+        else:
+            asyncio.run(_serve(getattr(args, "port", 8090), getattr(args, "token", "xoxb-test-token")))
     except KeyboardInterrupt:
         pass
 
