@@ -270,7 +270,7 @@ async def build_report(
     async with db.session() as session:
         opened = await metrics.opened(session=session, since=since, until=until)
         figs: Figures = await metrics.figures(session=session, since=since, until=until)
-        experts = await metrics.experts(session=session, since=since, until=until)
+        experts = await metrics.feedback_in_period(session=session, since=since, until=until, out=figs)
         first = await metrics.median_seconds(session=session, since=since, until=until, to="first_draft")
         accept = await metrics.median_seconds(session=session, since=since, until=until, to="accept")
         previous = None

@@ -129,7 +129,6 @@ async def figures(*, session: AsyncSession, since: datetime, until: datetime, us
         out["all"]["all"] = GroupFigures("all")
     if usage:
         await _usage(session, since, until, out)
-        await _minutes(session, since, until, out)
     await _decided_minutes(session, since, until, out)
     return out
 
@@ -162,11 +161,23 @@ async def _usage(session: AsyncSession, since: datetime, until: datetime, out: F
                 g.accepted_cost_usd += float(cost)
 
 
-async def _minutes(session: AsyncSession, since: datetime, until: datetime, out: Figures) -> None:
+async def feedback_in_period(
+    *, session: AsyncSession, since: datetime, until: datetime, out: Figures
+) -> list[ExpertFigures]:
+    """Feedback given in [since, until): adds expert minutes to `out` and returns the per-author figures.
+
+    One scan grouped by (category, model, author); a project has one category and one model, so the
+    distinct projects of an author add up across those groups.
+    """
+    name = func.max(func.coalesce(func.nullif(col(Feedback.author_name), ""), col(Feedback.author_id)))
     stmt = (
         select(
             col(Project.category),
             col(Project.model),
+            col(Feedback.author_id),
+            name,
+            func.count(),
+            func.count(func.distinct(col(Feedback.project_id))),
             func.coalesce(func.sum(col(Feedback.stated_minutes)), 0),
             func.coalesce(func.sum(col(Feedback.estimated_minutes)), 0),
         )
@@ -177,12 +188,20 @@ async def _minutes(session: AsyncSession, since: datetime, until: datetime, out:
             col(Feedback.created_at) < until,
             col(Feedback.is_aside) == False,  # noqa: E712
         )
-        .group_by(col(Project.category), col(Project.model))
+        .group_by(col(Project.category), col(Project.model), col(Feedback.author_id))
     )
-    for category, model, stated, estimated in (await session.execute(stmt)).all():
+    authors: dict[str, ExpertFigures] = {}
+    for category, model, author, label, count, projects, stated, estimated in (await session.execute(stmt)).all():
         for g in _slot(out, category, model):
             g.stated_minutes += int(stated or 0)
             g.estimated_minutes += int(estimated or 0)
+        e = authors.setdefault(str(author), ExpertFigures(str(label), 0, 0, 0, 0))
+        e.name = max(e.name, str(label))
+        e.feedback += int(count)
+        e.projects += int(projects)
+        e.stated_minutes += int(stated or 0)
+        e.estimated_minutes += int(estimated or 0)
+    return [authors[a] for a in sorted(authors, key=lambda a: (-authors[a].feedback, a))]
 
 
 async def _decided_minutes(session: AsyncSession, since: datetime, until: datetime, out: Figures) -> None:
@@ -203,32 +222,16 @@ async def _decided_minutes(session: AsyncSession, since: datetime, until: dateti
 async def groups(
     *, session: AsyncSession, since: datetime, until: datetime, dimension: Dimension
 ) -> dict[str, GroupFigures]:
-    """One dimension of `figures` (kept for callers that want a single table)."""
-    return (await figures(session=session, since=since, until=until))[dimension]
+    """One dimension of `figures` with expert minutes (for callers that want a single table)."""
+    out = await figures(session=session, since=since, until=until)
+    await feedback_in_period(session=session, since=since, until=until, out=out)
+    return out[dimension]
 
 
 async def experts(*, session: AsyncSession, since: datetime, until: datetime) -> list[ExpertFigures]:
     """Feedback given in the period, per author: replies, projects, minutes stated and estimated."""
-    name = func.max(func.coalesce(func.nullif(col(Feedback.author_name), ""), col(Feedback.author_id)))
-    stmt = (
-        select(
-            name,
-            func.count(),
-            func.count(func.distinct(col(Feedback.project_id))),
-            func.coalesce(func.sum(col(Feedback.stated_minutes)), 0),
-            func.coalesce(func.sum(col(Feedback.estimated_minutes)), 0),
-        )
-        .where(
-            col(Feedback.created_at) >= since,
-            col(Feedback.created_at) < until,
-            col(Feedback.is_aside) == False,  # noqa: E712
-        )
-        .group_by(col(Feedback.author_id))
-        .order_by(func.count().desc(), col(Feedback.author_id))
-    )
-    return [
-        ExpertFigures(str(n), int(f), int(p), int(s), int(e)) for n, f, p, s, e in (await session.execute(stmt)).all()
-    ]
+    scratch: Figures = {"all": {}, "category": {}, "model": {}}
+    return await feedback_in_period(session=session, since=since, until=until, out=scratch)
 
 
 def _seconds_between(session: AsyncSession, start: Any, end: Any) -> Any:
