@@ -81,14 +81,22 @@ def test_draftloop_chat_command_runs_the_loop(tmp_path: Path, db_url: str, db) -
     env.pop("DRAFTLOOP_CONFIG", None)
     exe = Path(sys.executable).parent / "draftloop"
     done = subprocess.run(
-        [str(exe), "chat"], input=FULL_LOOP.replace("/digest\n", ""), env=env, capture_output=True, text=True, timeout=60
+        [str(exe), "chat"],
+        input=FULL_LOOP.replace("/digest\n", ""),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "✅ #1 accepted at v2" in done.stdout
     assert "Traceback" not in done.stderr
     digest = subprocess.run(
         [str(exe), "digest", "--since", "2020-01-01", "--until", "2100-01-01", "--format", "json"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert digest.returncode == 0, digest.stderr
     data = json.loads(digest.stdout)

@@ -17,7 +17,7 @@ from bot.runtime import Runtime
 from storage.engine import Database
 from storage.models import Feedback, Project, Version
 from tests.conftest import FakeClock, reply_event, request_event
-from tests.fakes.llm_server import Fault, FakeLLMServer
+from tests.fakes.llm_server import FakeLLMServer, Fault
 from tests.fakes.recording_chat import RecordingChat
 
 
@@ -60,10 +60,7 @@ async def test_two_workflows_on_one_database_never_revise_a_project_at_once(
     a, b = runtimes
     await a.workflow.handle(request_event("a post"))
     await asyncio.gather(
-        *(
-            (a if i % 2 else b).workflow.handle(reply_event(1, f"point {i}", who=f"u{i}"))
-            for i in range(8)
-        )
+        *((a if i % 2 else b).workflow.handle(reply_event(1, f"point {i}", who=f"u{i}")) for i in range(8))
     )
     await a.workflow.resume_pending()  # whatever is left pending is picked up
     assert peak[1] == 1
@@ -81,7 +78,11 @@ async def test_two_workflows_on_one_database_never_revise_a_project_at_once(
 async def _chat(env: dict[str, str], script: str) -> asyncio.subprocess.Process:
     exe = str(Path(sys.executable).parent / "draftloop")
     proc = await asyncio.create_subprocess_exec(
-        exe, "chat", env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        exe,
+        "chat",
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdin is not None

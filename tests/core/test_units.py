@@ -58,7 +58,7 @@ def test_permissions(settings_factory) -> None:  # type: ignore[no-untyped-def]
         toml='admins = ["root"]\n[categories.writing]\nexperts = ["U_EXP"]\nexpert_roles = ["Writers"]\n'
         '[discord]\nadmin_roles = ["Mods"]\n'
     )
-    req = dict(requester_id="U_REQ", category="writing", settings=s)
+    req = {"requester_id": "U_REQ", "category": "writing", "settings": s}
     assert may_decide(Actor("slack", "U_REQ"), **req)
     assert may_decide(Actor("slack", "U_EXP"), **req)
     assert may_decide(Actor("console", "root", "root"), **req)
@@ -86,7 +86,7 @@ def test_revision_prompt_holds_brief_latest_draft_and_every_point() -> None:
         feedback=points,
         max_output_tokens=1000,
     )
-    (role, body), = req.messages
+    ((role, body),) = req.messages
     assert role == "user"
     assert body.startswith("# Brief\n\nA post on onboarding")
     assert "# Latest draft (v2)\n\nDraft two text" in body
