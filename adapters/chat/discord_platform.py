@@ -228,7 +228,7 @@ class DiscordPlatform:
         return extras
 
     async def _post(self, thread: ThreadRef, reply: Reply) -> MessageRef:
-        dest = int(thread.thread_id)
+        dest, _ = _ids(thread)
         extras = self._extras(reply)
         parts = render_parts(reply, self._resolver(dest))
         if "embed" in extras:  # the embed carries the digest; the text stays a one-line fallback
@@ -246,13 +246,12 @@ class DiscordPlatform:
             ids.append(sent)
         if len(ids) > 1:
             self._continuations[ids[0]] = ids[1:]
-        thread_id = None if where.thread_id == where.channel else where.thread_id
+        thread_id = None if where.thread_id in ("", where.channel) else where.thread_id
         return MessageRef(NAME, thread.channel, str(ids[0]), thread_id)
 
     async def _send(self, thread: ThreadRef, content: str, **kwargs: Any) -> tuple[int, ThreadRef]:
         """Send into the thread (or the channel, or as a reply to a request without a thread yet)."""
-        tid = int(thread.thread_id)
-        cid = int(thread.channel) if thread.channel.isdigit() else tid
+        tid, cid = _ids(thread)
         as_reply = tid != cid and tid in self._requests and tid not in self._threads
         if as_reply:
             return await self._reply_to(cid, tid, content, **kwargs), ThreadRef(NAME, str(cid), str(cid))
@@ -309,7 +308,7 @@ class DiscordPlatform:
 
     async def _followup(self, interaction: discord.Interaction[Any], thread: ThreadRef, reply: Reply) -> MessageRef:
         extras = self._extras(reply)
-        dest = int(thread.thread_id)
+        dest, _ = _ids(thread)
         parts = render_parts(reply, self._resolver(dest))
         if "embed" in extras:
             parts = render_parts(Reply(reply.text.split("\n", 1)[0][:300], kind=reply.kind), self._resolver(dest))
@@ -340,6 +339,15 @@ class DiscordPlatform:
             return mention_for(handle, guild)
 
         return resolve
+
+
+def _ids(thread: ThreadRef) -> tuple[int, int]:
+    """(where to send, the parent channel): an empty thread id means the channel itself (digests)."""
+    tid = thread.thread_id or thread.channel
+    cid = thread.channel or tid
+    if not tid.isdigit() or not cid.isdigit():
+        raise PlatformError(f"{thread.thread_id or thread.channel!r} is not a Discord channel or thread id")
+    return int(tid), int(cid)
 
 
 def mention_for(handle: str, guild: discord.Guild | None) -> str:

@@ -181,3 +181,30 @@ async def test_service_entry_point_roles(
     assert service is not None and "discord" in runtime.workflow.platforms
     no_token = Runtime(settings_factory(), db=db)
     assert discord_service.create(no_token, "worker") is None
+
+
+async def test_scheduled_digest_is_an_embed_with_the_chart(dc: DiscordHarness) -> None:
+    from datetime import UTC, datetime
+
+    from bot.digest import Period, build_report
+    from bot.events import ThreadRef
+    from bot.jobs import digest_reply
+
+    fake = dc.fake
+    request = await fake.message(fake.general, fake.alice, "[writing] a launch post", mention=True)
+    thread = await dc.thread_of(request)
+    v1 = await dc.draft(thread, 1)
+    await dc.idle()
+    await fake.react(thread, int(v1["id"]), fake.alice, "✅")
+    await dc.said(thread, "accepted")
+    await dc.idle()
+    assert dc.runtime is not None and dc.service is not None
+    period = Period.last_days(7, now=datetime.now(UTC), tz=dc.settings.tz)
+    reply = digest_reply(await build_report(dc.db, period))
+    assert reply.files  # the chart PNG
+    await dc.service.platform.post(ThreadRef("discord", str(fake.second), ""), reply)  # as the scheduler does
+    [message] = fake.bot_messages(fake.second)
+    [embed] = message["embeds"]
+    assert embed["image"]["url"] == f"attachment://{reply.files[0][0]}"
+    assert message["attachments"][0]["filename"] == reply.files[0][0]
+    assert "1" in embed["description"]  # the accepted project counts

@@ -190,6 +190,7 @@ class FakeDiscord:
         self.messages: dict[int, dict[str, Any]] = {}
         self.order: list[int] = []  # message ids in creation order
         self.edits: Counter[int] = Counter()
+        self.controls_at: dict[int, float] = {}  # message id -> when it first showed buttons (monotonic)
         self.reactions: list[tuple[int, int, str, int]] = []  # (channel, message, emoji, user)
         self.files: dict[tuple[int, str], bytes] = {}
         self.interactions: dict[int, InteractionRecord] = {}
@@ -727,6 +728,8 @@ class FakeDiscord:
             webhook=webhook,
         )
         msg["allowed_mentions"] = payload.get("allowed_mentions")
+        if msg["components"]:
+            self.controls_at.setdefault(mid, time.monotonic())
         self._store(msg)
         if not msg["flags"] & 64:
             await self.dispatch("MESSAGE_CREATE", {k: v for k, v in msg.items() if k != "allowed_mentions"})
@@ -754,6 +757,8 @@ class FakeDiscord:
             kept = [a for a in msg["attachments"] if any(a["id"] == str(p.get("id")) for p in payload["attachments"])]
             msg["attachments"] = kept + self._attachments(mid, payload, files)
         msg["edited_timestamp"] = _now()
+        if msg["components"]:
+            self.controls_at.setdefault(mid, time.monotonic())
         self.edits[mid] += 1
         self._changed.set()
         if not msg["flags"] & 64:

@@ -1,0 +1,223 @@
+"""Discord benchmark: a burst of `/draft` interactions and mentions at once, with a 2 s model.
+
+    .venv/bin/python -m benchmarks.bench_discord              # 100 + 100, SQLite and PostgreSQL
+    .venv/bin/python -m benchmarks.bench_discord --tiny       # 5 + 5, SQLite: a seconds-long smoke run
+    .venv/bin/python -m benchmarks.bench_discord --db postgres --n 100 --latency 2
+
+In this process: the fake Discord gateway + REST API (tests/fakes/discord_api.py), the fake
+OpenAI-compatible model server with a fixed latency before the first token (tests/fakes/llm_server.py),
+and the real Discord service of `draftloop worker` (discord.py client, Runtime, workflow) on a scratch
+database. The fake sends the whole burst over the gateway at once.
+
+Figures: how fast each interaction got its initial response (Discord's deadline: 3 s), end-to-end time
+from the event to the draft's buttons showing (target: p50 ≤ model latency + 0.2 s), duplicate threads
+and posts (target: 0), and the REST calls per project, by route.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import statistics
+import time
+from collections import Counter
+from typing import Any
+
+import discord.gateway
+import discord.http
+
+from adapters.chat.discord_service import DiscordService
+from benchmarks._db import scratch_database
+from bot.runtime import Runtime
+from bot.settings import Settings
+from storage.engine import Database
+from tests.fakes.discord_api import FakeDiscord, buttons
+from tests.fakes.llm_server import FakeLLMServer
+
+DEADLINE = 3.0
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def config(llm_url: str, n: int) -> str:
+    return f"""
+default_agent = "bench"
+
+[agents.bench]
+provider = "openai-compatible"
+model = "bench-model"
+base_url = "{llm_url}"
+max_concurrency = {4 * n}
+max_retries = 0
+
+[discord]
+admin_roles = ["Moderators"]
+
+[categories.writing]
+expert_roles = ["Writers"]
+"""
+
+
+async def run(db_kind: str, n: int, latency: float, tmp: str) -> dict[str, Any]:
+    import pathlib
+
+    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    fake = FakeDiscord()
+    await fake.start()
+    llm = FakeLLMServer(latency=latency, chunk_words=6)
+    await llm.start()
+    cfg = pathlib.Path(tmp) / f"bench-{db_kind}.toml"
+    cfg.write_text(config(llm.openai_base_url, n), encoding="utf-8")
+    try:
+        async with scratch_database(db_kind) as url:
+            settings = Settings(
+                database_url=url,
+                draftloop_config=cfg,
+                draftloop_agent="bench",
+                discord_token=fake.token,  # type: ignore[arg-type]
+                discord_api_url=fake.api_base,
+                discord_gateway_url=fake.gateway_url,
+            )
+            db = Database(url)
+            runtime = Runtime(settings, db=db)
+            service = DiscordService(runtime, token=fake.token, guild_ready_timeout=0.05)
+            await service.start()
+            # A running worker has its model SDK loaded; importing it costs ~1 s once, so load it first.
+            runtime.agents.backend(runtime.agents.spec("bench"))
+            try:
+                return await burst(fake, runtime, n, latency)
+            finally:
+                await service.stop()
+                await runtime.drain(timeout=10)
+                await runtime.agents.aclose()
+                await db.dispose()
+    finally:
+        await llm.stop()
+        await fake.stop()
+        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+
+
+async def burst(fake: FakeDiscord, runtime: Runtime, n: int, latency: float) -> dict[str, Any]:
+    users = [fake.alice, fake.wendy, fake.dana, fake.eve]
+    calls_before = len(fake.calls)
+    started: dict[int, float] = {}  # thread id (request message id) -> event sent
+    slash_started: dict[int, float] = {}
+
+    async def mention(i: int) -> None:
+        t0 = time.monotonic()
+        msg = await fake.message(
+            fake.general, users[i % 4], f"[writing] mention {i}: a post on topic {i}", mention=True
+        )
+        started[int(msg["id"])] = t0
+
+    async def slash(i: int) -> None:
+        brief = f"slash {i}: a post on subject {i}"
+        record = await fake.slash(users[i % 4], fake.second, "draft", {"brief": brief, "category": "writing"})
+        slash_started[record.id] = record.created
+
+    t_start = time.monotonic()
+    await asyncio.gather(*(slash(i) for i in range(n)), *(mention(i) for i in range(n)))
+
+    def finished() -> bool:
+        return len(fake.controls_at) >= 2 * n
+
+    await fake.wait_for(finished, timeout=60 + 4 * latency, what="every draft")
+    wall = time.monotonic() - t_start
+    await fake.wait_for(lambda: runtime.in_flight == 0, timeout=30, what="idle")
+
+    answered = []
+    for rid in slash_started:
+        record = fake.interactions[rid]
+        if record.responded_at is not None:
+            answered.append(record.responded_at - record.created)
+            started[record.original_id or 0] = record.created
+    thread_ids = {int(t["id"]) for t in fake.threads()}
+    e2e = []
+    for tid, t0 in started.items():
+        drafts = [m for m in fake.bot_messages(tid) if buttons(m)]
+        if drafts:
+            e2e.append(fake.controls_at[int(drafts[0]["id"])] - t0)
+    per_thread = Counter(int(m["channel_id"]) for m in fake.bot_messages() if int(m["channel_id"]) in thread_ids)
+    dup_posts = 0
+    for tid in thread_ids:
+        contents = Counter(m["content"] for m in fake.bot_messages(tid))
+        dup_posts += sum(c - 1 for c in contents.values() if c > 1)
+        acks = sum(1 for m in fake.bot_messages(tid) if m["content"].startswith("Project #"))
+        dup_posts += max(0, acks - 1)
+    calls = fake.calls_since(calls_before)
+    projects = len(thread_ids)
+    return {
+        "n": 2 * n,
+        "wall": wall,
+        "answered": len(answered),
+        "slash": len(slash_started),
+        "within": sum(1 for a in answered if a <= DEADLINE),
+        "ans_p50": pct(answered, 0.5),
+        "ans_max": max(answered) if answered else float("nan"),
+        "e2e": e2e,
+        "threads": projects,
+        "thread_calls": calls[("POST", "/channels/{channel_id}/messages/{message_id}/threads")],
+        "dup_threads": max(0, calls[("POST", "/channels/{channel_id}/messages/{message_id}/threads")] - projects),
+        "dup_posts": dup_posts,
+        "calls": calls,
+        "errors": sum(1 for c in fake.calls[calls_before:] if c.status >= 400),
+        "messages_per_thread": statistics.mean(per_thread.values()) if per_thread else 0,
+    }
+
+
+def report(kind: str, res: dict[str, Any], latency: float) -> None:
+    e2e = res["e2e"]
+    p50 = pct(e2e, 0.5)
+    print(
+        f"\n## {kind}: burst of {res['slash']} /draft + {res['n'] - res['slash']} mentions, model latency {latency} s"
+    )
+    rows = [
+        ("interactions answered", f"{res['answered']}/{res['slash']}", "all"),
+        (f"answered within {DEADLINE:.0f} s", f"{res['within']}/{res['slash']}", "all"),
+        ("initial response p50 / max", f"{res['ans_p50'] * 1000:.0f} ms / {res['ans_max'] * 1000:.0f} ms", "≤ 3 s"),
+        ("drafts completed", f"{len(e2e)}/{res['n']}", "all"),
+        ("end-to-end p50", f"{p50:.2f} s", f"≤ {latency + 0.2:.1f} s ({'ok' if p50 <= latency + 0.2 else 'MISSED'})"),
+        ("end-to-end p95 / max", f"{pct(e2e, 0.95):.2f} s / {max(e2e) if e2e else float('nan'):.2f} s", ""),
+        ("burst wall time", f"{res['wall']:.2f} s", ""),
+        ("projects / threads", f"{res['threads']}", f"{res['n']}"),
+        ("duplicate threads", f"{res['dup_threads']}", "0"),
+        ("duplicate posts", f"{res['dup_posts']}", "0"),
+        ("REST errors (4xx/5xx)", f"{res['errors']}", "0"),
+        ("REST calls per project", f"{sum(res['calls'].values()) / max(1, res['threads']):.2f}", ""),
+    ]
+    print("| figure | value | target |\n|---|---|---|")
+    for name, value, target in rows:
+        print(f"| {name} | {value} | {target} |")
+    print("\nREST calls per project, by route:")
+    print("| route | calls | per project |\n|---|---|---|")
+    for (method, route), count in sorted(res["calls"].items(), key=lambda kv: -kv[1]):
+        print(f"| {method} {route} | {count} | {count / max(1, res['threads']):.2f} |")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tiny", action="store_true", help="5 + 5 events, 0.5 s model, SQLite only")
+    parser.add_argument("--n", type=int, default=100, help="interactions, and as many mentions")
+    parser.add_argument("--latency", type=float, default=2.0, help="model latency before the first token (s)")
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    n, latency, kinds = args.n, args.latency, ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    if args.tiny:
+        n, latency, kinds = 5, 0.5, ["sqlite"]
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in kinds:
+            res = await run(kind, n, latency, tmp)
+            report(kind, res, latency)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
