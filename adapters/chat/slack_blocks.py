@@ -36,6 +36,7 @@ _LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 _STRIKE = re.compile(r"~~(.+?)~~")
 _HEADING = re.compile(r"^#{1,6}\s+(.*)$")
+_QUOTE = re.compile(r"^\s*>\s?")
 _BULLET = re.compile(r"^(\s*)[-*+]\s+")
 # Slack's own tokens pass through unescaped: <@U1>, <#C1>, <!here>, <!subteam^S1>, <https://x|y>
 _SLACK_TOKEN = re.compile(r"<(?:[@#!][^<>\s]+|https?://[^<>\s]+)>")
@@ -74,6 +75,9 @@ def to_mrkdwn(markdown: str) -> str:
 
 
 def _inline(line: str) -> str:
+    quote = _QUOTE.match(line)
+    if quote:  # a Markdown quote is a Slack quote: keep the marker, escape the rest
+        return "> " + _inline(line[quote.end() :])
     heading = _HEADING.match(line)
     if heading:
         return f"*{_inline_marks(escape(heading.group(1).strip()))}*"

@@ -47,6 +47,7 @@ def test_markdown_becomes_mrkdwn_and_is_escaped() -> None:
     out = sb.to_mrkdwn(md)
     assert out.splitlines()[0] == "*Title*"
     assert "*bold*" in out and "<https://example.com|link>" in out and "~old~" in out
+    assert sb.to_mrkdwn("> quoted & <b>") == "> quoted &amp; &lt;b&gt;"
     assert "• item" in out and "1 &lt; 2 &amp; <@U1>" in out and "a &lt; b" in out
 
 
