@@ -704,6 +704,27 @@ class FakeLLMServer:
         return events
 
 
+def parse_fault(text: str) -> tuple[str | None, Fault]:
+    """`MODEL=KIND` or `KIND` (any model). KIND: a status (429, 500, 503, 529…), overloaded,
+    break, stream-error, stall, empty or refusal."""
+    model, _, kind = text.rpartition("=")
+    kinds: dict[str, Callable[[], Fault]] = {
+        "429": lambda: Fault.rate_limit(retry_after=1),
+        "overloaded": Fault.overloaded,
+        "529": Fault.overloaded,
+        "break": Fault.break_stream,
+        "stream-error": Fault.stream_error,
+        "stall": Fault.stall,
+        "empty": Fault.empty,
+        "refusal": Fault.refusal,
+    }
+    if kind in kinds:
+        return model or None, kinds[kind]()
+    if kind.isdigit():
+        return model or None, Fault.http(int(kind))
+    raise argparse.ArgumentTypeError(f"unknown fault {kind!r}")
+
+
 async def _serve(args: argparse.Namespace) -> None:
     server = FakeLLMServer(
         host=args.host,
@@ -712,6 +733,8 @@ async def _serve(args: argparse.Namespace) -> None:
         chunk_delay=args.chunk_delay,
         api_key=args.api_key,
     )
+    for model, fault in args.fault:
+        server.inject(fault, model=model, times=None)
     await server.start()
     print(f"fake LLM server on {server.url}")
     print(f"  OPENAI_BASE_URL={server.openai_base_url}")
@@ -729,6 +752,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed chunks")
     parser.add_argument("--api-key", default=None, help="require this key (default: accept any)")
+    parser.add_argument(
+        "--fault",
+        type=parse_fault,
+        action="append",
+        default=[],
+        help="always fail: MODEL=KIND or KIND (503, 429, overloaded, break, stream-error, stall, empty, refusal)",
+    )
     args = parser.parse_args(argv)
     try:
         asyncio.run(_serve(args))
