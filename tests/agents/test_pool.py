@@ -191,3 +191,24 @@ async def test_cost_from_agent_prices(pool_env: tuple[AgentPool, RecordingSleep]
     assert result.input_tokens > 0 and result.output_tokens > 0
     assert cost_usd(spec, result) == pytest.approx(expected)
     assert cost_usd(pool.spec("backup"), result) == 0.0  # no prices configured
+
+
+async def test_a_long_retry_after_goes_straight_to_the_fallback(
+    pool_env: tuple[AgentPool, RecordingSleep], llm: FakeLLMServer
+) -> None:
+    pool, sleep = pool_env
+    llm.inject(Fault.rate_limit(retry_after=90), model="gpt-primary")
+    result, spec = await pool.draft(agents=["primary", "backup"], request=request())
+    assert spec.name == "backup" and result.text
+    assert len(llm.requests(model="gpt-primary")) == 1 and sleep.calls == []
+
+
+async def test_complete_is_one_bounded_call(pool_env: tuple[AgentPool, RecordingSleep], llm: FakeLLMServer) -> None:
+    pool, sleep = pool_env
+    llm.inject(Fault.http(503), model="gpt-primary")
+    with pytest.raises(AgentUnavailable):
+        await pool.complete("primary", request(), timeout=5)
+    llm.latency_by_model["gpt-primary"] = 5.0
+    with pytest.raises(AgentUnavailable, match="no answer within 0.2s"):
+        await pool.complete("primary", request(), timeout=0.2)
+    assert len(llm.requests(model="gpt-primary")) == 2 and sleep.calls == []
