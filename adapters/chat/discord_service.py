@@ -70,6 +70,7 @@ class DiscordService:
             await self.client.close()
             raise ConfigError("DISCORD_TOKEN was refused by Discord; copy the bot token again") from exc
         self._task = asyncio.create_task(self._connect(), name="discord-gateway")
+        self._task.add_done_callback(self._ended)
         ready = asyncio.create_task(self.client.wait_until_ready())
         done, _ = await asyncio.wait({ready, self._task}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         if ready not in done:
@@ -86,6 +87,10 @@ class DiscordService:
                 "Discord refused the Message Content intent: enable it under Bot → Privileged Gateway Intents "
                 "in the Developer Portal"
             ) from exc
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None and not self.client.is_closed():
+            _log.error("discord: the gateway connection ended for good: %s", task.exception())
 
     async def stop(self) -> None:
         await self.client.close()
