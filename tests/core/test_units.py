@@ -164,3 +164,11 @@ def test_explicit_category_and_classifier(settings_factory) -> None:  # type: ig
     assert resolve_spec("offline", s).model == "offline-v1"
     with pytest.raises(Exception, match="unknown agent"):
         resolve_spec("nope", s)
+
+
+def test_head_revision_agrees_with_alembic() -> None:
+    from alembic.script import ScriptDirectory
+
+    from storage.migrate import alembic_config, head_revision
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
