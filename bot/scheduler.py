@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NUDGE_EVERY_SECONDS = 15 * 60.0
 EXPIRE_EVERY_SECONDS = 60 * 60.0
@@ -118,7 +120,7 @@ class JobScheduler:
     async def _expire(self) -> int | None:
         return await self._guard(jobs.expire_idle(self.runtime), "expire_idle")
 
-    async def _guard(self, coro: Any, what: str) -> Any:
+    async def _guard(self, coro: Coroutine[Any, Any, T], what: str) -> T | None:
         try:
             return await coro
         except Exception:
