@@ -142,7 +142,6 @@ def _rows(n_projects: int, rows_target: int, end: datetime, seed: int) -> Iterat
                     "latency_ms": 2000 + rng.randrange(20000),
                     "finish_reason": "stop",
                     "feedback_upto": feedback_id,
-                    "message_id": None,
                     "created_at": at,
                 },
             )

@@ -12,6 +12,8 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -36,6 +38,32 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 
+Prelude = Callable[[AsyncSession], Awaitable[None]]
+
+
+@dataclass
+class Claim:
+    """What one cycle works from, read with the lease."""
+
+    project: Project
+    points: list[Feedback]
+    previous: str | None
+
+    @property
+    def pending(self) -> int:
+        return sum(1 for p in self.points if p.consumed_by is None)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """Where a finished version was posted, recorded when the lease is handed back."""
+
+    platform: str
+    channel: str
+    message_id: str
+    version: int
+
+
 class CycleRunner:
     def __init__(self, workflow: Workflow) -> None:
         self.wf = workflow
@@ -44,44 +72,68 @@ class CycleRunner:
     def lease(self) -> float:
         return self.wf.settings.file.workflow.lease_seconds
 
-    async def run(self, project_id: int) -> bool:
+    async def run(self, project_id: int, *, prelude: Prelude | None = None) -> bool:
         """Write every version the project is owed. False when another worker holds the lease
-        (it will pick up whatever is pending when it finishes)."""
+        (it will pick up whatever is pending when it finishes).
+
+        `prelude` runs first inside the claiming transaction: a caller's last writes share its
+        round trip instead of paying for their own.
+        """
         # A token per run, not per process: two tasks of one process must exclude each other too.
         token = f"{self.wf.owner}:{uuid.uuid4().hex[:8]}"
         ran = False
         while True:
-            claimed = await self._claim(project_id, token)
-            if claimed is None:
+            claim = await self._claim(project_id, token, prelude)
+            prelude = None
+            if claim is None:
                 return ran
             ran = True
-            more = False
+            shown: Shown | None = None
             try:
-                await self._one(*claimed, token)
+                shown = await self._one(claim, token)
             finally:
-                more = await self._release(project_id, token)
+                more = await self._release(project_id, token, shown)
             if not more:
                 return ran
 
-    async def _claim(self, project_id: int, token: str) -> tuple[Project, int] | None:
-        """Take the lease and read the project and its pending feedback count, in one transaction."""
+    async def _claim(self, project_id: int, token: str, prelude: Prelude | None) -> Claim | None:
+        """Take the lease and read what a cycle needs, in one transaction."""
         now = self.wf.clock.now()
         async with self.wf.db.session() as session:
+            if prelude is not None:
+                await prelude(session)
             until = now + timedelta(seconds=self.lease)
-            if not await locks.claim(session=session, project_id=project_id, owner=token, now=now, until=until):
-                return None
-            project = await store.get_project(session=session, project_id=project_id)
+            project = await locks.claim(session=session, project_id=project_id, owner=token, now=now, until=until)
             if project is None:
                 return None
-            return project, await store.pending_count(session=session, project_id=project_id)
+            return await self._load(session, project)
 
-    async def _release(self, project_id: int, token: str) -> bool:
-        """Hand the lease back and say whether work arrived meanwhile (so no reply waits)."""
+    @staticmethod
+    async def _load(session: AsyncSession, project: Project) -> Claim:
+        points = await store.feedback_points(session=session, project_id=_pid(project))
+        previous = None
+        if project.current_version and any(p.consumed_by is None for p in points):
+            latest = await store.latest_version(session=session, project_id=_pid(project))
+            previous = latest.text if latest else None
+        return Claim(project, points, previous)
+
+    async def _release(self, project_id: int, token: str, shown: Shown | None) -> bool:
+        """Record where the version was shown (the message link carries its version), hand the
+        lease back, and say whether work arrived meanwhile, so no reply waits: one transaction."""
 
         async def release() -> bool:
             async with self.wf.db.session() as session:
-                await locks.release(session=session, project_id=project_id, owner=token)
-                return await self._has_work(session, project_id)
+                if shown is not None:
+                    await store.link_message(
+                        session=session,
+                        platform=shown.platform,
+                        channel=shown.channel,
+                        message_id=shown.message_id,
+                        project_id=project_id,
+                        kind="draft",
+                        version=shown.version,
+                    )
+                return await locks.release(session=session, project_id=project_id, owner=token)
 
         # Shielded: a cancelled task (SIGTERM) must still hand its lease back.
         return await asyncio.shield(release())
@@ -93,44 +145,29 @@ class CycleRunner:
                 until = self.wf.clock.now() + timedelta(seconds=self.lease)
                 await locks.renew(session=session, project_id=project_id, owner=token, until=until)
 
-    @staticmethod
-    async def _has_work(session: AsyncSession, project_id: int) -> bool:
-        project = await store.get_project(session=session, project_id=project_id)
-        if project is None:
-            return False
+    async def _one(self, claim: Claim, token: str) -> Shown | None:
+        project = claim.project
         state = State(project.state)
+        if state in FINAL or state == State.FAILED:
+            return None
         if state == State.DRAFTING and project.current_version == 0:
-            return True
-        if state in (State.REVISING, State.IN_REVIEW):
-            return await store.pending_count(session=session, project_id=project_id) > 0
-        return False
-
-    async def _one(self, project: Project, pending: int, token: str) -> None:
-        project_id = _pid(project)
-        if State(project.state) in FINAL or project.state == State.FAILED:
-            return
-        state = State(project.state)
-        if state == State.DRAFTING and project.current_version == 0:
-            await self._write(project, token)
-        elif pending and state in (State.REVISING, State.IN_REVIEW):
+            return await self._write(claim, token)
+        if claim.pending and state in (State.REVISING, State.IN_REVIEW):
             debounce = self.wf.settings.file.workflow.feedback_debounce_seconds
             if debounce > 0:
-                await asyncio.sleep(debounce)
-            await self._write(project, token)
-        elif state == State.REVISING:
+                await asyncio.sleep(debounce)  # let replies sent together land in one revision
+                async with self.wf.db.session() as session:
+                    claim = await self._load(session, project)
+            return await self._write(claim, token)
+        if state == State.REVISING:
             async with self.wf.db.session() as session:  # nothing pending: repair the state
                 await store.move_state(
-                    session=session, project_id=project_id, expected=["revising"], target="in_review"
+                    session=session, project_id=_pid(project), expected=["revising"], target="in_review"
                 )
+        return None
 
-    async def _gather(self, project: Project) -> tuple[str | None, list[Feedback]]:
-        async with self.wf.db.session() as session:
-            latest = await store.latest_version(session=session, project_id=_pid(project))
-            points = await store.feedback_points(session=session, project_id=_pid(project))
-        return (latest.text if latest else None), points
-
-    async def _write(self, project: Project, token: str) -> None:
-        previous, points = await self._gather(project)
+    async def _write(self, claim: Claim, token: str) -> Shown | None:
+        project, previous, points = claim.project, claim.previous, claim.points
         number = project.current_version + 1
         spec = self.wf.agents.spec(project.agent)
         request = build_request(
@@ -166,53 +203,59 @@ class CycleRunner:
             )
         except AgentError as exc:
             await self._failed(project, number, exc, progress_id)
-            return
+            return None
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         latency = int((time.perf_counter() - started) * 1000)
         saved = await self._save(project, number, result, used, upto, latency)
-        if saved is not None:
-            await self._publish(saved, result.text, progress_id)
+        if saved is None:
+            return None
+        return await self._publish(saved, result.text, progress_id)
 
     async def _save(
         self, project: Project, number: int, result: DraftResult, spec: AgentSpec, upto: int, latency: int
     ) -> Project | None:
+        """Store the version, take up its feedback and move the state, atomically; None (and
+        nothing stored) when the project was decided while the version was being written."""
         now = self.wf.clock.now()
-        async with self.wf.db.session() as session:
-            fresh = await store.get_project(session=session, project_id=_pid(project), for_update=True)
-            if fresh is None or State(fresh.state) not in (*WORKING, State.IN_REVIEW):
-                _log.info("project %s was decided while v%d was written; version dropped", project.id, number)
-                return None
-            await store.add_version(
-                session=session,
-                project_id=_pid(fresh),
-                number=number,
-                text=result.text,
-                agent=spec.name,
-                model=result.model or spec.model,
-                input_tokens=result.input_tokens,
-                output_tokens=result.output_tokens,
-                cached_tokens=result.cached_tokens,
-                cost_usd=cost_usd(spec, result),
-                latency_ms=latency,
-                finish_reason=result.finish_reason[:32],
-                feedback_upto=upto,
-                created_at=now,
-            )
-            await store.consume_feedback(session=session, project_id=_pid(fresh), upto_id=upto, version=number)
-            more = await store.pending_count(session=session, project_id=_pid(fresh))
-            fresh.current_version = number
-            fresh.state = (State.REVISING if more else State.IN_REVIEW).value
-            fresh.model = result.model or spec.model
-            fresh.last_error = ""
-            fresh.updated_at = now
-            fresh.review_since = now
-            fresh.first_draft_at = fresh.first_draft_at or now
-            return fresh
+        model = result.model or spec.model
+        try:
+            async with self.wf.db.session() as session:
+                await store.consume_feedback(session=session, project_id=_pid(project), upto_id=upto, version=number)
+                fresh = await store.finish_version(
+                    session=session,
+                    project_id=_pid(project),
+                    number=number,
+                    model=model,
+                    working=[s.value for s in (*WORKING, State.IN_REVIEW)],
+                    now=now,
+                )
+                if fresh is None:
+                    raise _Dropped
+                await store.add_version(
+                    session=session,
+                    project_id=_pid(fresh),
+                    number=number,
+                    text=result.text,
+                    agent=spec.name,
+                    model=model,
+                    input_tokens=result.input_tokens,
+                    output_tokens=result.output_tokens,
+                    cached_tokens=result.cached_tokens,
+                    cost_usd=cost_usd(spec, result),
+                    latency_ms=latency,
+                    finish_reason=result.finish_reason[:32],
+                    feedback_upto=upto,
+                    created_at=now,
+                )
+                return fresh
+        except _Dropped:
+            _log.info("project %s was decided while v%d was written; version dropped", project.id, number)
+            return None
 
-    async def _publish(self, project: Project, text: str, progress_id: str | None) -> None:
+    async def _publish(self, project: Project, text: str, progress_id: str | None) -> Shown:
         """Show the finished version: inline with controls (replacing the streamed progress
         message), or as a file with a summary when it is too long for one message."""
         wf = self.wf
@@ -239,17 +282,7 @@ class CycleRunner:
                 message_id = progress.message_id
             else:
                 message_id = (await platform.post(thread, reply)).message_id
-        async with wf.db.session() as session:
-            await store.link_message(
-                session=session,
-                platform=project.platform,
-                channel=project.channel,
-                message_id=message_id,
-                project_id=_pid(project),
-                kind="draft",
-                version=v,
-            )
-            await store.set_version_message(session=session, project_id=_pid(project), number=v, message_id=message_id)
+        return Shown(project.platform, project.channel, message_id, v)
 
     async def _failed(self, project: Project, number: int, exc: AgentError, progress_id: str | None) -> None:
         reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
@@ -274,6 +307,10 @@ class CycleRunner:
             )
         else:
             await self.wf.post(shown, reply)
+
+
+class _Dropped(Exception):
+    """Rolls the version's transaction back when the project was decided meanwhile."""
 
 
 def _pid(project: Project) -> int:

@@ -71,6 +71,7 @@ class Workflow:
         # Identifies this process in revision leases.
         self.owner = owner or uuid.uuid4().hex[:16]
         self.cycles = CycleRunner(self)
+        self._people: dict[tuple[str, str], tuple[str, bool]] = {}
         self.commands = CommandRouter(self)
 
     def register_platform(self, platform: ChatPlatform) -> None:
@@ -169,7 +170,8 @@ class Workflow:
             mentions=found.mentions,
         )
         ack_ref = await platform.post(thread, ack)
-        async with self.db.session() as session:
+
+        async def remember_thread(session: AsyncSession) -> None:
             await store.update_project(session=session, project_id=number, thread_id=thread.thread_id)
             await store.link_message(
                 session=session,
@@ -179,72 +181,80 @@ class Workflow:
                 project_id=number,
                 kind="ack",
             )
-        await self.cycles.run(number)
+
+        await self.cycles.run(number, prelude=remember_thread)
 
     # -- replies in a thread -------------------------------------------------------------------
 
     async def _on_reply(self, event: ThreadReply) -> None:
         text = event.text.strip()
-        project = await self.find(event.locator)
-        if project is None:
-            if event.locator.number is not None:
-                raise UnknownProject(texts.unknown_project(event.locator.number))
-            return  # a thread that is not ours
-        if not text:
-            return
         word = text.lower().rstrip(".! ")
         if word in DECISION_WORDS:
-            signal = DecisionSignal(Locator(number=_id(project)), event.actor, DECISION_WORDS[word], via="text")
-            await self._on_decision(signal)
+            await self._on_decision(DecisionSignal(event.locator, event.actor, DECISION_WORDS[word], via="text"))
             return
         if word in THREAD_COMMANDS:
-            command = CommandInvoked(word, event.actor, self.thread_of(project), locator=Locator(number=_id(project)))
-            await self.commands.run(command)
+            project = await self._require(event.locator)
+            if project is not None:
+                command = CommandInvoked(
+                    word, event.actor, self.thread_of(project), locator=Locator(number=_id(project))
+                )
+                await self.commands.run(command)
             return
         limit = self.settings.file.workflow.max_reply_chars
         if len(text) > limit:
             raise InvalidRequest(texts.too_long("reply", len(text), limit))
-        await self._store_feedback(project, event, text)
+        await self._store_feedback(event, text)
 
-    async def _store_feedback(self, project: Project, event: ThreadReply, text: str) -> None:
+    async def _require(self, locator: Locator) -> Project | None:
+        """The project a locator names; None for a thread that is not ours; an error for a bad number."""
+        project = await self.find(locator)
+        if project is None and locator.number is not None:
+            raise UnknownProject(texts.unknown_project(locator.number))
+        return project
+
+    async def _store_feedback(self, event: ThreadReply, text: str) -> None:
         cfg = self.settings.file.workflow
         aside = text.startswith(cfg.aside_marker)
-        state = State(project.state)
-        allowed = may_give_feedback(
-            event.actor, requester_id=project.requester_id, category=project.category, settings=self.settings
-        )
-        # Kept as an aside (stored, no revision): asides, replies to closed projects, and people
-        # whose replies are comments rather than feedback when the category has experts.
-        as_aside = aside or state in FINAL or not allowed
         now = self.clock.now()
         stated = event.stated_minutes if event.stated_minutes is not None else parse_minutes(text)
         async with self.db.session() as session:
-            fresh = await store.get_project(session=session, project_id=_id(project), for_update=True)
-            assert fresh is not None
-            latest = await store.latest_version(session=session, project_id=_id(fresh))
+            project = await self._find_in(session, event.locator, for_update=True)
+            if project is None:
+                if event.locator.number is not None:
+                    raise UnknownProject(texts.unknown_project(event.locator.number))
+                return  # a thread that is not ours
+            if not text:
+                return
+            allowed = may_give_feedback(
+                event.actor, requester_id=project.requester_id, category=project.category, settings=self.settings
+            )
+            # Kept as an aside (stored, no revision): asides, replies to closed projects, and people
+            # whose replies are comments rather than feedback when the category has experts.
+            as_aside = aside or State(project.state) in FINAL or not allowed
             await store.add_feedback(
                 session=session,
-                project_id=_id(fresh),
+                project_id=_id(project),
                 author_id=event.actor.user_id,
                 author_name=event.actor.display,
                 text=text,
-                on_version=fresh.current_version,
+                on_version=project.current_version,
                 is_aside=as_aside,
-                is_expert=is_expert(event.actor, fresh.category, self.settings),
+                is_expert=is_expert(event.actor, project.category, self.settings),
                 stated_minutes=None if as_aside else stated,
                 estimated_minutes=None
                 if as_aside or stated is not None
-                else estimate_minutes(latest.created_at if latest else None, now, cfg.expert_minutes_cap),
+                # review_since is when the latest version landed: the gap is the expert's time.
+                else estimate_minutes(project.review_since, now, cfg.expert_minutes_cap),
                 message_id=event.message_id or None,
                 created_at=now,
             )
-            await self._touch(session, event.actor, fresh.category)
+            await self._touch(session, event.actor, project.category)
             if not as_aside:
-                fresh.feedback_count += 1
-                fresh.updated_at = now
-                if fresh.state == State.IN_REVIEW:
-                    fresh.state = State.REVISING.value
-            state = State(fresh.state)
+                project.feedback_count += 1
+                project.updated_at = now
+                if project.state == State.IN_REVIEW:
+                    project.state = State.REVISING.value
+            state = State(project.state)
         if aside:
             return
         if state in FINAL:
@@ -264,69 +274,74 @@ class Workflow:
     # -- decisions -----------------------------------------------------------------------------
 
     async def _on_decision(self, event: DecisionSignal) -> None:
-        project = await self.find(event.locator)
-        if project is None:
-            if event.locator.number is not None:
-                raise UnknownProject(texts.unknown_project(event.locator.number))
-            return  # a reaction on a message that is not ours
-        if not may_decide(
-            event.actor, requester_id=project.requester_id, category=project.category, settings=self.settings
-        ):
+        target = State.ACCEPTED if event.outcome == Outcome.ACCEPT else State.REJECTED
+        now = self.clock.now()
+        async with self.db.session() as session:
+            project = await self._find_in(session, event.locator, for_update=True)
+            if project is None:
+                if event.locator.number is not None:
+                    raise UnknownProject(texts.unknown_project(event.locator.number))
+                return  # a reaction on a message that is not ours
+            allowed = may_decide(
+                event.actor, requester_id=project.requester_id, category=project.category, settings=self.settings
+            )
+            if allowed:
+                check_move(State(project.state), target, number=project.id)
+                if target == State.ACCEPTED and project.current_version == 0:
+                    raise UserFacingError(texts.no_draft_yet(project))
+                project.state = target.value
+                project.decided_at = now
+                project.updated_at = now
+                if target == State.ACCEPTED:
+                    project.accepted_version = project.current_version
+                await store.add_decision(
+                    session=session,
+                    project_id=_id(project),
+                    actor_id=event.actor.user_id,
+                    actor_name=event.actor.display,
+                    outcome=event.outcome.value,
+                    version=project.current_version,
+                    via=event.via,
+                    created_at=now,
+                )
+                await self._touch(session, event.actor, project.category)
+        if not allowed:
             await self.platform(project.platform).notify_private(
                 event.reply_to or self.thread_of(project), event.actor, texts.not_allowed(project)
             )
             return
-        target = State.ACCEPTED if event.outcome == Outcome.ACCEPT else State.REJECTED
-        check_move(State(project.state), target, number=project.id)
-        if target == State.ACCEPTED and project.current_version == 0:
-            raise UserFacingError(texts.no_draft_yet(project))
-        now = self.clock.now()
-        async with self.db.session() as session:
-            fresh = await store.get_project(session=session, project_id=_id(project), for_update=True)
-            assert fresh is not None
-            check_move(State(fresh.state), target, number=fresh.id)
-            fresh.state = target.value
-            fresh.decided_at = now
-            fresh.updated_at = now
-            if target == State.ACCEPTED:
-                fresh.accepted_version = fresh.current_version
-            await store.add_decision(
-                session=session,
-                project_id=_id(fresh),
-                actor_id=event.actor.user_id,
-                actor_name=event.actor.display,
-                outcome=event.outcome.value,
-                version=fresh.current_version,
-                via=event.via,
-                created_at=now,
-            )
-            await self._touch(session, event.actor, fresh.category)
-            project = fresh
         text = texts.decided(project, event.actor, event.outcome)
-        await self.post(project, Reply(text, kind=ReplyKind.NOTICE, header=self.header(project)))
+        await self.post(project, Reply(text, kind=ReplyKind.NOTICE, header=self.header(project)), link=False)
 
     # -- helpers the cycle runner and commands share ---------------------------------------------
 
     async def find(self, locator: Locator) -> Project | None:
         async with self.db.session() as session:
-            if locator.number is not None:
-                return await store.get_project(session=session, project_id=locator.number)
-            if locator.thread is not None:
-                t = locator.thread
-                return await store.find_by_thread(
-                    session=session, platform=t.platform, channel=t.channel, thread_id=t.thread_id
+            return await self._find_in(session, locator)
+
+    @staticmethod
+    async def _find_in(session: AsyncSession, locator: Locator, *, for_update: bool = False) -> Project | None:
+        if locator.number is not None:
+            return await store.get_project(session=session, project_id=locator.number, for_update=for_update)
+        found: Project | None = None
+        if locator.thread is not None:
+            t = locator.thread
+            found = await store.find_by_thread(
+                session=session, platform=t.platform, channel=t.channel, thread_id=t.thread_id
+            )
+        elif locator.message is not None:
+            m = locator.message
+            found = await store.find_by_message(
+                session=session, platform=m.platform, channel=m.channel, message_id=m.message_id
+            )
+            if found is None and m.thread_id:
+                found = await store.find_by_thread(
+                    session=session, platform=m.platform, channel=m.channel, thread_id=m.thread_id
                 )
-            if locator.message is not None:
-                m = locator.message
-                found = await store.find_by_message(
-                    session=session, platform=m.platform, channel=m.channel, message_id=m.message_id
-                )
-                if found is None and m.thread_id:
-                    found = await store.find_by_thread(
-                        session=session, platform=m.platform, channel=m.channel, thread_id=m.thread_id
-                    )
-                return found
-        return None
+        if found is not None and for_update:
+            # Re-read under a row lock (PostgreSQL) so concurrent steps on one project serialize.
+            found = await store.get_project(session=session, project_id=_id(found), for_update=True)
+        return found
 
     def header(self, project: Project) -> DraftHeader:
         return DraftHeader(
@@ -341,10 +356,14 @@ class Workflow:
     def thread_of(self, project: Project) -> ThreadRef:
         return ThreadRef(project.platform, project.channel, project.thread_id or project.request_message_id)
 
-    async def post(self, project: Project, reply: Reply, *, kind: str = "notice", version: int = 0) -> str:
+    async def post(
+        self, project: Project, reply: Reply, *, kind: str = "notice", version: int = 0, link: bool = False
+    ) -> str:
+        """Post in the project's thread; `link` records the message so reactions on it find the project."""
         platform = self.platform(project.platform)
         ref = await platform.post(self.thread_of(project), reply)
-        await self.link(project, ref.message_id, kind=kind, version=version)
+        if link:
+            await self.link(project, ref.message_id, kind=kind, version=version)
         return ref.message_id
 
     async def link(self, project: Project, message_id: str, *, kind: str, version: int = 0) -> None:
@@ -363,12 +382,20 @@ class Workflow:
         return actor.user_id == project.requester_id or is_admin(actor, self.settings)
 
     async def _touch(self, session: AsyncSession, actor: Actor, category: str) -> None:
+        expert = is_expert(actor, category, self.settings)
+        key = (actor.platform, actor.user_id)
+        # One upsert per person per process is enough to know who took part; last_seen is coarse.
+        if self._people.get(key) == (actor.display, expert):
+            return
+        if len(self._people) > 10_000:
+            self._people.clear()
+        self._people[key] = (actor.display, expert)
         await store.touch_person(
             session=session,
             platform=actor.platform,
             user_id=actor.user_id,
             name=actor.display,
-            is_expert=is_expert(actor, category, self.settings),
+            is_expert=expert,
             now=self.clock.now(),
         )
 

@@ -91,7 +91,6 @@ class Version(SQLModel, table=True):
     latency_ms: int = 0
     finish_reason: str = Field(default="", max_length=32)
     feedback_upto: int = 0  # highest feedback id folded into this version
-    message_id: str | None = Field(default=None, max_length=128)
     created_at: datetime = Field(sa_column=_ts())
 
 

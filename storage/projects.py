@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from sqlmodel import col
 
 from storage._util import rowcount as _rowcount
 from storage.models import Decision, Feedback, InboundEvent, MessageLink, Person, Project, Version
+from storage.types import UTCDateTime
 
 
 def _insert(session: AsyncSession, model: type[Any]) -> Any:
@@ -116,14 +117,6 @@ async def latest_version(*, session: AsyncSession, project_id: int) -> Version |
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def set_version_message(*, session: AsyncSession, project_id: int, number: int, message_id: str) -> None:
-    await session.execute(
-        update(Version)
-        .where(col(Version.project_id) == project_id, col(Version.number) == number)
-        .values(message_id=message_id)
-    )
-
-
 async def add_feedback(*, session: AsyncSession, **fields: Any) -> Feedback:
     feedback = Feedback(**fields)
     session.add(feedback)
@@ -216,3 +209,34 @@ async def open_projects(*, session: AsyncSession, platform: str, channel: str | 
         stmt = stmt.where(col(Project.channel) == channel)
     stmt = stmt.order_by(col(Project.id)).limit(limit)
     return list((await session.execute(stmt)).scalars())
+
+
+def pending_exists(project_id: Any) -> Any:
+    return exists().where(
+        col(Feedback.project_id) == project_id,
+        col(Feedback.consumed_by) == None,  # noqa: E711
+        col(Feedback.is_aside) == False,  # noqa: E712
+    )
+
+
+async def finish_version(
+    *, session: AsyncSession, project_id: int, number: int, model: str, working: Sequence[str], now: datetime
+) -> Project | None:
+    """Make `number` the current version and put the project in review, or back into revision when
+    feedback is still pending; one conditional UPDATE. None when the project left `working`."""
+    stmt = (
+        update(Project)
+        .where(col(Project.id) == project_id, col(Project.state).in_(list(working)))
+        .values(
+            current_version=number,
+            state=case((pending_exists(project_id), "revising"), else_="in_review"),
+            model=model,
+            last_error="",
+            updated_at=now,
+            review_since=now,
+            first_draft_at=func.coalesce(col(Project.first_draft_at), literal(now, UTCDateTime())),
+        )
+        .returning(Project)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
