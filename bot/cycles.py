@@ -29,6 +29,7 @@ from bot.replies import Reply, ReplyKind
 from bot.settings import AgentSpec
 from bot.states import FINAL, WORKING, State
 from bot.streaming import ThrottledEditor
+from bot.triage import experts_for
 from storage import locks, projects as store
 from storage.models import Feedback, Project
 
@@ -261,8 +262,7 @@ class CycleRunner:
         wf = self.wf
         platform = wf.platform(project.platform)
         header = wf.header(project)
-        category = wf.settings.category(project.category)
-        mentions = category.mention or category.experts
+        _, mentions = experts_for(project.category, wf.settings)
         thread = wf.thread_of(project)
         progress = MessageRef(platform.name, project.channel, progress_id, thread.thread_id) if progress_id else None
         v = project.current_version

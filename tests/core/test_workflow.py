@@ -224,3 +224,10 @@ async def test_button_decision_by_number_acts_on_the_project(make_runtime, setti
     await rt.workflow.handle(DecisionSignal(Locator(number=1), Actor("console", "alice"), Outcome.ACCEPT, via="button"))
     p = await _project(rt)
     assert (p.state, p.accepted_version) == ("accepted", 2)
+
+
+async def test_drafts_mention_the_category_experts_and_roles(make_runtime, settings_factory) -> None:
+    rt = make_runtime(settings_factory(toml='[categories.writing]\nexperts = ["ed"]\nexpert_roles = ["Writers"]\n'))
+    await rt.workflow.handle(request_event("[writing] a post"))
+    assert rt.chat.drafts()[-1].reply.mentions == ("ed", "Writers")
+    assert rt.chat.sent[0].reply.mentions == ("ed", "Writers")  # the acknowledgement asks the same people
