@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
+from bot.chunking import pack
 from bot.replies import DraftHeader, Reply, ReplyKind
 
 if TYPE_CHECKING:
@@ -58,19 +59,7 @@ def split_text(text: str, limit: int = MAX_CONTENT) -> list[str]:
     """Split on paragraph boundaries (then lines, then words, then hard) into chunks of at most `limit`."""
     if len(text) <= limit:
         return [text]
-    chunks: list[str] = []
-    current = ""
-    for piece in _pieces(text, limit):
-        joined = f"{current}\n\n{piece}" if current else piece
-        if len(joined) <= limit:
-            current = joined
-            continue
-        if current:
-            chunks.append(current)
-        current = piece
-    if current:
-        chunks.append(current)
-    return chunks
+    return pack(_pieces(text, limit), limit, "\n\n")
 
 
 def _pieces(text: str, limit: int) -> list[str]:

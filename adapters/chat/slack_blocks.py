@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from bot.chunking import pack
 from bot.replies import DraftHeader, Reply, ReplyKind
 
 Block = dict[str, Any]
@@ -99,19 +100,7 @@ def split_text(text: str, limit: int = SECTION_CHARS) -> list[str]:
 
     Code fences cut by a split are closed at the end of one chunk and reopened in the next.
     """
-    chunks: list[str] = []
-    current = ""
-    for piece in _pieces(text, limit):
-        candidate = f"{current}\n{piece}" if current else piece
-        if len(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            chunks.append(current)
-        current = piece
-    if current:
-        chunks.append(current)
-    return _balance_fences(chunks, limit)
+    return _balance_fences(pack(_pieces(text, limit), limit, "\n"), limit)
 
 
 def _pieces(text: str, limit: int) -> list[str]:
