@@ -65,7 +65,11 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         kwargs: dict[str, Any] = {"echo": echo}
-        if not url.startswith("sqlite"):
+        if url.startswith("sqlite"):
+            # SQLite has one writer: more connections only add threads (and their memory) that
+            # wait on each other's locks. A short queue for a connection is cheaper.
+            kwargs.update(pool_size=4, max_overflow=0, pool_timeout=60)
+        else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
