@@ -145,8 +145,10 @@ def start_app(kind: str, fake: FakeSlackAPI, llm: FakeLLMServer, workdir: Path) 
             SLACK_API_URL=fake.api_url,
             PORT=str(port),
         )
-        cmd = [str(Path(sys.executable).parent / "draftloop"), "serve"]
-        return App(kind, subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL), port, db)
+        exe = str(Path(sys.executable).parent / "draftloop")
+        # As deployed: the Procfile's release step migrates, so the web process never loads Alembic.
+        subprocess.run([exe, "db", "upgrade"], env=env, check=True, capture_output=True)
+        return App(kind, subprocess.Popen([exe, "serve"], env=env, stderr=subprocess.DEVNULL), port, db)
     cmd = [
         sys.executable,
         "-m",
