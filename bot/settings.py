@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from functools import cached_property
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,11 +34,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def installed_providers() -> frozenset[str]:
+    """Agent providers installed as `draftloop.agents` entry points (a new provider needs no change here)."""
+    return frozenset(ep.name for ep in entry_points(group="draftloop.agents"))
+
+
 class AgentSpec(_Strict):
     """A named agent: which provider, which model, where, which key, what limits and prices."""
 
     name: str = ""
-    provider: Literal["offline", "openai", "openai-compatible", "anthropic"] = "offline"
+    # Any installed `draftloop.agents` entry point: offline, openai, openai-compatible, anthropic, …
+    provider: str = "offline"
     model: str = "offline-v1"
     base_url: str | None = None
     key_env: str | None = None  # name of the environment variable holding the key, never the key
@@ -50,6 +57,14 @@ class AgentSpec(_Strict):
     max_concurrency: int = 4
     timeout: float = 120.0
     max_retries: int = 2
+
+    @field_validator("provider")
+    @classmethod
+    def _installed(cls, value: str) -> str:
+        known = installed_providers()
+        if value not in known:
+            raise ValueError(f"unknown provider {value!r}; installed: {', '.join(sorted(known))}")
+        return value
 
 
 class CategoryConfig(_Strict):

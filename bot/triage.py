@@ -9,7 +9,7 @@ from typing import Protocol
 
 from bot.errors import DraftloopError
 from bot.ports import DraftRequest, DraftResult
-from bot.settings import CATEGORIES, AgentSpec, Settings
+from bot.settings import CATEGORIES, AgentSpec, Settings, installed_providers
 
 _log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def resolve_spec(name: str, settings: Settings) -> AgentSpec:
     if name == "offline":
         return AgentSpec(name="offline", provider="offline", model="offline-v1")
     provider, _, model = name.partition(":")
-    if provider in ("openai", "anthropic", "openai-compatible") and model:
+    if model and provider in installed_providers():
         return AgentSpec(name=name, provider=provider, model=model)
     known = ", ".join(sorted(settings.file.agents)) or "none configured"
     raise ConfigError(

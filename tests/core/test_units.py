@@ -172,3 +172,12 @@ def test_head_revision_agrees_with_alembic() -> None:
     from storage.migrate import alembic_config, head_revision
 
     assert head_revision() == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def test_a_provider_is_any_installed_agent_entry_point(settings_factory) -> None:  # type: ignore[no-untyped-def]
+    from bot.settings import installed_providers
+
+    assert {"offline", "openai", "openai-compatible", "anthropic"} <= installed_providers()
+    assert resolve_spec("anthropic:claude-x", settings_factory()).provider == "anthropic"
+    with pytest.raises(Exception, match="unknown provider 'nope'"):
+        settings_factory(toml='[agents.x]\nprovider = "nope"\nmodel = "m"\n').file  # noqa: B018
