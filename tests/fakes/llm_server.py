@@ -34,6 +34,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 FaultKind = Literal[
     "status",  # an HTTP error status with the provider's error body (5xx, 4xx)
     "rate_limit",  # 429 with retry-after / retry-after-ms
@@ -197,7 +199,7 @@ def _is_text_delta(event: str, data: Any) -> bool:
     return False
 
 
-class FakeLLMServer:
+class FakeLLMServer(LoopbackServer):
     """The fake. Use as `async with FakeLLMServer() as server:` or `await start()` / `await stop()`."""
 
     def __init__(
@@ -235,31 +237,6 @@ class FakeLLMServer:
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_get("/v1/models", self._models)
         return app
-
-    async def start(self) -> FakeLLMServer:
-        self._runner = web.AppRunner(self.app(), handle_signals=False, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeLLMServer:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def openai_base_url(self) -> str:

@@ -41,6 +41,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 # --------------------------------------------------------------------------- inbound helpers
 
 
@@ -141,8 +143,10 @@ class Upload:
 
 
 @dataclass
-class FakeSlackAPI:
+class FakeSlackAPI(LoopbackServer):
     """The fake Web API. Use as `async with FakeSlackAPI() as fake:`."""
+
+    shutdown_timeout = 0.2
 
     token: str = "xoxb-test-token"
     bot_user_id: str = "UBOT"
@@ -186,31 +190,6 @@ class FakeSlackAPI:
         app.router.add_get("/_state", self._state)
         app.router.add_post("/_user_message", self._user_message_http)
         return app
-
-    async def start(self) -> FakeSlackAPI:
-        self._runner = web.AppRunner(self.app(), handle_signals=False, shutdown_timeout=0.2, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeSlackAPI:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def api_url(self) -> str:
