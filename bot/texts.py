@@ -57,9 +57,14 @@ def unknown_project(number: int) -> str:
     return f"There is no project #{number}. `/status` lists the open ones."
 
 
-def ack(number: int, found: Triage, *, stated: int | None = None) -> str:
+def ack(number: int, found: Triage, *, asking: str | None = None) -> str:
     experts = ", ".join(found.mentions) if found.mentions else "anyone in this thread"
     why = "" if found.reason == "given" else f" ({found.reason})"
+    if asking:
+        return (
+            f"Project #{number} · {found.category}{why}; asking {asking} for the category before drafting. "
+            f"Feedback from: {experts}."
+        )
     return (
         f"Project #{number} · {found.category}{why} · agent {found.agent.name} ({found.agent.model}). "
         f"Feedback from: {experts}. Drafting v1 now."

@@ -34,7 +34,7 @@ from bot.replies import DraftHeader, Reply, ReplyKind
 from bot.settings import Settings
 from bot.states import FINAL, State, check_move
 from bot.stats import estimate_minutes, parse_minutes
-from bot.triage import split_explicit, triage_request
+from bot.triage import split_explicit, triage, triage_request
 from storage import projects as store
 from storage.engine import Database
 from storage.models import Project
@@ -130,7 +130,10 @@ class Workflow:
         limit = self.settings.file.workflow.max_request_chars
         if len(brief) > limit:
             raise InvalidRequest(texts.too_long("request", len(brief), limit))
-        found = await triage_request(brief, explicit=explicit or None, settings=self.settings, pool=self.agents)
+        # The acknowledgement goes out at once: with a triage model to ask, the keyword answer
+        # stands in until the model's arrives, and the project (not yet drafting) is re-routed then.
+        asking = None if explicit else self.settings.file.triage_agent
+        found = triage(brief, explicit=explicit or None, settings=self.settings, specs=self.settings.file.agents)
         now = self.clock.now()
         async with self.db.session() as session:
             project = await store.create_project(
@@ -164,15 +167,26 @@ class Workflow:
         thread = event.thread or await platform.open_thread(event.origin, number=number, title=_title(brief))
         project.thread_id = thread.thread_id
         ack = Reply(
-            texts.ack(number, found, stated=event.stated_minutes),
+            texts.ack(number, found, asking=asking),
             kind=ReplyKind.ACK,
             header=self.header(project),
             mentions=found.mentions,
         )
         ack_ref = await platform.post(thread, ack)
+        route: dict[str, str] = {}
+        if asking:
+            better = await triage_request(brief, explicit=None, settings=self.settings, pool=self.agents)
+            route = {"category": better.category, "category_reason": better.reason}
+            route |= {"agent": better.agent.name, "model": better.agent.model}
+            for key, value in route.items():
+                setattr(project, key, value)
+            ack = Reply(
+                texts.ack(number, better), kind=ReplyKind.ACK, header=self.header(project), mentions=better.mentions
+            )
+            await platform.edit(ack_ref, ack)
 
         async def remember_thread(session: AsyncSession) -> None:
-            await store.update_project(session=session, project_id=number, thread_id=thread.thread_id)
+            await store.update_project(session=session, project_id=number, thread_id=thread.thread_id, **route)
             await store.link_message(
                 session=session,
                 platform=platform.name,

@@ -166,8 +166,11 @@ async def test_triage_agent_classifies_and_the_ack_says_why(rt_factory: Any, llm
     p = await _project(rt)
     assert p.category == "data-science" and p.agent == "backup"
     assert p.category_reason == "classified by sorter: cleaning and summarising a CSV file"
-    ack = _chat(rt).sent[0].reply
-    assert ack.kind == ReplyKind.ACK and "classified by sorter" in ack.text and "backup" in ack.text
+    first, final = _chat(rt).sent[0], _chat(rt).sent[1]
+    # acknowledged at once (keywords), then the same message edited with the model's answer
+    assert first.op == "post" and first.reply.kind == ReplyKind.ACK and "asking sorter" in first.reply.text
+    assert final.op == "edit" and final.message_id == first.message_id and final.reply.kind == ReplyKind.ACK
+    assert "classified by sorter" in final.reply.text and "backup" in final.reply.text
     (triage_call,) = llm_wf.requests(model="sorter-mini")
     assert triage_call.body["max_completion_tokens"] == 40
     assert (await _versions(rt))[0].model == "claude-backup"
