@@ -34,6 +34,7 @@ from bot.events import ThreadRef
 from bot.replies import DraftHeader, Reply, ReplyKind
 from bot.settings import DigestChannel, Settings
 from bot.states import State, can_move
+from bot.triage import experts_for
 from storage._util import rowcount
 from storage.models import DigestRun, Nudge, Project
 
@@ -188,8 +189,7 @@ async def send_digests(runtime: Runtime, *, now: datetime | None = None) -> list
 
 
 def _mentions(settings: Settings, category: str) -> tuple[str, ...]:
-    cfg = settings.category(category)
-    return cfg.mention or cfg.experts or cfg.expert_roles
+    return experts_for(category, settings)[1]
 
 
 def _thread(project: Project) -> ThreadRef | None:
