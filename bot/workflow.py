@@ -34,7 +34,7 @@ from bot.replies import DraftHeader, Reply, ReplyKind
 from bot.settings import Settings
 from bot.states import FINAL, State, check_move
 from bot.stats import estimate_minutes, parse_minutes
-from bot.triage import split_explicit, triage, triage_request
+from bot.triage import normalise_category, split_explicit, triage, triage_request
 from storage import projects as store
 from storage.engine import Database
 from storage.models import Project
@@ -122,7 +122,7 @@ class Workflow:
         platform = self.platform(event.actor.platform)
         reply_to = event.thread or event.origin.thread()
         explicit, text = split_explicit(event.text.strip())
-        explicit = explicit or (event.category and _known_category(event.category))
+        explicit = explicit or (event.category and normalise_category(event.category))
         brief = _brief(text.strip(), event)
         if not brief:
             await platform.post(reply_to, Reply(texts.help_text(platform.name), kind=ReplyKind.HELP))
@@ -459,12 +459,6 @@ class Workflow:
 def _id(project: Project) -> int:
     assert project.id is not None, "project is not flushed yet"
     return project.id
-
-
-def _known_category(raw: str) -> str | None:
-    from bot.triage import normalise_category
-
-    return normalise_category(raw)
 
 
 def _brief(text: str, event: RequestPosted) -> str:
