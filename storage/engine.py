@@ -51,10 +51,12 @@ def sync_url(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
-    # WAL lets readers run beside the one writer; busy_timeout makes a second process wait, not fail.
+    # busy_timeout first: switching a new file to WAL needs a lock another process may hold for a
+    # moment, and without the timeout that switch fails at once instead of waiting.
+    cursor.execute("PRAGMA busy_timeout=10000")
+    # WAL lets readers run beside the one writer.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
