@@ -33,6 +33,13 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
 
+def _well_formed(body: Any) -> bool:
+    """The envelope shapes bolt's middleware reads before signature and listeners."""
+    if not isinstance(body, dict):
+        return False
+    return all(isinstance(body.get(key, {}), dict) for key in ("event", "user", "team", "channel", "view"))
+
+
 def _secret(value: Any) -> str | None:
     if value is None:
         return None
@@ -63,7 +70,15 @@ def build_web_app(app: AsyncApp) -> web.Application:
     """The aiohttp application `draftloop serve` runs: /slack/events and /healthz."""
 
     async def slack_events(request: web.Request) -> web.Response:
-        bolt_request = await to_bolt_request(request)
+        try:
+            bolt_request = await to_bolt_request(request)
+        except ValueError:
+            bolt_request = None  # bolt parses the body before it checks the signature
+        if bolt_request is None or not _well_formed(bolt_request.body):
+            # The sender's error, not ours: 400, and no retry. bolt would answer 500 from deep in its
+            # middleware, which reads the fields before any listener runs.
+            log.warning("slack: refused a malformed request")
+            return web.json_response({"error": "malformed request"}, status=400, headers={"X-Slack-No-Retry": "1"})
         bolt_response = await app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 

@@ -271,3 +271,18 @@ async def test_download_needs_the_bot_token(slack: SlackHarness) -> None:
     f = fake.add_file("brief.txt", b"secret notes")
     async with aiohttp.ClientSession() as session, session.get(f["url_private"], allow_redirects=False) as resp:
         assert resp.status == 302
+
+
+async def test_malformed_signed_payloads_are_refused_and_nothing_breaks(slack: SlackHarness) -> None:
+    for body, content_type in (
+        ("{not json", "application/json"),
+        ('{"type": "event_callback", "event": "not an object"}', "application/json"),
+        ("payload=%7Bbroken", "application/x-www-form-urlencoded"),
+    ):
+        status, _ = await slack.send(body, content_type=content_type)
+        assert status < 500, (body, status)
+    await slack.settle()
+    assert await slack.project_count() == 0
+    await slack.mention("[writing] Still here?")  # the app keeps serving
+    await slack.settle()
+    assert await slack.project_count() == 1
