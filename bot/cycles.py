@@ -73,15 +73,19 @@ class CycleRunner:
     def lease(self) -> float:
         return self.wf.settings.file.workflow.lease_seconds
 
-    async def run(self, project_id: int, *, prelude: Prelude | None = None) -> bool:
+    def new_token(self) -> str:
+        # A token per run, not per process: two tasks of one process must exclude each other too.
+        return f"{self.wf.owner}:{uuid.uuid4().hex[:8]}"
+
+    async def run(self, project_id: int, *, prelude: Prelude | None = None, token: str | None = None) -> bool:
         """Write every version the project is owed. False when another worker holds the lease
         (it will pick up whatever is pending when it finishes).
 
         `prelude` runs first inside the claiming transaction: a caller's last writes share its
-        round trip instead of paying for their own.
+        round trip instead of paying for their own. `token` continues a lease the caller already
+        holds (a new project is created holding one, so nothing else drafts it meanwhile).
         """
-        # A token per run, not per process: two tasks of one process must exclude each other too.
-        token = f"{self.wf.owner}:{uuid.uuid4().hex[:8]}"
+        token = token or self.new_token()
         ran = False
         while True:
             claim = await self._claim(project_id, token, prelude)

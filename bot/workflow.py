@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -135,6 +136,9 @@ class Workflow:
         asking = None if explicit else self.settings.file.triage_agent
         found = triage(brief, explicit=explicit or None, settings=self.settings, specs=self.settings.file.agents)
         now = self.clock.now()
+        # Born holding a lease: until its first cycle runs (after the thread, the ack and any triage
+        # call), no other process resuming pending work may draft it.
+        lease = self.cycles.new_token()
         async with self.db.session() as session:
             project = await store.create_project(
                 session=session,
@@ -153,6 +157,8 @@ class Workflow:
                 deadline=event.deadline,
                 created_at=now,
                 updated_at=now,
+                lease_owner=lease,
+                lease_until=now + timedelta(seconds=self.settings.file.workflow.lease_seconds),
             )
             await self._touch(session, event.actor, found.category)
             await store.link_message(
@@ -196,7 +202,7 @@ class Workflow:
                 kind="ack",
             )
 
-        await self.cycles.run(number, prelude=remember_thread)
+        await self.cycles.run(number, prelude=remember_thread, token=lease)
 
     # -- replies in a thread -------------------------------------------------------------------
 

@@ -136,3 +136,42 @@ async def test_restart_between_feedback_and_revision(tmp_path: Path, db_url: str
             fb = (await s.execute(select(Feedback))).scalar_one()
         assert sorted(numbers) == [1, 2] and fb.consumed_by == 2
         assert len(llm.requests(model="gpt-test")) == 3
+
+
+class HeldChat(RecordingChat):
+    """A platform whose acknowledgement hangs until released: the window between intake and drafting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def post(self, thread, reply):  # type: ignore[no-untyped-def]
+        if reply.kind.value == "ack":
+            await self.release.wait()
+        return await super().post(thread, reply)
+
+
+async def test_a_new_project_is_not_drafted_by_another_process_before_its_first_cycle(
+    db_url: str, db: Database, settings_factory
+) -> None:
+    first = Runtime(settings_factory(), db=Database(db_url), clock=FakeClock())
+    held = HeldChat()
+    first.register_platform(held)
+    other = Runtime(settings_factory(), db=Database(db_url), clock=FakeClock())
+    other.register_platform(RecordingChat())
+    intake = asyncio.create_task(first.workflow.handle(request_event("a post")))
+    for _ in range(200):
+        async with db.session() as s:
+            if await s.get(Project, 1) is not None:
+                break
+        await asyncio.sleep(0.01)
+    assert await other.workflow.resume_pending() == 0  # the project was born holding its lease
+    held.release.set()
+    await intake
+    async with db.session() as s:
+        versions = list((await s.execute(select(Version))).scalars())
+        project = await s.get(Project, 1)
+    assert [v.number for v in versions] == [1]
+    assert project is not None and project.state == "in_review" and project.lease_owner is None
+    for rt in (first, other):
+        await rt.db.dispose()
