@@ -6,6 +6,7 @@ in a repr or a log line, and are never written to the database.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from functools import cached_property
 from importlib.metadata import entry_points
@@ -34,6 +35,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@functools.cache
 def installed_providers() -> frozenset[str]:
     """Agent providers installed as `draftloop.agents` entry points (a new provider needs no change here)."""
     return frozenset(ep.name for ep in entry_points(group="draftloop.agents"))
