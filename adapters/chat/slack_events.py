@@ -404,15 +404,10 @@ class SlackEvents:
 
     async def on_draft_form(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = sb.form_values(view)
-        brief = (values.get("brief") or "").strip()
-        minutes = _minutes(values.get("minutes"))
-        if not brief:
-            await ack(response_action="errors", errors={"brief": "Write what the agent should do."})
+        checked = await _checked_form(ack, values, "brief", "Write what the agent should do.")
+        if checked is None:
             return
-        if minutes == -1:
-            await ack(response_action="errors", errors={"minutes": "A whole number of minutes, please."})
-            return
-        await ack()
+        brief, minutes = checked
         meta = _meta(view)
         category = values.get("category")
         key = f"view:{view.get('id')}"
@@ -429,15 +424,10 @@ class SlackEvents:
 
     async def on_changes_form(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = sb.form_values(view)
-        feedback = (values.get("feedback") or "").strip()
-        minutes = _minutes(values.get("minutes"))
-        if not feedback:
-            await ack(response_action="errors", errors={"feedback": "Say what should change."})
+        checked = await _checked_form(ack, values, "feedback", "Say what should change.")
+        if checked is None:
             return
-        if minutes == -1:
-            await ack(response_action="errors", errors={"minutes": "A whole number of minutes, please."})
-            return
-        await ack()
+        feedback, minutes = checked
         meta = _meta(view)
         number = _number(meta.get("number"))
         if number is None:
@@ -497,6 +487,20 @@ def _minutes(value: str | None) -> int | None:
     except ValueError:
         return -1
     return minutes if 0 <= minutes <= 24 * 60 else -1
+
+
+async def _checked_form(ack: Any, values: dict[str, Any], field: str, missing: str) -> tuple[str, int | None] | None:
+    """Validate a form's text field and optional minutes; answer Slack with the errors, or ack."""
+    text = (values.get(field) or "").strip()
+    minutes = _minutes(values.get("minutes"))
+    if not text:
+        await ack(response_action="errors", errors={field: missing})
+        return None
+    if minutes == -1:
+        await ack(response_action="errors", errors={"minutes": "A whole number of minutes, please."})
+        return None
+    await ack()
+    return text, minutes
 
 
 def _meta(view: dict[str, Any]) -> dict[str, Any]:
