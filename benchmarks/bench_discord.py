@@ -37,6 +37,7 @@ from tests.fakes.discord_api import FakeDiscord, buttons
 from tests.fakes.llm_server import FakeLLMServer
 
 DEADLINE = 3.0
+REFERENCE = "reference"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -66,7 +67,8 @@ expert_roles = ["Writers"]
 
 
 async def run(db_kind: str, n: int, latency: float, tmp: str) -> dict[str, Any]:
-    """Fakes here; the bot is a real `draftloop worker` subprocess (its own CPU, as in production)."""
+    """Fakes here; the bot is a real `draftloop worker` subprocess (its own CPU, as in production),
+    or with `db_kind` "reference" the minimal bot of benchmarks/discord_reference.py."""
     fake = FakeDiscord()
     await fake.start()
     llm = FakeLLMServer(latency=latency, chunk_words=6)
@@ -74,7 +76,7 @@ async def run(db_kind: str, n: int, latency: float, tmp: str) -> dict[str, Any]:
     cfg = Path(tmp) / f"bench-{db_kind}.toml"
     cfg.write_text(config(llm.openai_base_url, n), encoding="utf-8")
     try:
-        async with scratch_database(db_kind) as url:
+        async with scratch_database("sqlite" if db_kind == REFERENCE else db_kind) as url:
             env = {
                 **os.environ,
                 "DATABASE_URL": url,
@@ -84,11 +86,15 @@ async def run(db_kind: str, n: int, latency: float, tmp: str) -> dict[str, Any]:
                 "DISCORD_TOKEN": fake.token,
                 "DISCORD_API_URL": fake.api_base,
                 "DISCORD_GATEWAY_URL": fake.gateway_url,
+                "LLM_URL": llm.openai_base_url,
             }
             for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
                 env.pop(name, None)
+            command = [str(Path(sys.executable).with_name("draftloop")), "worker"]
+            if db_kind == REFERENCE:
+                command = [sys.executable, "-m", "benchmarks.discord_reference"]
             worker = subprocess.Popen(
-                [str(Path(sys.executable).with_name("draftloop")), "worker"],
+                command,
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=open(Path(tmp) / f"worker-{db_kind}.log", "w"),  # noqa: SIM115
@@ -210,6 +216,7 @@ def report(kind: str, res: dict[str, Any], latency: float) -> None:
         ("initial response p50 / max", f"{res['ans_p50'] * 1000:.0f} ms / {res['ans_max'] * 1000:.0f} ms", "≤ 3 s"),
         ("drafts completed", f"{len(e2e)}/{res['n']}", "all"),
         ("end-to-end p50", f"{p50:.2f} s", f"≤ {latency + 0.2:.1f} s ({'ok' if p50 <= latency + 0.2 else 'MISSED'})"),
+        ("end-to-end min / p25", f"{min(e2e) if e2e else float('nan'):.2f} s / {pct(e2e, 0.25):.2f} s", ""),
         ("end-to-end p95 / max", f"{pct(e2e, 0.95):.2f} s / {max(e2e) if e2e else float('nan'):.2f} s", ""),
         ("burst wall time", f"{res['wall']:.2f} s", ""),
         ("projects / threads", f"{res['threads']}", f"{res['n']}"),
@@ -234,17 +241,45 @@ async def main() -> None:
     parser.add_argument("--n", type=int, default=100, help="interactions, and as many mentions")
     parser.add_argument("--latency", type=float, default=2.0, help="model latency before the first token (s)")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--no-reference", action="store_true", help="skip the minimal reference bot")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     n, latency, kinds = args.n, args.latency, ["sqlite", "postgres"] if args.db == "both" else [args.db]
     if args.tiny:
         n, latency, kinds = 5, 0.5, ["sqlite"]
+    if not args.no_reference:
+        kinds = [REFERENCE, *kinds]
     import tempfile
 
+    results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for kind in kinds:
-            res = await run(kind, n, latency, tmp)
+            results[kind] = res = await run(kind, n, latency, tmp)
             report(kind, res, latency)
+    if REFERENCE in results:
+        compare(results, latency)
+
+
+def compare(results: dict[str, dict[str, Any]], latency: float) -> None:
+    """draftloop beside the minimal bot: what the bookkeeping costs under the same burst."""
+    ref = results[REFERENCE]
+    print(f"\n## beside the reference bot (same burst, same fakes, model latency {latency} s)")
+    print("| figure | " + " | ".join(results) + " |\n|---|" + "---|" * len(results))
+    figures = [
+        ("end-to-end p50 (s)", lambda r: pct(r["e2e"], 0.5)),
+        ("end-to-end p95 (s)", lambda r: pct(r["e2e"], 0.95)),
+        ("worker CPU for the burst (s)", lambda r: r["cpu"]),
+        ("RSS (MiB)", lambda r: r["rss"]),
+        ("REST calls per project", lambda r: sum(r["calls"].values()) / max(1, r["threads"])),
+    ]
+    for name, get in figures:
+        base = get(ref)
+        cells = [f"{get(r):.2f}" + ("" if r is ref else f" ({get(r) / base:.2f}×)") for r in results.values()]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print(
+        f"\nover the model's {latency} s, end to end (p50): "
+        + ", ".join(f"{kind} +{pct(r['e2e'], 0.5) - latency:.2f} s" for kind, r in results.items())
+    )
 
 
 if __name__ == "__main__":
