@@ -20,16 +20,17 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
-from bot.agents import cost_usd
+from bot.agents import Progress, cost_usd
 from bot.errors import AgentError
 from bot.events import MessageRef
-from bot.ports import DraftResult, FeedbackPoint
+from bot.ports import DraftRequest, DraftResult, FeedbackPoint
 from bot.prompts import build_request
 from bot.replies import Reply, ReplyKind
 from bot.settings import AgentSpec
 from bot.states import FINAL, WORKING, State
 from bot.streaming import ThrottledEditor
 from bot.triage import experts_for
+from bot.turns import Turns
 from storage import locks, projects as store
 from storage.models import Feedback, Project
 
@@ -40,6 +41,34 @@ _log = logging.getLogger(__name__)
 
 
 Prelude = Callable[[AsyncSession], Awaitable[None]]
+
+# Projects whose bookkeeping may run at once: enough to keep the CPU busy while some wait on the
+# database or the chat API, few enough that the earliest arrivals finish first under a burst.
+TURNS = 4
+
+
+class EarlyDraft:
+    """A first draft begun as its request arrived, before the project was stored or its thread
+    opened: the model's latency then overlaps that bookkeeping instead of following it. Progress
+    is kept until the cycle has a message to show it in; unused, it is cancelled."""
+
+    def __init__(self, runner: CycleRunner, *, agents: list[str], request: DraftRequest) -> None:
+        self.agents = agents
+        self.latest = ""
+        self.sink: Progress | None = None
+        self.started = time.perf_counter()
+        self.task = asyncio.create_task(runner.wf.agents.draft(agents=agents, request=request, progress=self._progress))
+
+    async def _progress(self, text: str) -> None:
+        self.latest = text
+        if self.sink is not None:
+            await self.sink(text)
+
+    def cancel(self) -> None:
+        if not self.task.done():
+            self.task.cancel()
+        elif not self.task.cancelled():
+            self.task.exception()  # a failure nobody will show: retrieved, so asyncio does not warn
 
 
 @dataclass
@@ -68,6 +97,23 @@ class Shown:
 class CycleRunner:
     def __init__(self, workflow: Workflow) -> None:
         self.wf = workflow
+        self.turns = Turns(TURNS)
+
+    def begin(self, *, agent: str, category: str, brief: str) -> EarlyDraft:
+        """Start v1 of a request not stored yet (the prompt needs only the brief and category)."""
+        spec = self.wf.agents.spec(agent)
+        request = build_request(
+            project_number=0,  # not numbered yet; nothing downstream reads it for a first draft
+            version=1,
+            category=category,
+            brief=brief,
+            previous_draft=None,
+            feedback=(),
+            max_output_tokens=spec.max_tokens,
+            context_tokens=spec.context_tokens,
+        )
+        agents = [agent, *self.wf.settings.category(category).fallback]
+        return EarlyDraft(self, agents=agents, request=request)
 
     @property
     def lease(self) -> float:
@@ -77,36 +123,64 @@ class CycleRunner:
         # A token per run, not per process: two tasks of one process must exclude each other too.
         return f"{self.wf.owner}:{uuid.uuid4().hex[:8]}"
 
-    async def run(self, project_id: int, *, prelude: Prelude | None = None, token: str | None = None) -> bool:
+    async def run(
+        self,
+        project_id: int,
+        *,
+        prelude: Prelude | None = None,
+        token: str | None = None,
+        early: EarlyDraft | None = None,
+        ticket: int | None = None,
+        fresh: Project | None = None,
+    ) -> bool:
         """Write every version the project is owed. False when another worker holds the lease
         (it will pick up whatever is pending when it finishes).
 
-        `prelude` runs first inside the claiming transaction: a caller's last writes share its
-        round trip instead of paying for their own. `token` continues a lease the caller already
-        holds (a new project is created holding one, so nothing else drafts it meanwhile).
+        `prelude` holds a caller's last writes: they ride along in the cycle's next transaction
+        instead of paying for their own. `token` continues a lease the caller already holds (a
+        new project is created holding one, so nothing else drafts it meanwhile); with `fresh`,
+        that new project as stored, the first cycle needs no claim (no feedback can be folded in
+        yet: replies that beat the first draft are pending at release, and the next cycle takes
+        them up). `early` is a first draft already under way; `ticket` the project's place in line.
         """
         token = token or self.new_token()
+        ticket = ticket or self.turns.ticket()
+        todo: list[Prelude] = [prelude] if prelude is not None else []
         ran = False
-        while True:
-            claim = await self._claim(project_id, token, prelude)
-            prelude = None
-            if claim is None:
-                return ran
-            ran = True
-            shown: Shown | None = None
-            try:
-                shown = await self._one(claim, token)
-            finally:
-                more = await self._release(project_id, token, shown)
-            if not more:
-                return ran
+        try:
+            while True:
+                if fresh is not None:
+                    claim: Claim | None = Claim(fresh, [], None)
+                    fresh = None
+                else:
+                    async with self.turns.turn(ticket):
+                        claim = await self._claim(project_id, token, todo)
+                if claim is None:
+                    return ran
+                ran = True
+                shown: Shown | None = None
+                try:
+                    shown = await self._one(claim, token, ticket, early, todo)
+                    early = None
+                finally:
+                    # No turn for this: waiting for one could be cancelled, and the lease must go back.
+                    more = await self._release(project_id, token, shown, todo)
+                if not more:
+                    return ran
+        finally:
+            if early is not None:
+                early.cancel()
 
-    async def _claim(self, project_id: int, token: str, prelude: Prelude | None) -> Claim | None:
+    @staticmethod
+    async def _flush(session: AsyncSession, todo: list[Prelude]) -> None:
+        while todo:
+            await todo.pop(0)(session)
+
+    async def _claim(self, project_id: int, token: str, todo: list[Prelude]) -> Claim | None:
         """Take the lease and read what a cycle needs, in one transaction."""
         now = self.wf.clock.now()
         async with self.wf.db.session() as session:
-            if prelude is not None:
-                await prelude(session)
+            await self._flush(session, todo)
             until = now + timedelta(seconds=self.lease)
             project = await locks.claim(session=session, project_id=project_id, owner=token, now=now, until=until)
             if project is None:
@@ -122,12 +196,13 @@ class CycleRunner:
             previous = latest.text if latest else None
         return Claim(project, points, previous)
 
-    async def _release(self, project_id: int, token: str, shown: Shown | None) -> bool:
+    async def _release(self, project_id: int, token: str, shown: Shown | None, todo: list[Prelude]) -> bool:
         """Record where the version was shown (the message link carries its version), hand the
         lease back, and say whether work arrived meanwhile, so no reply waits: one transaction."""
 
         async def release() -> bool:
             async with self.wf.db.session() as session:
+                await self._flush(session, todo)
                 if shown is not None:
                     await store.link_message(
                         session=session,
@@ -150,20 +225,25 @@ class CycleRunner:
                 until = self.wf.clock.now() + timedelta(seconds=self.lease)
                 await locks.renew(session=session, project_id=project_id, owner=token, until=until)
 
-    async def _one(self, claim: Claim, token: str) -> Shown | None:
+    async def _one(
+        self, claim: Claim, token: str, ticket: int, early: EarlyDraft | None, todo: list[Prelude]
+    ) -> Shown | None:
         project = claim.project
         state = State(project.state)
         if state in FINAL or state == State.FAILED:
             return None
         if state == State.DRAFTING and project.current_version == 0:
-            return await self._write(claim, token)
+            if early is not None and (claim.pending or early.agents[0] != project.agent):
+                early.cancel()  # replies came first, or triage re-routed: draft from what is stored
+                early = None
+            return await self._write(claim, token, ticket, early, todo)
         if claim.pending and state in (State.REVISING, State.IN_REVIEW):
             debounce = self.wf.settings.file.workflow.feedback_debounce_seconds
             if debounce > 0:
                 await asyncio.sleep(debounce)  # let replies sent together land in one revision
                 async with self.wf.db.session() as session:
                     claim = await self._load(session, project)
-            return await self._write(claim, token)
+            return await self._write(claim, token, ticket, None, todo)
         if state == State.REVISING:
             async with self.wf.db.session() as session:  # nothing pending: repair the state
                 await store.move_state(
@@ -171,64 +251,91 @@ class CycleRunner:
                 )
         return None
 
-    async def _write(self, claim: Claim, token: str) -> Shown | None:
+    async def _write(
+        self, claim: Claim, token: str, ticket: int, early: EarlyDraft | None, todo: list[Prelude]
+    ) -> Shown | None:
         project, previous, points = claim.project, claim.previous, claim.points
         number = project.current_version + 1
         spec = self.wf.agents.spec(project.agent)
-        request = build_request(
-            project_number=_pid(project),
-            version=number,
-            category=project.category,
-            brief=project.brief,
-            previous_draft=previous,
-            feedback=tuple(
-                FeedbackPoint(f.text, f.author_name or f.author_id, f.on_version, f.consumed_by is None) for f in points
-            ),
-            max_output_tokens=spec.max_tokens,
-            context_tokens=spec.context_tokens,
-        )
         upto = max((f.id or 0 for f in points if f.consumed_by is None), default=0)
         agents = [project.agent, *self.wf.settings.category(project.category).fallback]
         platform = self.wf.platform(project.platform)
         editor: ThrottledEditor | None = None
         progress_id: str | None = None
-        if platform.limits.min_edit_interval > 0:
+        # A first draft that is already written needs no progress message: it is posted whole.
+        if platform.limits.min_edit_interval > 0 and not (early is not None and early.task.done()):
             header = self.wf.header(project)
-            ref = await platform.post(
-                self.wf.thread_of(project),
-                Reply(texts.drafting(number), kind=ReplyKind.PROGRESS, header=header),
-            )
+            async with self.turns.turn(ticket):
+                ref = await platform.post(
+                    self.wf.thread_of(project),
+                    Reply(texts.drafting(number), kind=ReplyKind.PROGRESS, header=header),
+                )
             progress_id = ref.message_id
             editor = ThrottledEditor(platform, ref, header)
         renewer = asyncio.create_task(self._renew_forever(_pid(project), token))
         started = time.perf_counter()
         try:
-            result, used = await self.wf.agents.draft(
-                agents=agents, request=request, progress=editor.update if editor else None
-            )
+            if early is not None:
+                started = early.started
+                if editor is not None:
+                    early.sink = editor.update
+                    if early.latest:
+                        await editor.update(early.latest)
+                result, used = await early.task
+            else:
+                request = build_request(
+                    project_number=_pid(project),
+                    version=number,
+                    category=project.category,
+                    brief=project.brief,
+                    previous_draft=previous,
+                    feedback=tuple(
+                        FeedbackPoint(f.text, f.author_name or f.author_id, f.on_version, f.consumed_by is None)
+                        for f in points
+                    ),
+                    max_output_tokens=spec.max_tokens,
+                    context_tokens=spec.context_tokens,
+                )
+                result, used = await self.wf.agents.draft(
+                    agents=agents, request=request, progress=editor.update if editor else None
+                )
         except AgentError as exc:
-            await self._failed(project, number, exc, progress_id)
+            async with self.turns.turn(ticket):
+                await self._failed(project, number, exc, progress_id, todo)
             return None
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         latency = int((time.perf_counter() - started) * 1000)
-        saved = await self._save(project, number, result, used, upto, latency)
-        if saved is None:
-            return None
-        return await self._publish(saved, result.text, progress_id)
+        async with self.turns.turn(ticket):
+            saved = await self._save(project, number, result, used, upto, latency, todo)
+            if saved is None:
+                return None
+            return await self._publish(saved, result.text, progress_id)
 
     async def _save(
-        self, project: Project, number: int, result: DraftResult, spec: AgentSpec, upto: int, latency: int
+        self,
+        project: Project,
+        number: int,
+        result: DraftResult,
+        spec: AgentSpec,
+        upto: int,
+        latency: int,
+        todo: list[Prelude],
     ) -> Project | None:
         """Store the version, take up its feedback and move the state, atomically; None (and
         nothing stored) when the project was decided while the version was being written."""
         now = self.wf.clock.now()
         model = result.model or spec.model
+        carried = list(todo)
         try:
             async with self.wf.db.session() as session:
-                await store.consume_feedback(session=session, project_id=_pid(project), upto_id=upto, version=number)
+                await self._flush(session, todo)
+                if upto:  # 0: no feedback was pending for this version
+                    await store.consume_feedback(
+                        session=session, project_id=_pid(project), upto_id=upto, version=number
+                    )
                 fresh = await store.finish_version(
                     session=session,
                     project_id=_pid(project),
@@ -258,7 +365,11 @@ class CycleRunner:
                 return fresh
         except _Dropped:
             _log.info("project %s was decided while v%d was written; version dropped", project.id, number)
+            todo[:0] = carried  # rolled back with the version; the release writes them
             return None
+        except BaseException:
+            todo[:0] = carried
+            raise
 
     async def _publish(self, project: Project, text: str, progress_id: str | None) -> Shown:
         """Show the finished version: inline with controls (replacing the streamed progress
@@ -288,10 +399,13 @@ class CycleRunner:
                 message_id = (await platform.post(thread, reply)).message_id
         return Shown(project.platform, project.channel, message_id, v)
 
-    async def _failed(self, project: Project, number: int, exc: AgentError, progress_id: str | None) -> None:
+    async def _failed(
+        self, project: Project, number: int, exc: AgentError, progress_id: str | None, todo: list[Prelude]
+    ) -> None:
         reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         now = self.wf.clock.now()
         async with self.wf.db.session() as session:
+            await self._flush(session, todo)
             await store.move_state(
                 session=session,
                 project_id=_pid(project),

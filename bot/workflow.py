@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import OrderedDict
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.agents import AgentPool
 from bot.commands import CommandRouter
-from bot.cycles import CycleRunner
+from bot.cycles import CycleRunner, EarlyDraft
 from bot.errors import DraftloopError, InvalidRequest, NotAllowed, UnknownProject, UserFacingError
 from bot.events import (
     Actor,
@@ -52,6 +53,7 @@ DECISION_WORDS: dict[str, Outcome] = {
     "❌": Outcome.REJECT,
 }
 THREAD_COMMANDS = ("retry", "status", "cancel", "help")
+RECENT_KEYS = 10_000  # event keys this process remembers, so a redelivery starts no model call
 
 
 class Workflow:
@@ -73,6 +75,7 @@ class Workflow:
         self.owner = owner or uuid.uuid4().hex[:16]
         self.cycles = CycleRunner(self)
         self._people: dict[tuple[str, str], tuple[str, bool]] = {}
+        self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.commands = CommandRouter(self)
 
     def register_platform(self, platform: ChatPlatform) -> None:
@@ -89,12 +92,13 @@ class Workflow:
     async def handle(self, event: Event) -> None:
         actor = event.actor
         try:
+            if isinstance(event, RequestPosted):
+                await self._on_request(event)  # checks for a redelivery itself, its draft under way
+                return
             if event.event_key and await self._seen(actor.platform, event.event_key):
                 _log.info("dropping redelivered event %s", event.event_key)
                 return
             match event:
-                case RequestPosted():
-                    await self._on_request(event)
                 case ThreadReply():
                     await self._on_reply(event)
                 case DecisionSignal():
@@ -122,87 +126,120 @@ class Workflow:
     async def _on_request(self, event: RequestPosted) -> None:
         platform = self.platform(event.actor.platform)
         reply_to = event.thread or event.origin.thread()
+        ticket = self.cycles.turns.ticket()  # arrival order: the first to come is served first
         explicit, text = split_explicit(event.text.strip())
         explicit = explicit or (event.category and normalise_category(event.category))
         brief = _brief(text.strip(), event)
-        if not brief:
-            await platform.post(reply_to, Reply(texts.help_text(platform.name), kind=ReplyKind.HELP))
-            return
         limit = self.settings.file.workflow.max_request_chars
-        if len(brief) > limit:
-            raise InvalidRequest(texts.too_long("request", len(brief), limit))
         # The acknowledgement goes out at once: with a triage model to ask, the keyword answer
         # stands in until the model's arrives, and the project (not yet drafting) is re-routed then.
         asking = None if explicit else self.settings.file.triage_agent
         found = triage(brief, explicit=explicit or None, settings=self.settings, specs=self.settings.file.agents)
-        now = self.clock.now()
-        # Born holding a lease: until its first cycle runs (after the thread, the ack and any triage
-        # call), no other process resuming pending work may draft it.
-        lease = self.cycles.new_token()
-        async with self.db.session() as session:
-            project = await store.create_project(
-                session=session,
-                platform=platform.name,
-                channel=event.origin.channel,
-                thread_id=event.thread.thread_id if event.thread else None,
-                request_message_id=event.origin.message_id,
-                requester_id=event.actor.user_id,
-                requester_name=event.actor.display,
-                brief=brief,
-                category=found.category,
-                category_reason=found.reason,
-                agent=found.agent.name,
-                model=found.agent.model,
-                state=State.DRAFTING.value,
-                deadline=event.deadline,
-                created_at=now,
-                updated_at=now,
-                lease_owner=lease,
-                lease_until=now + timedelta(seconds=self.settings.file.workflow.lease_seconds),
-            )
-            await self._touch(session, event.actor, found.category)
-            await store.link_message(
-                session=session,
-                platform=platform.name,
-                channel=event.origin.channel,
-                message_id=event.origin.message_id,
-                project_id=_id(project),
-                kind="request",
-            )
-        number = _id(project)
-        thread = event.thread or await platform.open_thread(event.origin, number=number, title=_title(brief))
-        project.thread_id = thread.thread_id
-        ack = Reply(
-            texts.ack(number, found, asking=asking),
-            kind=ReplyKind.ACK,
-            header=self.header(project),
-            mentions=found.mentions,
-        )
-        ack_ref = await platform.post(thread, ack)
-        route: dict[str, str] = {}
-        if asking:
-            better = await triage_request(brief, explicit=None, settings=self.settings, pool=self.agents)
-            route = {"category": better.category, "category_reason": better.reason}
-            route |= {"agent": better.agent.name, "model": better.agent.model}
-            for key, value in route.items():
-                setattr(project, key, value)
-            ack = Reply(
-                texts.ack(number, better), kind=ReplyKind.ACK, header=self.header(project), mentions=better.mentions
-            )
-            await platform.edit(ack_ref, ack)
+        early: EarlyDraft | None = None
+        if brief and len(brief) <= limit and not asking and not self._recently(event):
+            # The model is asked before anything is stored: its latency then overlaps the
+            # bookkeeping below. A redelivery or a failure before the project exists cancels it.
+            early = self.cycles.begin(agent=found.agent.name, category=found.category, brief=brief)
+        try:
+            if not brief or len(brief) > limit:
+                if event.event_key and await self._seen(event.actor.platform, event.event_key):
+                    _log.info("dropping redelivered event %s", event.event_key)
+                    return
+                if not brief:
+                    await platform.post(reply_to, Reply(texts.help_text(platform.name), kind=ReplyKind.HELP))
+                    return
+                raise InvalidRequest(texts.too_long("request", len(brief), limit))
+            now = self.clock.now()
+            # Born holding a lease: until its first cycle runs (after the thread, the ack and any triage
+            # call), no other process resuming pending work may draft it.
+            lease = self.cycles.new_token()
+            async with self.cycles.turns.turn(ticket):
+                async with self.db.session() as session:
+                    key = event.event_key
+                    if key and await store.seen_event(session=session, platform=platform.name, key=key, now=now):
+                        _log.info("dropping redelivered event %s", key)
+                        return
+                    project = await store.create_project(
+                        session=session,
+                        platform=platform.name,
+                        channel=event.origin.channel,
+                        thread_id=event.thread.thread_id if event.thread else None,
+                        request_message_id=event.origin.message_id,
+                        requester_id=event.actor.user_id,
+                        requester_name=event.actor.display,
+                        brief=brief,
+                        category=found.category,
+                        category_reason=found.reason,
+                        agent=found.agent.name,
+                        model=found.agent.model,
+                        state=State.DRAFTING.value,
+                        deadline=event.deadline,
+                        created_at=now,
+                        updated_at=now,
+                        lease_owner=lease,
+                        lease_until=now + timedelta(seconds=self.settings.file.workflow.lease_seconds),
+                    )
+                    await self._touch(session, event.actor, found.category)
+                    await store.link_message(
+                        session=session,
+                        platform=platform.name,
+                        channel=event.origin.channel,
+                        message_id=event.origin.message_id,
+                        project_id=_id(project),
+                        kind="request",
+                    )
+                number = _id(project)
+                thread = event.thread or await platform.open_thread(event.origin, number=number, title=_title(brief))
+                project.thread_id = thread.thread_id
+                ack = Reply(
+                    texts.ack(number, found, asking=asking),
+                    kind=ReplyKind.ACK,
+                    header=self.header(project),
+                    mentions=found.mentions,
+                )
+                ack_ref = await platform.post(thread, ack)
+            route: dict[str, str] = {}
+            if asking:
+                better = await triage_request(brief, explicit=None, settings=self.settings, pool=self.agents)
+                route = {"category": better.category, "category_reason": better.reason}
+                route |= {"agent": better.agent.name, "model": better.agent.model}
+                for key, value in route.items():
+                    setattr(project, key, value)
+                ack = Reply(
+                    texts.ack(number, better), kind=ReplyKind.ACK, header=self.header(project), mentions=better.mentions
+                )
+                await platform.edit(ack_ref, ack)
 
-        async def remember_thread(session: AsyncSession) -> None:
-            await store.update_project(session=session, project_id=number, thread_id=thread.thread_id, **route)
-            await store.link_message(
-                session=session,
-                platform=platform.name,
-                channel=project.channel,
-                message_id=ack_ref.message_id,
-                project_id=number,
-                kind="ack",
-            )
+            async def remember_thread(session: AsyncSession) -> None:
+                await store.update_project(session=session, project_id=number, thread_id=thread.thread_id, **route)
+                await store.link_message(
+                    session=session,
+                    platform=platform.name,
+                    channel=project.channel,
+                    message_id=ack_ref.message_id,
+                    project_id=number,
+                    kind="ack",
+                )
 
-        await self.cycles.run(number, prelude=remember_thread, token=lease)
+            handed, early = early, None
+            await self.cycles.run(
+                number, prelude=remember_thread, token=lease, early=handed, ticket=ticket, fresh=project
+            )
+        finally:
+            if early is not None:
+                early.cancel()
+
+    def _recently(self, event: RequestPosted) -> bool:
+        """Whether this process saw the event's key already (the database has the final word)."""
+        if not event.event_key:
+            return False
+        key = (event.actor.platform, event.event_key)
+        if key in self._recent:
+            return True
+        self._recent[key] = None
+        if len(self._recent) > RECENT_KEYS:
+            self._recent.popitem(last=False)
+        return False
 
     # -- replies in a thread -------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ agent pool, the OpenAI / Anthropic SDKs and the fake LLM server on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.events import MessageRef, ThreadRef
 from bot.ports import PlatformLimits
 from bot.replies import ReplyKind
 from bot.runtime import Runtime
@@ -82,7 +84,7 @@ async def rt_factory(
 ) -> AsyncIterator[Callable[..., Runtime]]:
     made: list[Runtime] = []
 
-    def make(*, edit_interval: float = 0.0, **fields: Any) -> Runtime:
+    def make(*, edit_interval: float = 0.0, chat: RecordingChat | None = None, **fields: Any) -> Runtime:
         fields.setdefault("draftloop_agent", "writer")
         settings = settings_factory(
             CONFIG,
@@ -92,7 +94,7 @@ async def rt_factory(
             anthropic_base_url=llm_wf.anthropic_base_url,
             **fields,
         )
-        chat = RecordingChat(limits=PlatformLimits(min_edit_interval=edit_interval))
+        chat = chat or RecordingChat(limits=PlatformLimits(min_edit_interval=edit_interval))
         rt = make_runtime(settings, chat=chat)
         sleeps: list[float] = []
 
@@ -130,8 +132,10 @@ def _chat(rt: Runtime) -> RecordingChat:
 async def test_streamed_draft_then_revision_with_usage_and_cost(rt_factory: Any, llm_wf: FakeLLMServer) -> None:
     rt = rt_factory(edit_interval=0.0001)
     llm_wf.chunk_delay = 0.001
+    llm_wf.latency = 0.3  # still writing when the cycle is ready to show it
     brief = "write a 300-word post on tidy data for analysts"
     await rt.workflow.handle(request_event(f"[writing] {brief}"))
+    llm_wf.latency = 0.0
     chat = _chat(rt)
     progress = [s for s in chat.sent if s.reply.kind == ReplyKind.PROGRESS]
     assert progress and progress[0].op == "post", "a progress message is posted, then edited while streaming"
@@ -158,6 +162,47 @@ async def test_streamed_draft_then_revision_with_usage_and_cost(rt_factory: Any,
             (version.input_tokens * spec.price_input + version.output_tokens * spec.price_output) / 1e6
         )
         assert version.cost_usd > 0 and version.latency_ms >= 0 and version.finish_reason == "stop"
+
+
+class SlowThreads(RecordingChat):
+    """Opens a thread only once the model has been asked: proves the draft starts first."""
+
+    def __init__(self, llm: FakeLLMServer, limits: PlatformLimits) -> None:
+        super().__init__(limits=limits)
+        self.llm = llm
+        self.asked_before_thread = False
+
+    async def open_thread(self, origin: MessageRef, *, number: int, title: str) -> ThreadRef:
+        for _ in range(200):
+            if self.llm.requests(model="gpt-writer"):
+                self.asked_before_thread = True
+                break
+            await asyncio.sleep(0.01)
+        return await super().open_thread(origin, number=number, title=title)
+
+
+async def test_first_draft_is_asked_for_before_the_thread_opens(rt_factory: Any, llm_wf: FakeLLMServer) -> None:
+    chat = SlowThreads(llm_wf, PlatformLimits(min_edit_interval=1.0))
+    rt = rt_factory(chat=chat)
+    await rt.workflow.handle(request_event("[writing] a post on tidy data"))
+    assert chat.asked_before_thread, "the model call overlaps storing the project and opening its thread"
+    p = await _project(rt)
+    assert (p.state, p.current_version) == ("in_review", 1)
+    # Written before the thread was ready: posted whole with its controls, no progress message.
+    assert [s.reply.kind for s in chat.sent] == [ReplyKind.ACK, ReplyKind.DRAFT]
+    assert chat.sent[-1].op == "post" and chat.sent[-1].reply.controls
+    (version,) = await _versions(rt)
+    assert version.text == chat.sent[-1].reply.text and version.latency_ms >= 0
+
+
+async def test_a_redelivered_request_asks_the_model_once(rt_factory: Any, llm_wf: FakeLLMServer) -> None:
+    rt = rt_factory()
+    event = dataclasses.replace(request_event("[writing] a post on tidy data"), event_key="msg:r1")
+    for _ in range(3):
+        await rt.workflow.handle(event)
+    assert len(llm_wf.requests(model="gpt-writer")) == 1
+    async with rt.db.session() as s:
+        assert len(list((await s.execute(select(Project))).scalars())) == 1
 
 
 async def test_triage_agent_classifies_and_the_ack_says_why(rt_factory: Any, llm_wf: FakeLLMServer) -> None:

@@ -100,11 +100,14 @@ async def test_429_on_post_message_is_retried_after_retry_after(slack: SlackHarn
 
 
 async def test_500_on_update_is_retried(slack: SlackHarness) -> None:
-    slack.fake.fail_next("chat.update", status=500)
-    await slack.mention("[writing] Write a slogan")
+    request = await slack.mention("[writing] Write a slogan")
     await slack.settle()
-    assert [c.status for c in slack.fake.calls_of("chat.update")][:2] == [500, 200]
-    assert len(slack.drafts()) == 1
+    before = len(slack.fake.calls_of("chat.update"))
+    slack.fake.fail_next("chat.update", status=500)
+    await slack.reply(request["ts"], "Shorter, please.", user=REQUESTER)  # a revision edits its progress message
+    await slack.settle()
+    assert [c.status for c in slack.fake.calls_of("chat.update")][before : before + 2] == [500, 200]
+    assert len(slack.drafts()) == 2
 
 
 async def test_empty_mention_gets_help(slack: SlackHarness) -> None:
