@@ -261,23 +261,24 @@ class CycleRunner:
         agents = [project.agent, *self.wf.settings.category(project.category).fallback]
         platform = self.wf.platform(project.platform)
         editor: ThrottledEditor | None = None
-        progress_id: str | None = None
-        # A first draft that is already written needs no progress message: it is posted whole.
-        if platform.limits.min_edit_interval > 0 and not (early is not None and early.task.done()):
+        if platform.limits.min_edit_interval > 0:
             header = self.wf.header(project)
-            async with self.turns.turn(ticket):
-                ref = await platform.post(
-                    self.wf.thread_of(project),
-                    Reply(texts.drafting(number), kind=ReplyKind.PROGRESS, header=header),
-                )
-            progress_id = ref.message_id
-            editor = ThrottledEditor(platform, ref, header)
+            thread = self.wf.thread_of(project)
+            ref = None
+            if number > 1:
+                # A revision shows at once that the feedback was taken up; a first draft has its
+                # acknowledgement, so its message appears once there are words to show.
+                async with self.turns.turn(ticket):
+                    ref = await platform.post(
+                        thread, Reply(texts.drafting(number), kind=ReplyKind.PROGRESS, header=header)
+                    )
+            editor = ThrottledEditor(platform, thread, header, message=ref)
         renewer = asyncio.create_task(self._renew_forever(_pid(project), token))
         started = time.perf_counter()
         try:
             if early is not None:
                 started = early.started
-                if editor is not None:
+                if editor is not None and not early.task.done():
                     early.sink = editor.update
                     if early.latest:
                         await editor.update(early.latest)
@@ -301,12 +302,13 @@ class CycleRunner:
                 )
         except AgentError as exc:
             async with self.turns.turn(ticket):
-                await self._failed(project, number, exc, progress_id, todo)
+                await self._failed(project, number, exc, _shown_id(editor), todo)
             return None
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
+        progress_id = _shown_id(editor)
         latency = int((time.perf_counter() - started) * 1000)
         async with self.turns.turn(ticket):
             saved = await self._save(project, number, result, used, upto, latency, todo)
@@ -429,6 +431,11 @@ class CycleRunner:
 
 class _Dropped(Exception):
     """Rolls the version's transaction back when the project was decided meanwhile."""
+
+
+def _shown_id(editor: ThrottledEditor | None) -> str | None:
+    """The message showing the draft so far, if one was posted."""
+    return editor.message.message_id if editor is not None and editor.message is not None else None
 
 
 def _pid(project: Project) -> int:

@@ -22,7 +22,11 @@ async def _editor(interval: float, max_chars: int = 4000) -> tuple[ThrottledEdit
     ref = await chat.post(ThreadRef("slack", "C1", "t1"), Reply("Writing v1…"))
     clock = ManualClock()
     editor = ThrottledEditor(
-        chat, MessageRef("slack", "C1", ref.message_id, "t1"), DraftHeader(1, "drafting", 1), clock=clock
+        chat,
+        ThreadRef("slack", "C1", "t1"),
+        DraftHeader(1, "drafting", 1),
+        message=MessageRef("slack", "C1", ref.message_id, "t1"),
+        clock=clock,
     )
     return editor, chat, clock
 
@@ -62,3 +66,29 @@ async def test_long_text_shows_its_tail_within_the_message_limit() -> None:
     await editor.update(text)
     shown = chat.sent[-1].reply.text
     assert len(shown) <= 200 and shown.startswith("…") and shown.endswith(text[-20:] + CURSOR)
+
+
+async def test_without_a_message_a_fast_draft_is_never_shown_half_done() -> None:
+    chat = RecordingChat(name="slack", limits=PlatformLimits(min_edit_interval=1.0))
+    clock = ManualClock()
+    editor = ThrottledEditor(chat, ThreadRef("slack", "C1", "t1"), DraftHeader(1, "drafting", 1), clock=clock)
+    for i in range(20):  # the whole draft within 0.95 s of its first words
+        clock.now += 0.05
+        await editor.update(f"words {i}")
+    assert chat.sent == [] and editor.message is None
+
+
+async def test_without_a_message_a_slow_draft_is_posted_after_one_interval_then_edited() -> None:
+    chat = RecordingChat(name="slack", limits=PlatformLimits(min_edit_interval=1.0))
+    clock = ManualClock()
+    editor = ThrottledEditor(chat, ThreadRef("slack", "C1", "t1"), DraftHeader(1, "drafting", 1), clock=clock)
+    text = ""
+    for i in range(30):  # 3 s of streaming
+        clock.now += 0.1
+        text += f"w{i} "
+        await editor.update(text)
+    assert chat.sent[0].op == "post" and editor.message is not None
+    assert chat.sent[0].message_id == editor.message.message_id
+    assert chat.sent[0].reply.text.startswith("w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 ")  # after one interval
+    assert [s.op for s in chat.sent[1:]] == ["edit"] * editor.edits and editor.edits == 1
+    assert all(s.reply.kind == ReplyKind.PROGRESS for s in chat.sent)
