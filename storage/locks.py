@@ -9,53 +9,60 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from storage._util import rowcount as _rowcount
 from storage.models import Project
 from storage.projects import pending_exists
+from storage.statements import table
+
+# Built once and run with bind parameters, on every step of the loop: storage/statements.py.
+_projects = table(Project)
+_held_by_owner = (_projects.c.id == bindparam("project_id")) & (_projects.c.lease_owner == bindparam("owner"))
+
+# Core UPDATE … RETURNING every column, loaded as a Project by the ORM.
+_claim = select(Project).from_statement(
+    update(_projects)
+    .where(
+        _projects.c.id == bindparam("project_id"),
+        (_projects.c.lease_owner == None)  # noqa: E711
+        | (_projects.c.lease_until < bindparam("now"))
+        | (_projects.c.lease_owner == bindparam("owner")),
+    )
+    .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
+    .returning(*_projects.c)
+)
 
 
 async def claim(
     *, session: AsyncSession, project_id: int, owner: str, now: datetime, until: datetime
 ) -> Project | None:
     """Take the lease; the project as it is now when taken, None when another run holds it."""
-    stmt = (
-        update(Project)
-        .where(
-            col(Project.id) == project_id,
-            (col(Project.lease_owner) == None)  # noqa: E711
-            | (col(Project.lease_until) < now)
-            | (col(Project.lease_owner) == owner),
-        )
-        .values(lease_owner=owner, lease_until=until)
-        .returning(Project)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    params = {"project_id": project_id, "owner": owner, "now": now, "until": until}
+    return (await session.execute(_claim, params)).scalar_one_or_none()
+
+
+_renew = update(_projects).where(_held_by_owner).values(lease_until=bindparam("until"))
 
 
 async def renew(*, session: AsyncSession, project_id: int, owner: str, until: datetime) -> bool:
-    stmt = (
-        update(Project)
-        .where(col(Project.id) == project_id, col(Project.lease_owner) == owner)
-        .values(lease_until=until)
-    )
-    return bool(_rowcount(await session.execute(stmt)))
+    params = {"project_id": project_id, "owner": owner, "until": until}
+    return bool(_rowcount(await session.execute(_renew, params)))
+
+
+_release = (
+    update(_projects)
+    .where(_held_by_owner)
+    .values(lease_owner=None, lease_until=None)
+    .returning(_projects.c.state, _projects.c.current_version, pending_exists(bindparam("project_id")))
+)
 
 
 async def release(*, session: AsyncSession, project_id: int, owner: str) -> bool:
     """Hand the lease back; True when the project has work waiting (a first draft not written,
     or feedback pending in review), read in the same statement so no reply slips between."""
-    stmt = (
-        update(Project)
-        .where(col(Project.id) == project_id, col(Project.lease_owner) == owner)
-        .values(lease_owner=None, lease_until=None)
-        .returning(col(Project.state), col(Project.current_version), pending_exists(project_id))
-    )
-    row = (await session.execute(stmt)).first()
+    row = (await session.execute(_release, {"project_id": project_id, "owner": owner})).first()
     if row is None:
         return False
     state, version, pending = row
