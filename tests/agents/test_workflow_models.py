@@ -17,7 +17,7 @@ from bot.ports import PlatformLimits
 from bot.replies import ReplyKind
 from bot.runtime import Runtime
 from bot.settings import Settings
-from storage.models import Project, Version
+from storage.models import MessageLink, Project, Version
 from tests.agents.conftest import ANTHROPIC_KEY, OPENAI_KEY
 from tests.conftest import reply_event, request_event
 from tests.fakes.llm_server import FakeLLMServer, Fault, _tokens, default_reply
@@ -193,6 +193,28 @@ async def test_first_draft_is_asked_for_before_the_thread_opens(rt_factory: Any,
     assert chat.sent[-1].op == "post" and chat.sent[-1].reply.controls
     (version,) = await _versions(rt)
     assert version.text == chat.sent[-1].reply.text and version.latency_ms >= 0
+
+
+async def test_a_first_draft_finished_after_the_project_was_rejected_is_dropped(
+    rt_factory: Any, llm_wf: FakeLLMServer
+) -> None:
+    rt = rt_factory(edit_interval=1.0)
+    llm_wf.latency = 0.5
+    drafting = asyncio.create_task(rt.workflow.handle(request_event("[writing] a post on tidy data")))
+    for _ in range(200):
+        if llm_wf.requests(model="gpt-writer") and _chat(rt).sent:
+            break
+        await asyncio.sleep(0.01)
+    await rt.workflow.handle(reply_event(1, "reject"))  # the requester, while v1 is being written
+    await drafting
+    p = await _project(rt)
+    assert (p.state, p.current_version) == ("rejected", 0)
+    assert await _versions(rt) == [] and _chat(rt).drafts() == []
+    # The thread and the acknowledgement were recorded all the same (with the lease handed back).
+    assert p.thread_id == "1" and p.lease_owner is None
+    async with rt.db.session() as s:
+        kinds = (await s.execute(select(MessageLink.kind).where(MessageLink.project_id == 1))).scalars().all()
+    assert sorted(kinds) == ["ack", "request"]
 
 
 async def test_a_redelivered_request_asks_the_model_once(rt_factory: Any, llm_wf: FakeLLMServer) -> None:
