@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -171,16 +171,21 @@ class CycleRunner:
             if early is not None:
                 early.cancel()
 
-    @staticmethod
-    async def _flush(session: AsyncSession, todo: list[Prelude]) -> None:
-        while todo:
-            await todo.pop(0)(session)
+    @contextlib.asynccontextmanager
+    async def _session(self, todo: list[Prelude]) -> AsyncIterator[AsyncSession]:
+        """A transaction that first makes the writes left in `todo`; they leave it once committed,
+        so a transaction rolled back (a dropped version, an error) leaves them for the next one."""
+        writes = list(todo)
+        async with self.wf.db.session() as session:
+            for write in writes:
+                await write(session)
+            yield session
+        del todo[: len(writes)]
 
     async def _claim(self, project_id: int, token: str, todo: list[Prelude]) -> Claim | None:
         """Take the lease and read what a cycle needs, in one transaction."""
         now = self.wf.clock.now()
-        async with self.wf.db.session() as session:
-            await self._flush(session, todo)
+        async with self._session(todo) as session:
             until = now + timedelta(seconds=self.lease)
             project = await locks.claim(session=session, project_id=project_id, owner=token, now=now, until=until)
             if project is None:
@@ -201,8 +206,7 @@ class CycleRunner:
         lease back, and say whether work arrived meanwhile, so no reply waits: one transaction."""
 
         async def release() -> bool:
-            async with self.wf.db.session() as session:
-                await self._flush(session, todo)
+            async with self._session(todo) as session:
                 if shown is not None:
                     await store.link_message(
                         session=session,
@@ -330,10 +334,8 @@ class CycleRunner:
         nothing stored) when the project was decided while the version was being written."""
         now = self.wf.clock.now()
         model = result.model or spec.model
-        carried = list(todo)
         try:
-            async with self.wf.db.session() as session:
-                await self._flush(session, todo)
+            async with self._session(todo) as session:
                 if upto:  # 0: no feedback was pending for this version
                     await store.consume_feedback(
                         session=session, project_id=_pid(project), upto_id=upto, version=number
@@ -367,11 +369,7 @@ class CycleRunner:
                 return fresh
         except _Dropped:
             _log.info("project %s was decided while v%d was written; version dropped", project.id, number)
-            todo[:0] = carried  # rolled back with the version; the release writes them
-            return None
-        except BaseException:
-            todo[:0] = carried
-            raise
+            return None  # the writes in `todo` were rolled back with it: the release makes them
 
     async def _publish(self, project: Project, text: str, progress_id: str | None) -> Shown:
         """Show the finished version: inline with controls (replacing the streamed progress
@@ -406,8 +404,7 @@ class CycleRunner:
     ) -> None:
         reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         now = self.wf.clock.now()
-        async with self.wf.db.session() as session:
-            await self._flush(session, todo)
+        async with self._session(todo) as session:
             await store.move_state(
                 session=session,
                 project_id=_pid(project),
