@@ -48,16 +48,24 @@ async def test_no_more_than_width_hold_a_turn_at_once() -> None:
     assert peak == 3 and turns.held == 0
 
 
-async def test_a_cancelled_waiter_does_not_keep_a_turn() -> None:
+Line = tuple[Turns, list[int], asyncio.Event, list["asyncio.Task[None]"], tuple[int, int, int]]
+
+
+async def _one_holding_two_waiting() -> Line:
+    """A single turn: the first ticket holds it until the gate opens, the next two wait in line."""
     turns = Turns(1)
     order: list[int] = []
     gate = asyncio.Event()
     a, b, c = turns.ticket(), turns.ticket(), turns.ticket()
     holder = asyncio.create_task(_hold(turns, a, order, gate))
     await asyncio.sleep(0)
-    gone = asyncio.create_task(_hold(turns, b, order, gate))
-    waiting = asyncio.create_task(_hold(turns, c, order, gate))
+    waiters = [asyncio.create_task(_hold(turns, t, order, gate)) for t in (b, c)]
     await asyncio.sleep(0)
+    return turns, order, gate, [holder, *waiters], (a, b, c)
+
+
+async def test_a_cancelled_waiter_does_not_keep_a_turn() -> None:
+    turns, order, gate, (holder, gone, waiting), (a, _, c) = await _one_holding_two_waiting()
     gone.cancel()
     gate.set()
     await asyncio.gather(holder, waiting)
@@ -65,15 +73,7 @@ async def test_a_cancelled_waiter_does_not_keep_a_turn() -> None:
 
 
 async def test_a_waiter_cancelled_as_its_turn_comes_passes_it_on() -> None:
-    turns = Turns(1)
-    order: list[int] = []
-    gate = asyncio.Event()
-    a, b, c = turns.ticket(), turns.ticket(), turns.ticket()
-    holder = asyncio.create_task(_hold(turns, a, order, gate))
-    await asyncio.sleep(0)
-    unlucky = asyncio.create_task(_hold(turns, b, order, gate))
-    waiting = asyncio.create_task(_hold(turns, c, order, gate))
-    await asyncio.sleep(0)
+    turns, order, gate, (holder, unlucky, waiting), (a, _, c) = await _one_holding_two_waiting()
     gate.set()
     await asyncio.sleep(0)  # `a` leaves and hands its turn to `b`, which has not run yet
     assert holder.done() and order == [a]
