@@ -29,6 +29,14 @@ class DraftHeader:
     model: str = ""
     agent: str = ""
 
+    def label(self) -> str:
+        """`#12 · v2 · writing · gpt-4o`: the line every platform heads a project's messages with."""
+        parts = [f"#{self.number}"]
+        if self.version:
+            parts.append(f"v{self.version}")
+        parts += [part for part in (self.category, self.model) if part]
+        return " · ".join(parts)
+
 
 @dataclass(frozen=True)
 class Reply:

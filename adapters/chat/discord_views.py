@@ -45,14 +45,7 @@ class ControlHandler(Protocol):
 
 
 def header_line(header: DraftHeader) -> str:
-    parts = [f"#{header.number}"]
-    if header.version:
-        parts.append(f"v{header.version}")
-    if header.category:
-        parts.append(header.category)
-    if header.model:
-        parts.append(header.model)
-    return "**" + " · ".join(parts) + "**"
+    return f"**{header.label()}**"
 
 
 def split_text(text: str, limit: int = MAX_CONTENT) -> list[str]:

@@ -152,14 +152,7 @@ def mention(handle: str) -> str:
 
 
 def header_line(header: DraftHeader) -> str:
-    parts = [f"#{header.number}"]
-    if header.version:
-        parts.append(f"v{header.version}")
-    if header.category:
-        parts.append(header.category)
-    if header.model:
-        parts.append(header.model)
-    return " · ".join(parts)[:HEADER_CHARS]
+    return header.label()[:HEADER_CHARS]
 
 
 def render(reply: Reply, *, text_override: str | None = None) -> tuple[str, list[Block]]:
