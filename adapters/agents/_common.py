@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.errors import AgentUnavailable
 from bot.settings import AgentSpec
 
 _KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{4,}|sk-ant-[A-Za-z0-9_\-*]{4,}|Bearer\s+\S+)")
@@ -75,3 +76,8 @@ def split_cache_prefix(text: str, prefix_chars: int) -> tuple[str, str]:
     if prefix_chars <= 0:
         return "", text
     return text[:prefix_chars], text[prefix_chars:]
+
+
+def connection_lost(name: str, exc: BaseException) -> AgentUnavailable:
+    """A transport failure under the SDK (reset, refused, half-read stream): retryable, one line."""
+    return AgentUnavailable(f"agent {name}: connection lost while streaming ({type(exc).__name__})", agent=name)

@@ -14,7 +14,14 @@ from typing import Any
 import anthropic
 import httpx2
 
-from adapters.agents._common import Redactor, agent_label, resolve_key, retry_after_seconds, split_cache_prefix
+from adapters.agents._common import (
+    Redactor,
+    agent_label,
+    connection_lost,
+    resolve_key,
+    retry_after_seconds,
+    split_cache_prefix,
+)
 from bot.errors import AgentError, AgentRateLimited, AgentRejected, AgentUnavailable
 from bot.ports import AgentBackend, DraftRequest, DraftResult
 from bot.settings import AgentSpec, Settings
@@ -58,9 +65,7 @@ class AnthropicAgent:
         except anthropic.APIError as exc:
             raise self._translate(exc) from exc
         except httpx2.TransportError as exc:
-            raise AgentUnavailable(
-                f"agent {self.name}: connection lost while streaming ({type(exc).__name__})", agent=self.name
-            ) from exc
+            raise connection_lost(self.name, exc) from exc
 
     async def aclose(self) -> None:
         await self._client.close()

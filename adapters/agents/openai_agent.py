@@ -24,7 +24,7 @@ from openai.types.responses import (
     ResponseTextDeltaEvent,
 )
 
-from adapters.agents._common import Redactor, agent_label, resolve_key, retry_after_seconds
+from adapters.agents._common import Redactor, agent_label, connection_lost, resolve_key, retry_after_seconds
 from bot.errors import AgentError, AgentRateLimited, AgentRejected, AgentUnavailable
 from bot.ports import AgentBackend, DraftRequest, DraftResult
 from bot.settings import AgentSpec, Settings
@@ -79,9 +79,7 @@ class OpenAIAgent:
         except openai.APIError as exc:
             raise self._translate(exc) from exc
         except httpx2.TransportError as exc:
-            raise AgentUnavailable(
-                f"agent {self.name}: connection lost while streaming ({type(exc).__name__})", agent=self.name
-            ) from exc
+            raise connection_lost(self.name, exc) from exc
 
     async def aclose(self) -> None:
         await self._client.close()
