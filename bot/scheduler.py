@@ -59,6 +59,7 @@ class JobScheduler:
         self.make_up = catch_up
         self.scheduler: AsyncIOScheduler | None = None
         self.catch_up_task: asyncio.Task[list[jobs.DigestOutcome]] | None = None
+        self._running: set[asyncio.Task[Any]] = set()  # jobs running now: shutdown does not wait for them
 
     def digest_job_id(self, channel: DigestChannel) -> str:
         return f"digest:{jobs.channel_key(channel)}"
@@ -103,11 +104,12 @@ class JobScheduler:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.scheduler = None
-        task = self.catch_up_task
-        if task is not None and not task.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(task), timeout=5)
-            except (TimeoutError, Exception):
+        # shutdown(wait=False) leaves running jobs be: a digest already posted still records its
+        # run, so give them (and the catch-up) a moment, and cancel what is left.
+        pending = {t for t in (*self._running, self.catch_up_task) if t is not None and not t.done()}
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+            for task in pending:
                 task.cancel()
 
     # The jobs as the scheduler runs them: errors are logged, never raised into APScheduler.
@@ -121,8 +123,13 @@ class JobScheduler:
         return await self._guard(jobs.expire_idle(self.runtime), "expire_idle")
 
     async def _guard(self, coro: Coroutine[Any, Any, T], what: str) -> T | None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
         try:
             return await coro
         except Exception:
             _log.exception("scheduled job %s failed", what)
             return None
+        finally:
+            self._running.discard(task)

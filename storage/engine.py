@@ -54,8 +54,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # busy_timeout first: switching a new file to WAL needs a lock another process may hold for a
     # moment, and without the timeout that switch fails at once instead of waiting.
     cursor.execute("PRAGMA busy_timeout=10000")
-    # WAL lets readers run beside the one writer.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL lets readers run beside the one writer. It is a property of the file, so only the first
+    # connection switches it: asking again needs a lock that SQLite reports busy at once, without
+    # waiting, while another connection writes.
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
