@@ -6,6 +6,7 @@ accepted; the async driver (aiosqlite, asyncpg) is chosen here.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+_log = logging.getLogger(__name__)
 
 
 def async_url(url: str | None, *, data_dir: Path) -> str:
@@ -51,15 +54,19 @@ def sync_url(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
-    # busy_timeout first: switching a new file to WAL needs a lock another process may hold for a
-    # moment, and without the timeout that switch fails at once instead of waiting.
     cursor.execute("PRAGMA busy_timeout=10000")
-    # WAL lets readers run beside the one writer. It is a property of the file, so only the first
-    # connection switches it: asking again needs a lock that SQLite reports busy at once, without
-    # waiting, while another connection writes.
+    # WAL lets readers run beside the one writer. It is a property of the file: the first
+    # connection to find the file in another mode switches it. That switch needs a lock SQLite
+    # reports busy at once (busy_timeout does not apply) while another connection writes; the
+    # connection then works in the file's current mode, and a later one makes the switch.
     cursor.execute("PRAGMA journal_mode")
     if str(cursor.fetchone()[0]).lower() != "wal":
-        cursor.execute("PRAGMA journal_mode=WAL")
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception as exc:
+            if "locked" not in str(exc):
+                raise
+            _log.debug("SQLite file busy; WAL is switched on by a later connection")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
