@@ -1,31 +1,27 @@
-"""Who may decide and whose reply is feedback: pure functions over the config and an actor."""
+"""Who may decide and whose reply is feedback: pure functions over the config and an actor.
+
+People are matched by id on Slack and Discord and by name only on the console (see bot/identity.py).
+"""
 
 from __future__ import annotations
 
 from bot.events import Actor
+from bot.identity import has_role, names
 from bot.settings import Settings
-
-
-def _matches(actor: Actor, names: tuple[str, ...]) -> bool:
-    wanted = {n.lower() for n in names}
-    return actor.user_id.lower() in wanted or (bool(actor.name) and actor.name.lower() in wanted)
 
 
 def is_admin(actor: Actor, settings: Settings) -> bool:
     cfg = settings.file
     admins = cfg.admins + (cfg.slack.admins if actor.platform == "slack" else ())
     admins += cfg.discord.admins if actor.platform == "discord" else ()
-    if _matches(actor, admins):
+    if names(actor, admins):
         return True
-    roles = {r.lower() for r in actor.roles}
-    return actor.platform == "discord" and bool(roles & {r.lower() for r in cfg.discord.admin_roles})
+    return actor.platform == "discord" and has_role(actor, cfg.discord.admin_roles)
 
 
 def is_expert(actor: Actor, category: str, settings: Settings) -> bool:
     cat = settings.category(category)
-    if _matches(actor, cat.experts):
-        return True
-    return bool({r.lower() for r in actor.roles} & {r.lower() for r in cat.expert_roles})
+    return names(actor, cat.experts) or has_role(actor, cat.expert_roles)
 
 
 def has_experts(category: str, settings: Settings) -> bool:
@@ -41,6 +37,11 @@ def may_decide(actor: Actor, *, requester_id: str, category: str, settings: Sett
     if actor.is_bot:
         return False
     return is_requester(actor, requester_id) or is_expert(actor, category, settings) or is_admin(actor, settings)
+
+
+def may_see(actor: Actor, *, requester_id: str, category: str, settings: Settings) -> bool:
+    """Who may read a project's state and brief from outside its channel: those who may decide it."""
+    return may_decide(actor, requester_id=requester_id, category=category, settings=settings)
 
 
 def may_give_feedback(actor: Actor, *, requester_id: str, category: str, settings: Settings) -> bool:

@@ -70,8 +70,10 @@ class AgentSpec(_Strict):
 
 
 class CategoryConfig(_Strict):
-    experts: tuple[str, ...] = ()  # platform user ids or names
-    expert_roles: tuple[str, ...] = ()  # Discord roles / Slack user groups
+    # People are ids on Slack (U…/W… users, S… user groups) and Discord (user or role snowflakes); a
+    # name matches only on the console, since chat members choose their own display names.
+    experts: tuple[str, ...] = ()
+    expert_roles: tuple[str, ...] = ()  # Slack S… user-group ids; Discord role ids or role names
     mention: tuple[str, ...] = ()  # what to ping (user ids, <!subteam^S123>); defaults to experts
     agent: str | None = None
     fallback: tuple[str, ...] = ()
@@ -101,21 +103,21 @@ class DigestConfig(_Strict):
 
 class SlackConfig(_Strict):
     channels: tuple[str, ...] = ()  # empty: every channel the bot is in
-    admins: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()  # Slack user ids (U…/W…) or user-group ids (S…)
 
 
 class DiscordConfig(_Strict):
-    admin_roles: tuple[str, ...] = ()
+    admin_roles: tuple[str, ...] = ()  # role ids or role names (only Manage Roles can create or rename one)
     forum_channels: tuple[str, ...] = ()
     guild_id: str | None = None
-    admins: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()  # Discord user or role ids (snowflakes)
 
 
 class FileConfig(_Strict):
     """The TOML file's shape. Unknown keys are an error, so a typo is caught at start-up."""
 
     timezone: str = "UTC"
-    admins: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()  # ids on Slack and Discord (as `experts`), names on the console
     default_agent: str | None = None
     triage_agent: str | None = None
     agents: dict[str, AgentSpec] = Field(default_factory=dict)

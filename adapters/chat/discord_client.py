@@ -44,6 +44,7 @@ from bot.events import (
     ThreadRef,
     ThreadReply,
 )
+from bot.identity import warn_config
 from bot.settings import CATEGORIES, Settings
 from bot.stats import parse_minutes
 
@@ -69,6 +70,7 @@ def intents() -> discord.Intents:
 
 
 def actor_of(user: discord.abc.User | discord.Member) -> Actor:
+    """The acting member. Its display name is shown, never matched; its roles (names and ids) may be."""
     roles: set[str] = set()
     if isinstance(user, discord.Member):
         for role in user.roles:
@@ -140,6 +142,7 @@ class DraftloopClient(discord.Client):
         super().__init__(intents=intents(), **options)
         self.settings = settings
         self.config = settings.file.discord
+        warn_config(settings.file, NAME)
         self.handle = handle
         self.spawn = spawn
         self.sync_commands = sync_commands

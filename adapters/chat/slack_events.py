@@ -37,6 +37,7 @@ from bot.events import (
     ThreadRef,
     ThreadReply,
 )
+from bot.identity import entry_id, is_slack_id, warn_config
 from bot.replies import Reply, ReplyKind
 from bot.settings import CATEGORIES, Settings
 
@@ -106,6 +107,15 @@ class UserGroups:
         return members
 
 
+def _configured_groups(settings: Settings) -> set[str]:
+    """Slack user groups (S… ids) the config names as experts or admins: their members are looked up."""
+    cfg = settings.file
+    entries = [*cfg.admins, *cfg.slack.admins]
+    for cat in cfg.categories.values():
+        entries += [*cat.experts, *cat.expert_roles]
+    return {entry_id(e) for e in entries if is_slack_id(e) and entry_id(e).startswith("S")}
+
+
 def strip_mention(text: str, bot_user_id: str | None) -> str:
     """Remove the bot's own mention(s) and tidy the whitespace."""
     if bot_user_id:
@@ -129,8 +139,8 @@ class SlackEvents:
         self.handle = handle
         self.recent = RecentKeys()
         self.aside = settings.file.workflow.aside_marker
-        groups = {g for c in settings.file.categories.values() for g in c.expert_roles if g.startswith("S")}
-        self.groups = UserGroups(platform, groups)
+        self.groups = UserGroups(platform, _configured_groups(settings))
+        warn_config(settings.file, PLATFORM)
         self.categories = tuple(dict.fromkeys((*CATEGORIES, *settings.file.categories)))
 
     # ------------------------------------------------------------------ plumbing
@@ -169,6 +179,7 @@ class SlackEvents:
             log.exception("slack: an event could not be handled")
 
     async def _actor(self, user_id: str, name: str = "") -> Actor:
+        # `name` (a payload's user.name / user_name) is shown, never matched: permissions compare ids.
         roles = await self.groups.of(user_id) if self.groups.groups else frozenset()
         return Actor(PLATFORM, user_id, name=name, roles=roles)
 
