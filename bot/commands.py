@@ -1,4 +1,9 @@
-"""Commands: help, status, digest, retry, cancel, from a slash command, the console or a thread."""
+"""Commands: help, status, digest, retry, cancel, from a slash command, the console or a thread.
+
+A command that names a project answers in the open only where the project lives (its channel or a
+thread in it); its requester, experts and admins also get an answer elsewhere, privately. Anyone else
+gets "No project #N here.", the same as for a number that does not exist.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,18 @@ from bot import texts
 from bot.digest import Period, build_report, render_text
 from bot.errors import NotAllowed, UnknownProject, UserFacingError
 from bot.events import CommandInvoked, Locator
+from bot.permissions import may_see
 from bot.replies import Reply, ReplyKind
 from bot.states import State, check_move
 from storage import projects as store
+from storage.models import Project
 
 if TYPE_CHECKING:
     from bot.workflow import Workflow
 
 DIGEST_DAYS = 7
+# Platforms that are one room: every project is "here" (the console in a terminal).
+ONE_ROOM = frozenset({"console"})
 
 
 class CommandRouter:
@@ -41,20 +50,50 @@ class CommandRouter:
         await self._say(cmd, Reply(texts.help_text(cmd.reply_to.platform), kind=ReplyKind.HELP))
 
     async def status(self, cmd: CommandInvoked) -> None:
-        if cmd.locator is not None:
-            project = await self.wf.find(cmd.locator)
-            if project is None:
-                raise UnknownProject(texts.unknown_project(cmd.locator.number or 0))
-            text = texts.status_line(project)
-            if project.last_error and project.state == State.FAILED:
-                text += f"\nLast error: {project.last_error}"
-            await self._say(cmd, Reply(text, kind=ReplyKind.STATUS, header=self.wf.header(project)))
+        locator = cmd.locator or _number_arg(cmd)
+        project = await self._visible(cmd, locator) if locator is not None else None
+        if project is None:  # no project named, or a thread that is no project's: this channel's list
+            await self._list(cmd)
             return
-        channel = None if cmd.reply_to.platform == "console" else cmd.reply_to.channel
+        text = texts.status_line(project)
+        if project.last_error and project.state == State.FAILED:
+            text += f"\nLast error: {project.last_error}"
+        await self._tell(cmd, project, Reply(text, kind=ReplyKind.STATUS, header=self.wf.header(project)))
+
+    async def _list(self, cmd: CommandInvoked) -> None:
+        """The open projects of the channel asked in (the console is one room and lists them all)."""
+        channel = None if cmd.reply_to.platform in ONE_ROOM else cmd.reply_to.channel
         async with self.wf.db.session() as session:
             open_ = await store.open_projects(session=session, platform=cmd.reply_to.platform, channel=channel)
         lines = [texts.status_line(p) for p in open_] or ["No open projects."]
         await self._say(cmd, Reply("\n".join(lines), kind=ReplyKind.STATUS))
+
+    async def _visible(self, cmd: CommandInvoked, locator: Locator) -> Project | None:
+        """The project `locator` names, if the asker may see it from where they ask.
+
+        In the project's own channel anyone may; elsewhere only its requester, its category's experts
+        and admins (answered privately). A number that is hidden from the asker gets the same answer as
+        one that does not exist, so a command cannot probe other channels. None: a thread of no project.
+        """
+        project = await self.wf.find(locator)
+        if project is not None and (_here(cmd, project) or self._insider(cmd, project)):
+            return project
+        if locator.number is None:
+            return None
+        raise UnknownProject(texts.no_project_here(locator.number))
+
+    def _insider(self, cmd: CommandInvoked, project: Project) -> bool:
+        return may_see(
+            cmd.actor, requester_id=project.requester_id, category=project.category, settings=self.wf.settings
+        )
+
+    async def _tell(self, cmd: CommandInvoked, project: Project, reply: Reply) -> None:
+        """Answer in the open where the project lives; anywhere else only to the asker."""
+        if _here(cmd, project):
+            await self._say(cmd, reply)
+            return
+        platform = self.wf.platform(cmd.reply_to.platform)
+        await platform.notify_private(cmd.reply_to, cmd.actor, reply.text)
 
     async def digest(self, cmd: CommandInvoked) -> None:
         tz = self.wf.settings.tz
@@ -62,19 +101,18 @@ class CommandRouter:
         report = await build_report(self.wf.db, period)
         await self._say(cmd, Reply(render_text(report), kind=ReplyKind.DIGEST, data=report))
 
-    async def _project(self, cmd: CommandInvoked) -> tuple[int, State]:
+    async def _project(self, cmd: CommandInvoked) -> Project:
         locator = cmd.locator or _number_arg(cmd)
-        if locator is None:
+        project = await self._visible(cmd, locator) if locator is not None else None
+        if project is None:
             raise UserFacingError(f"Which project? Use `{cmd.name}` in its thread or `#N {cmd.name}`.")
-        project = await self.wf.find(locator)
-        if project is None or project.id is None:
-            raise UnknownProject(texts.unknown_project(locator.number or 0))
         if not self.wf.may_administer(cmd.actor, project):
             raise NotAllowed(f"Only the requester or an admin can {cmd.name} #{project.id}.")
-        return project.id, State(project.state)
+        return project
 
     async def retry(self, cmd: CommandInvoked) -> None:
-        number, state = await self._project(cmd)
+        found = await self._project(cmd)
+        number, state = _number(found), State(found.state)
         if state != State.FAILED:
             raise UserFacingError(
                 f"#{number} is {state.value.replace('_', ' ')}; only a failed project can be retried."
@@ -88,11 +126,12 @@ class CommandRouter:
             project.decided_at = None
             project.last_error = ""
             project.updated_at = self.wf.clock.now()
-        await self._say(cmd, Reply(f"Retrying #{number}.", header=self.wf.header(project)))
+        await self._tell(cmd, project, Reply(f"Retrying #{number}.", header=self.wf.header(project)))
         await self.wf.cycles.run(number)
 
     async def cancel(self, cmd: CommandInvoked) -> None:
-        number, state = await self._project(cmd)
+        found = await self._project(cmd)
+        number, state = _number(found), State(found.state)
         check_move(state, State.CANCELLED, number=number)
         async with self.wf.db.session() as session:
             moved = await store.move_state(
@@ -105,7 +144,20 @@ class CommandRouter:
             project = await store.get_project(session=session, project_id=number)
         if not moved or project is None:
             raise UserFacingError(f"#{number} changed just now; look at its status and try again.")
-        await self._say(cmd, Reply(f"#{number} cancelled.", header=self.wf.header(project)))
+        await self._tell(cmd, project, Reply(f"#{number} cancelled.", header=self.wf.header(project)))
+
+
+def _here(cmd: CommandInvoked, project: Project) -> bool:
+    """Whether the command was given where the project lives: same platform and channel (or thread in it)."""
+    where = cmd.reply_to
+    if where.platform != project.platform:
+        return False
+    return where.platform in ONE_ROOM or where.channel == project.channel
+
+
+def _number(project: Project) -> int:
+    assert project.id is not None, "a stored project has an id"
+    return project.id
 
 
 def _number_arg(cmd: CommandInvoked) -> Locator | None:

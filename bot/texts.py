@@ -57,6 +57,11 @@ def unknown_project(number: int) -> str:
     return f"There is no project #{number}. `/status` lists the open ones."
 
 
+def no_project_here(number: int) -> str:
+    """A command naming a project that does not exist, or that lives elsewhere: one text for both."""
+    return f"No project #{number} here."
+
+
 def ack(number: int, found: Triage, *, asking: str | None = None) -> str:
     experts = ", ".join(found.mentions) if found.mentions else "anyone in this thread"
     why = "" if found.reason == "given" else f" ({found.reason})"
