@@ -34,7 +34,8 @@ _PLATFORM_HELP: dict[str, dict[str, str]] = {
         "start": "mention @draftloop with your request, or use `/draft`",
         "example": "@draftloop [writing] a 600-word post on remote onboarding",
         "decide": "the Accept / Reject buttons, a ✅ / ❌ reaction, or a reply `accept` / `reject`",
-        "commands": "`/draftloop help`, `/draftloop status`, `/draftloop digest`, a reply `retry` in a thread",
+        "commands": "`/draftloop help`, `/draftloop status` (this channel's projects; `status N` for one of them), "
+        "`/draftloop digest`, a reply `retry` in a thread",
     },
     "discord": {
         "start": "mention @draftloop with your request, or use `/draft`",
