@@ -402,7 +402,10 @@ class CycleRunner:
     async def _failed(
         self, project: Project, number: int, exc: AgentError, progress_id: str | None, todo: list[Prelude]
     ) -> None:
-        reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        # Masked before it is cut (a cut secret would no longer match) and before it is stored
+        # or posted: a provider's error body may quote any token it was sent or knows.
+        masked = self.wf.redactor(str(exc))
+        reason = masked.splitlines()[0][:300] if masked.strip() else type(exc).__name__
         now = self.wf.clock.now()
         async with self._session(todo) as session:
             await store.move_state(

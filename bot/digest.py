@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import digest_render
+from bot import digest_render, redact
 from bot.stats import rate
 from storage import metrics
 from storage.engine import Database
@@ -179,7 +179,9 @@ class DigestReport:
             "waiting": [self._waiting_json(w) for w in self.waiting],
             "waiting_total": self.waiting_total,
         }
-        return data
+        # Names in it are people's own (display names): masked like any text that leaves.
+        masked: dict[str, Any] = redact.active().json(data)
+        return masked
 
     def _waiting_json(self, w: Waiting) -> dict[str, Any]:
         hours = (self.now - w.review_since).total_seconds() / 3600 if self.now else None

@@ -13,6 +13,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from bot import redact
+
 Json = Mapping[str, Any]
 
 
@@ -21,9 +23,10 @@ class HasJson(Protocol):
 
 
 def as_json(report: HasJson | Json) -> Json:
-    if isinstance(report, Mapping):
-        return report
-    return report.to_json()
+    """The report's JSON object, every string masked by the process's redaction (bot/redact.py)."""
+    data = report if isinstance(report, Mapping) else report.to_json()
+    masked: Json = redact.active().json(data)
+    return masked
 
 
 # --------------------------------------------------------------------------- small formatters

@@ -1,49 +1,93 @@
-"""Logging set-up with a filter that masks secrets, so a token never reaches a log line."""
+"""Logging set-up with a filter that masks secrets, so a token never reaches a log line.
+
+The filter runs every record through the process's redactor (bot/redact.py): the message, the
+formatted traceback and the stack. Tracebacks matter as much as messages: an SDK's exception text
+may quote a token, and a failed SQL statement's would quote what the parameters held (the engine
+hides them, `hide_parameters=True`; the filter removes any that still appear).
+"""
 
 from __future__ import annotations
 
 import logging
-import os
-import re
+from typing import TextIO
 
-SECRET_ENV = (
-    "SLACK_BOT_TOKEN",
-    "SLACK_APP_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "DISCORD_TOKEN",
-    "OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
+from bot import redact
+from bot.redact import Redactor
+from bot.settings import Settings
+
+SECRET_ENV = redact.SECRET_ENV
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Kept at WARNING whatever the level: SDK debug logs include request headers, and the database
+# drivers' and SQLAlchemy's debug and info logs show statements, aiosqlite's with their values.
+QUIET_LOGGERS = (
+    "httpx",
+    "httpx2",
+    "openai",
+    "anthropic",
+    "slack_sdk",
+    "slack_bolt",
+    "discord",
+    "aiohttp.access",
+    "aiosqlite",
+    "asyncpg",
+    "sqlalchemy",
 )
-# Token shapes worth masking even when they did not come from our environment.
-_PATTERNS = re.compile(r"(xox[abprs]-[\w-]{6,}|xapp-[\w-]{6,}|sk-[\w-]{8,}|sk-ant-[\w-]{8,})")
 
 
 class RedactSecrets(logging.Filter):
-    def __init__(self, extra_names: tuple[str, ...] = ()) -> None:
+    """A handler filter; `redactor` fixed, or the process's (`redact.active()`) at each record."""
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
         super().__init__()
-        names = SECRET_ENV + extra_names
-        self.values = [v for v in (os.environ.get(n, "") for n in names) if len(v) >= 6]
+        self._fixed = redactor
+        self._formatter = logging.Formatter()
+
+    @property
+    def redactor(self) -> Redactor:
+        return self._fixed or redact.active()
 
     def redact(self, text: str) -> str:
-        for value in self.values:
-            text = text.replace(value, "***")
-        return _PATTERNS.sub("***", text)
+        return self.redactor.log_text(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = self.redact(message)
+        redactor = self.redactor
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)  # a bad format string: the record is still shown, masked
+        clean = redactor.log_text(message)
         if clean != message:
             record.msg, record.args = clean, ()
+        if record.exc_info and not record.exc_text:
+            # Formatted here, so every formatter (which reuses exc_text) prints the masked form.
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redactor.log_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redactor.log_text(record.stack_info)
         return True
 
 
-def setup_logging(level: str = "INFO", *, key_env_names: tuple[str, ...] = ()) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets(key_env_names))
+def redacting_handler(stream: TextIO | None = None, redactor: Redactor | None = None) -> logging.Handler:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(RedactSecrets(redactor))
+    return handler
+
+
+def setup_logging(
+    level: str = "INFO",
+    *,
+    key_env_names: tuple[str, ...] = (),
+    settings: Settings | None = None,
+    stream: TextIO | None = None,
+) -> None:
+    """Log to stderr (or `stream`) through the redacting filter. With `settings`, the process
+    redactor is built from them; without, from the environment (the same variables) and
+    `key_env_names`. A Runtime built later configures it from its settings again."""
+    redact.configure(Redactor.from_settings(settings) if settings else Redactor.from_environ(key_env_names))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [redacting_handler(stream)]
     root.setLevel(level.upper())
-    # SDK debug logs include request headers; keep them at WARNING whatever the level.
-    for noisy in ("httpx", "httpx2", "openai", "anthropic", "slack_sdk", "slack_bolt", "discord", "aiohttp.access"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -13,6 +13,7 @@ from collections.abc import Coroutine
 from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol
 
+from bot import redact
 from bot.agents import AgentPool
 from bot.ports import ChatPlatform, Clock, SystemClock
 from bot.settings import Settings
@@ -49,7 +50,9 @@ class Runtime:
         self.db = db
         self.clock: Clock = clock or SystemClock()
         self.agents = AgentPool(settings)
-        self.workflow = Workflow(db=db, settings=settings, agents=self.agents, clock=self.clock)
+        # The process's redaction, from these settings: chat posts, stored errors, logs, digests.
+        self.redactor = redact.configure(redact.Redactor.from_settings(settings))
+        self.workflow = Workflow(db=db, settings=settings, agents=self.agents, clock=self.clock, redactor=self.redactor)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @classmethod

@@ -32,6 +32,8 @@ from bot.events import (
 )
 from bot.permissions import is_admin, is_expert, may_decide, may_give_feedback
 from bot.ports import ChatPlatform, Clock, SystemClock
+from bot.redact import Redactor
+from bot.redacting_platform import RedactingPlatform
 from bot.replies import DraftHeader, Reply, ReplyKind
 from bot.settings import Settings
 from bot.states import FINAL, State, check_move
@@ -65,9 +67,12 @@ class Workflow:
         agents: AgentPool,
         clock: Clock | None = None,
         owner: str | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
+        # Masks every configured secret in what leaves for a chat and in stored errors.
+        self.redactor = redactor or Redactor.from_settings(settings)
         self.agents = agents
         self.clock: Clock = clock or SystemClock()
         self.platforms: dict[str, ChatPlatform] = {}
@@ -79,6 +84,10 @@ class Workflow:
         self.commands = CommandRouter(self)
 
     def register_platform(self, platform: ChatPlatform) -> None:
+        # The one boundary of chat output: everything the core posts, edits or uploads, on every
+        # path (streaming edits, commands, jobs), goes through `platform(name)`, hence the wrapper.
+        if not isinstance(platform, RedactingPlatform):
+            platform = RedactingPlatform(platform, self.redactor)
         self.platforms[platform.name] = platform
 
     def platform(self, name: str) -> ChatPlatform:

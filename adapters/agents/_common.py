@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import email.utils
 import os
-import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from bot import redact
 from bot.errors import AgentUnavailable
-from bot.settings import AgentSpec
+from bot.settings import AgentSpec, Settings
 
-_KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{4,}|sk-ant-[A-Za-z0-9_\-*]{4,}|Bearer\s+\S+)")
 _MAX_LINE = 240
 
 
@@ -28,18 +26,19 @@ def resolve_key(spec: AgentSpec, default_env: str, fallback: str | None) -> tupl
     return (value or None), env
 
 
-@dataclass(frozen=True)
 class Redactor:
-    """Turns provider text into one safe line: no newlines, no key, bounded length."""
+    """Turns provider text into one safe line: no newlines, no secret, bounded length.
 
-    secrets: tuple[str, ...] = ()
+    The masking is the process's one redaction (bot/redact.py), built from the settings, so an
+    error body that quotes the Slack token or the signing secret is masked as well as the key.
+    """
+
+    def __init__(self, settings: Settings | None = None, *keys: str | None) -> None:
+        base = redact.Redactor.from_settings(settings) if settings is not None else redact.Redactor()
+        self.mask = base.extended(*keys)
 
     def line(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        text = _KEYLIKE.sub("***", text)
-        text = " ".join(text.split())
+        text = " ".join(self.mask(text).split())
         return text if len(text) <= _MAX_LINE else text[: _MAX_LINE - 1] + "…"
 
 

@@ -33,14 +33,22 @@ _RETRYABLE_TYPES = {"overloaded_error", "api_error", "timeout_error"}
 class AnthropicAgent:
     """An `AgentBackend` over `anthropic.AsyncAnthropic`."""
 
-    def __init__(self, spec: AgentSpec, *, api_key: str | None, key_env: str, base_url: str | None) -> None:
+    def __init__(
+        self,
+        spec: AgentSpec,
+        *,
+        api_key: str | None,
+        key_env: str,
+        base_url: str | None,
+        settings: Settings | None = None,
+    ) -> None:
         self.spec = spec
         self.name = agent_label(spec)
         self.model = spec.model
         self.key_env = key_env
         self.key_present = api_key is not None
         self.base_url = base_url
-        self._redact = Redactor((api_key,) if api_key else ())
+        self._redact = Redactor(settings, api_key)
         # Always pass a key: without one, anthropic 2.x looks for profile files and workload identity.
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key or "missing",
@@ -194,4 +202,4 @@ def create(spec: AgentSpec, settings: Settings) -> AgentBackend:
     fallback = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else None
     key, env = resolve_key(spec, "ANTHROPIC_API_KEY", fallback)
     base_url = spec.base_url or settings.anthropic_base_url
-    return AnthropicAgent(spec, api_key=key, key_env=env, base_url=base_url)
+    return AnthropicAgent(spec, api_key=key, key_env=env, base_url=base_url, settings=settings)

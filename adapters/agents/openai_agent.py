@@ -36,7 +36,15 @@ _NO_KEY_PLACEHOLDER = "not-needed"
 class OpenAIAgent:
     """An `AgentBackend` over `openai.AsyncOpenAI`."""
 
-    def __init__(self, spec: AgentSpec, *, api_key: str | None, key_env: str, base_url: str | None) -> None:
+    def __init__(
+        self,
+        spec: AgentSpec,
+        *,
+        api_key: str | None,
+        key_env: str,
+        base_url: str | None,
+        settings: Settings | None = None,
+    ) -> None:
         self.spec = spec
         self.name = agent_label(spec)
         self.model = spec.model
@@ -44,7 +52,7 @@ class OpenAIAgent:
         self.key_present = api_key is not None
         self.base_url = base_url
         self._compatible = spec.provider == "openai-compatible"
-        self._redact = Redactor((api_key,) if api_key else ())
+        self._redact = Redactor(settings, api_key)
         self._client = openai.AsyncOpenAI(
             api_key=api_key or _NO_KEY_PLACEHOLDER,
             base_url=base_url,
@@ -254,4 +262,4 @@ def create(spec: AgentSpec, settings: Settings) -> AgentBackend:
     fallback = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     key, env = resolve_key(spec, "OPENAI_API_KEY", fallback)
     base_url = spec.base_url or settings.openai_base_url
-    return OpenAIAgent(spec, api_key=key, key_env=env, base_url=base_url)
+    return OpenAIAgent(spec, api_key=key, key_env=env, base_url=base_url, settings=settings)

@@ -1,0 +1,146 @@
+"""One redaction for everything that leaves the process: chat posts, stored errors, logs, the digest.
+
+A `Redactor` masks every configured secret by value (Slack, Discord and model tokens and keys,
+the signing secret, the database password, each agent's `key_env` variable) and, whatever their
+source, the shapes of the tokens people paste: Slack `xox…-`/`xapp-` tokens, `sk-` keys (also
+half-masked ones as providers echo them), bearer tokens, Discord bot tokens and the password in a
+URL's `user:password@`. It is built from Settings; the process keeps one (`configure`, `active`)
+for the places that have no Settings at hand: the logging filter and the digest's JSON.
+
+A value shorter than MIN_SECRET_CHARS is not masked by value (it would blank ordinary words
+everywhere); in a URL it is still masked by shape.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from pydantic import SecretStr
+
+from bot.errors import ConfigError
+from bot.settings import Settings
+
+MASK = "[redacted]"
+MIN_SECRET_CHARS = 8
+# Read when no Settings are given (logging before the runtime exists): the same variables.
+SECRET_ENV = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "DISCORD_TOKEN",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+)
+
+# Token shapes. Each needs its prefix at a word start and enough length (keys: a digit too), so
+# words like "risk-assessment" or "Bearer YOUR_TOKEN" in a draft stay as written.
+_SHAPES = re.compile(
+    r"(?<![\w-])(?:xox[a-z]|xapp)-[A-Za-z0-9-]{8,}"  # Slack bot/user/config and app-level tokens
+    r"|(?<![\w-])sk-(?=[\w*-]*\d)[\w*-]{12,}"  # OpenAI / Anthropic keys, half-masked echoes included
+    r"|(?<![\w.-])[\w-]{23,28}\.[\w-]{6}\.[\w-]{27,}"  # a Discord bot token
+    r"|(?P<bearer>\bBearer\s+)(?=[\w.~+/=-]*\d)[\w.~+/=-]{8,}"
+    r"|(?P<userinfo>://[^:/@\s]+:)[^@/\s]+(?=@)",  # postgresql://user:password@host
+    re.IGNORECASE,
+)
+# What database drivers put in an error about a bad argument: the argument's value (asyncpg
+# shows up to 40 characters of it). SQLAlchemy's "[parameters: …]" too, should an engine show it.
+_SQL_VALUES = re.compile(r"(invalid input for query argument [^:\n]*:)[^\n]*|\[parameters: [^\n]*")
+
+
+def _shape_mask(match: re.Match[str]) -> str:
+    kept = match.group("bearer") or match.group("userinfo") or ""
+    return kept + MASK
+
+
+def _sql_mask(match: re.Match[str]) -> str:
+    head = match.group(1)
+    return f"{head} (value hidden)" if head else "[parameters hidden]"
+
+
+class Redactor:
+    """Masks `secrets` (by value) and token shapes. Calling it on clean text returns it unchanged."""
+
+    __slots__ = ("_values", "secrets")
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        kept = {s for s in secrets if s and len(s) >= MIN_SECRET_CHARS}
+        # Longest first, in one pass: a secret holding another is masked whole.
+        self.secrets: tuple[str, ...] = tuple(sorted(kept, key=lambda s: (-len(s), s)))
+        self._values = re.compile("|".join(map(re.escape, self.secrets))) if self.secrets else None
+
+    def __call__(self, text: str) -> str:
+        if self._values is not None:
+            text = self._values.sub(MASK, text)
+        return _SHAPES.sub(_shape_mask, text)
+
+    def log_text(self, text: str) -> str:
+        """For log lines and tracebacks: also no value of a SQL statement's parameters."""
+        return _SQL_VALUES.sub(_sql_mask, self(text))
+
+    def json(self, value: Any) -> Any:
+        """Every string in a JSON-like value masked (mappings, lists and tuples walked)."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, Mapping):
+            return {key: self.json(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.json(item) for item in value]
+        return value
+
+    def extended(self, *more: str | None) -> Redactor:
+        return Redactor((*self.secrets, *more))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Redactor:
+        return cls(settings_secrets(settings))
+
+    @classmethod
+    def from_environ(cls, extra_names: Iterable[str] = ()) -> Redactor:
+        """Before Settings exist: the secret variables, DATABASE_URL's password and `extra_names`."""
+        values = [os.environ.get(name) for name in (*SECRET_ENV, *extra_names)]
+        return cls([*values, *url_passwords(os.environ.get("DATABASE_URL"))])
+
+
+def settings_secrets(settings: Settings) -> list[str]:
+    """Every secret the settings know of: SecretStr fields, the database password, agents' keys."""
+    found: list[str] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+    found += url_passwords(settings.database_url)
+    try:
+        agents = list(settings.file.agents.values())
+    except ConfigError:
+        agents = []  # a broken file stops the start elsewhere; the keys it names are unknown
+    found += [os.environ.get(spec.key_env, "") for spec in agents if spec.key_env]
+    return [value for value in found if value]
+
+
+def url_passwords(url: str | None) -> list[str]:
+    """A URL's password as written and percent-decoded (logs may show either)."""
+    if not url:
+        return []
+    try:
+        raw = urlsplit(url).password
+    except ValueError:
+        return []
+    return [raw, unquote(raw)] if raw else []
+
+
+_active = Redactor()
+
+
+def configure(redactor: Redactor) -> Redactor:
+    """Make `redactor` the process's: the logging filter and the digest use it from now on."""
+    global _active
+    _active = redactor
+    return redactor
+
+
+def active() -> Redactor:
+    return _active
