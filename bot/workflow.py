@@ -38,6 +38,7 @@ from bot.replies import DraftHeader, Reply, ReplyKind
 from bot.settings import Settings
 from bot.states import FINAL, State, check_move
 from bot.stats import estimate_minutes, parse_minutes
+from bot.text_hygiene import clean_event
 from bot.triage import normalise_category, split_explicit, triage, triage_request
 from storage import projects as store
 from storage.engine import Database
@@ -99,6 +100,9 @@ class Workflow:
     # -- the single entry point --------------------------------------------------------------
 
     async def handle(self, event: Event) -> None:
+        # NUL bytes and undecodable text are cleaned here, once for every platform, so they are
+        # stored like any other text instead of failing a statement.
+        event = clean_event(event)
         actor = event.actor
         try:
             if isinstance(event, RequestPosted):
