@@ -8,6 +8,10 @@ the parent channel instead.
 Private notices go, in order of preference: as an ephemeral follow-up of the person's own pending
 interaction (a button or a form they just used), as a DM, or as a short message in the thread that
 mentions them.
+
+Every send, edit and follow-up names who it may notify (discord_safe): the experts' users and roles
+draftloop rendered for the reply, or the one person a notice is for; never @everyone, @here, or a user
+or role that text from a request or a model mentions.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Any
 
 import discord
 
+from adapters.chat import discord_safe
+from adapters.chat.discord_safe import mention_for
 from adapters.chat.discord_views import MAX_CONTENT, controls_view, render_parts
 from bot.digest_render import render_discord
 from bot.errors import PlatformError
@@ -144,21 +150,23 @@ class DiscordPlatform:
     async def edit(self, message: MessageRef, reply: Reply) -> None:
         dest = int(message.thread_id or message.channel)
         mid = int(message.message_id)
-        parts = render_parts(reply, self._resolver(dest))
+        resolve = self._resolver(dest)
+        parts = render_parts(reply, resolve)
+        allowed = self._allowed(reply, resolve)
         view = self._view(reply)
         channel = self.client.get_partial_messageable(dest)
         try:
-            await self._edit_one(channel, mid, parts[0].content, view if parts[0].last else None)
+            await self._edit_one(channel, mid, parts[0].content, view if parts[0].last else None, allowed)
             old = self._continuations.pop(mid, [])
             kept: list[int] = []
             for i, part in enumerate(parts[1:]):
                 part_view = view if part.last else None
                 if i < len(old):
-                    await self._edit_one(channel, old[i], part.content, part_view)
+                    await self._edit_one(channel, old[i], part.content, part_view, allowed)
                     kept.append(old[i])
                 else:
                     extra: dict[str, Any] = {"view": part_view} if part_view is not None else {}
-                    sent = await channel.send(part.content, **extra, **self._mentions())
+                    sent = await channel.send(part.content, **extra, allowed_mentions=allowed)
                     kept.append(sent.id)
             for surplus in old[len(parts) - 1 :]:
                 await channel.get_partial_message(surplus).delete()
@@ -178,23 +186,26 @@ class DiscordPlatform:
         thread, answer = self.take_answer(thread)
         if answer is not None:
             with contextlib.suppress(discord.HTTPException):
-                await answer.followup.send(text[:MAX_CONTENT], ephemeral=True)
+                await answer.followup.send(text[:MAX_CONTENT], ephemeral=True, allowed_mentions=discord_safe.NOBODY)
                 return
         interaction = self._take_private(actor.user_id, thread.thread_id)
         if interaction is not None:
             try:
-                await interaction.followup.send(text[:MAX_CONTENT], ephemeral=True)
+                await interaction.followup.send(
+                    text[:MAX_CONTENT], ephemeral=True, allowed_mentions=discord_safe.NOBODY
+                )
                 return
             except discord.HTTPException as exc:
                 _log.info("ephemeral follow-up failed (%s); trying a DM", exc.status)
         try:
             dm = await self.client.http.start_private_message(int(actor.user_id))
-            await self.client.get_partial_messageable(int(dm["id"])).send(text[:MAX_CONTENT])
+            dm_channel = self.client.get_partial_messageable(int(dm["id"]))
+            await dm_channel.send(text[:MAX_CONTENT], allowed_mentions=discord_safe.NOBODY)
             return
         except (discord.HTTPException, ValueError) as exc:
             _log.info("DM to %s failed (%s); answering in the thread", actor.user_id, getattr(exc, "status", exc))
         short = f"<@{actor.user_id}> {text}"[:MAX_CONTENT]
-        await self._send(thread, short, allowed_mentions=discord.AllowedMentions(users=True, roles=False))
+        await self._send(thread, short, allowed_mentions=discord_safe.only(actor.user_id))
 
     # ------------------------------------------------------------------ helpers
     def _take_private(self, user_id: str, thread_id: str) -> discord.Interaction[Any] | None:
@@ -209,8 +220,9 @@ class DiscordPlatform:
         return None
 
     @staticmethod
-    def _mentions() -> dict[str, Any]:
-        return {"allowed_mentions": discord.AllowedMentions(everyone=False, users=True, roles=True)}
+    def _allowed(reply: Reply, resolve: Any) -> discord.AllowedMentions:
+        """Exactly the users and roles of the experts' mentions this reply shows."""
+        return discord_safe.chosen(resolve(m) for m in reply.mentions)
 
     def _extras(self, reply: Reply) -> dict[str, Any]:
         """Files and, for a digest with a report object, an embed (with the chart as its image)."""
@@ -230,14 +242,16 @@ class DiscordPlatform:
     async def _post(self, thread: ThreadRef, reply: Reply) -> MessageRef:
         dest, _ = _ids(thread)
         extras = self._extras(reply)
-        parts = render_parts(reply, self._resolver(dest))
+        resolve = self._resolver(dest)
+        parts = render_parts(reply, resolve)
         if "embed" in extras:  # the embed carries the digest; the text stays a one-line fallback
-            parts = render_parts(Reply(reply.text.split("\n", 1)[0][:300], kind=reply.kind), self._resolver(dest))
+            parts = render_parts(Reply(reply.text.split("\n", 1)[0][:300], kind=reply.kind), resolve)
+        allowed = self._allowed(reply, resolve)
         view = self._view(reply)
         ids: list[int] = []
         where = thread
         for part in parts:
-            kwargs: dict[str, Any] = {**self._mentions()}
+            kwargs: dict[str, Any] = {"allowed_mentions": allowed}
             if part.last:
                 kwargs.update(extras)
                 if view is not None:
@@ -295,26 +309,34 @@ class DiscordPlatform:
             return False
 
     async def _edit_one(
-        self, channel: discord.PartialMessageable, mid: int, content: str, view: discord.ui.View | None
+        self,
+        channel: discord.PartialMessageable,
+        mid: int,
+        content: str,
+        view: discord.ui.View | None,
+        allowed: discord.AllowedMentions,
     ) -> None:
+        # An edit that adds a mention notifies too: it carries the same limit as a send.
         message = channel.get_partial_message(mid)
         try:
-            await message.edit(content=content, view=view, **self._mentions())
+            await message.edit(content=content, view=view, allowed_mentions=allowed)
         except discord.HTTPException as exc:
             if exc.code == ARCHIVED and await self._unarchive(channel.id):
-                await message.edit(content=content, view=view, **self._mentions())
+                await message.edit(content=content, view=view, allowed_mentions=allowed)
                 return
             raise
 
     async def _followup(self, interaction: discord.Interaction[Any], thread: ThreadRef, reply: Reply) -> MessageRef:
         extras = self._extras(reply)
         dest, _ = _ids(thread)
-        parts = render_parts(reply, self._resolver(dest))
+        resolve = self._resolver(dest)
+        parts = render_parts(reply, resolve)
         if "embed" in extras:
-            parts = render_parts(Reply(reply.text.split("\n", 1)[0][:300], kind=reply.kind), self._resolver(dest))
+            parts = render_parts(Reply(reply.text.split("\n", 1)[0][:300], kind=reply.kind), resolve)
+        allowed = self._allowed(reply, resolve)
         first: int | None = None
         for part in parts:
-            kwargs: dict[str, Any] = {**self._mentions()}
+            kwargs: dict[str, Any] = {"allowed_mentions": allowed}
             if part.last:
                 kwargs.update(extras)
             sent = await interaction.followup.send(part.content, wait=True, **kwargs)
@@ -348,23 +370,3 @@ def _ids(thread: ThreadRef) -> tuple[int, int]:
     if not tid.isdigit() or not cid.isdigit():
         raise PlatformError(f"{thread.thread_id or thread.channel!r} is not a Discord channel or thread id")
     return int(tid), int(cid)
-
-
-def mention_for(handle: str, guild: discord.Guild | None) -> str:
-    """A configured expert (user id, role id, role name or member name) as a Discord mention."""
-    h = handle.strip()
-    if h.startswith("<") and h.endswith(">"):
-        return h
-    h = h.removeprefix("@")
-    if h.isdigit():
-        if guild is not None and guild.get_role(int(h)) is not None:
-            return f"<@&{h}>"
-        return f"<@{h}>"
-    if guild is not None:
-        role = discord.utils.find(lambda r: r.name.lower() == h.lower(), guild.roles)
-        if role is not None:
-            return role.mention
-        member = guild.get_member_named(h)
-        if member is not None:
-            return member.mention
-    return f"@{h}"

@@ -2,7 +2,7 @@
 
 Rendering is pure (`render_parts`, `split_text`): a Reply becomes one or more message contents of at most
 2,000 characters, split on paragraph boundaries, with the header on the first and the mentions and
-controls on the last.
+controls on the last. Who those messages may notify is decided apart from the text (discord_safe).
 
 The buttons are `DynamicItem`s whose custom_id carries the project number (`draftloop:accept:12`).
 `register_persistent(client)` (called from `setup_hook` on every start) makes every such button ever
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
+from adapters.chat.discord_safe import undisguise
 from bot.chunking import pack
 from bot.replies import DraftHeader, Reply, ReplyKind
 
@@ -109,7 +110,7 @@ def tail_lines(reply: Reply, resolve: MentionResolver) -> list[str]:
 
 def render_parts(reply: Reply, resolve: MentionResolver, *, limit: int = MAX_CONTENT) -> list[Part]:
     """The message contents for `reply`: header first, body split on paragraphs, tail on the last."""
-    body = reply.text.strip()
+    body = undisguise(reply.text.strip())
     if reply.header is not None and reply.kind in (ReplyKind.DRAFT, ReplyKind.PROGRESS):
         body = f"{header_line(reply.header)}\n{body}"
     tail = "\n".join(tail_lines(reply, resolve))

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from adapters.chat import slack_safe as safe
 from bot.chunking import pack
 from bot.replies import DraftHeader, Reply, ReplyKind
 
@@ -33,43 +34,28 @@ SHORTCUT = "dl_draft_from_message"
 
 # ---------------------------------------------------------------- Markdown → mrkdwn
 
-_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
-_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
-_STRIKE = re.compile(r"~~(.+?)~~")
 _HEADING = re.compile(r"^#{1,6}\s+(.*)$")
 _QUOTE = re.compile(r"^\s*>\s?")
 _BULLET = re.compile(r"^(\s*)[-*+]\s+")
-# Slack's own tokens pass through unescaped: <@U1>, <#C1>, <!here>, <!subteam^S1>, <https://x|y>
-_SLACK_TOKEN = re.compile(r"<(?:[@#!][^<>\s]+|https?://[^<>\s]+)>")
+_FENCE = "```"
 
-
-def escape(text: str) -> str:
-    """Escape &, <, > except inside Slack's own mention and link tokens."""
-    out: list[str] = []
-    last = 0
-    for m in _SLACK_TOKEN.finditer(text):
-        out.append(_esc(text[last : m.start()]))
-        out.append(m.group(0))
-        last = m.end()
-    out.append(_esc(text[last:]))
-    return "".join(out)
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# Escaping is whole (slack_safe): no token a person or a model wrote survives; these names stay for callers.
+escape = safe.esc
+mention = safe.mention
 
 
 def to_mrkdwn(markdown: str) -> str:
-    """Convert common Markdown (what models write) to Slack mrkdwn; code blocks pass through."""
+    """Convert common Markdown (what models write) to Slack mrkdwn, neutralised (see slack_safe)."""
     lines: list[str] = []
     in_code = False
     for line in markdown.splitlines():
-        if line.lstrip().startswith("```"):
+        stripped = line.strip()
+        if stripped.startswith(_FENCE):
             in_code = not in_code
-            lines.append(line.strip())
+            lines.append(_FENCE + safe.esc(stripped[len(_FENCE) :]))
             continue
         if in_code:
-            lines.append(_esc(line))
+            lines.append(safe.esc(line))
             continue
         lines.append(_inline(line))
     return "\n".join(lines)
@@ -81,15 +67,8 @@ def _inline(line: str) -> str:
         return "> " + _inline(line[quote.end() :])
     heading = _HEADING.match(line)
     if heading:
-        return f"*{_inline_marks(escape(heading.group(1).strip()))}*"
-    line = _BULLET.sub(lambda m: f"{m.group(1)}• ", line)
-    return _inline_marks(escape(line))
-
-
-def _inline_marks(text: str) -> str:
-    text = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", text)
-    text = _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", text)
-    return _STRIKE.sub(lambda m: f"~{m.group(1)}~", text)
+        return f"*{safe.inline(heading.group(1).strip())}*"
+    return safe.inline(_BULLET.sub(lambda m: f"{m.group(1)}• ", line))
 
 
 # ---------------------------------------------------------------- splitting
@@ -109,6 +88,9 @@ def _pieces(text: str, limit: int) -> list[str]:
         while len(line) > limit:
             cut = line.rfind(" ", 0, limit)
             cut = cut if cut > limit // 2 else limit
+            opened = line.rfind("<", 0, cut)
+            if 0 < opened and opened > line.rfind(">", 0, cut):  # never inside a link: start it anew
+                cut = opened
             out.append(line[:cut])
             line = line[cut:].lstrip(" ")
         out.append(line)
@@ -129,30 +111,11 @@ def _balance_fences(chunks: list[str], limit: int) -> list[str]:
     return out
 
 
-# ---------------------------------------------------------------- mentions
-
-
-def mention(handle: str) -> str:
-    """A configured expert as a Slack mention: U…/W… user ids, S… user groups, or as given."""
-    handle = handle.strip()
-    if handle.startswith("<") and handle.endswith(">"):
-        return handle
-    if handle.startswith("@"):
-        handle = handle[1:]
-    if re.fullmatch(r"[UW][A-Z0-9]{2,}", handle):
-        return f"<@{handle}>"
-    if re.fullmatch(r"S[A-Z0-9]{2,}", handle):
-        return f"<!subteam^{handle}>"
-    if handle in ("here", "channel", "everyone"):
-        return f"<!{handle}>"
-    return f"@{handle}"
-
-
 # ---------------------------------------------------------------- replies
 
 
 def header_line(header: DraftHeader) -> str:
-    return header.label()[:HEADER_CHARS]
+    return safe.plain(header.label())[:HEADER_CHARS]
 
 
 def render(reply: Reply, *, text_override: str | None = None) -> tuple[str, list[Block]]:
@@ -182,13 +145,18 @@ def _sections(mrkdwn: str, *, room: int) -> list[Block]:
             total += len(chunk)
             continue
         keep = max(0, min(len(chunk), MAX_TOTAL_CHARS - total, SECTION_CHARS - 60))
-        out.append(_section(chunk[:keep] + "\n_… (cut here: too long for one Slack message)_"))
+        out.append(_section(safe.cut(chunk, keep) + "\n_… (cut here: too long for one Slack message)_"))
         break
     return out
 
 
 def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def _mrkdwn(text: str) -> Block:
+    """A mrkdwn object Slack does not "automatically parse" (no plain @channel, #name or URL handling)."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def _tail_blocks(reply: Reply) -> list[Block]:
@@ -200,11 +168,11 @@ def _tail_blocks(reply: Reply) -> list[Block]:
         meta = [reply.header.state.replace("_", " ")]
         if reply.header.agent:
             meta.append(f"agent {reply.header.agent}")
-        context.append(" · ".join(meta))
+        context.append(safe.esc(" · ".join(meta)))
     if reply.mentions:
         context.append("Experts: " + " ".join(mention(m) for m in reply.mentions))
     if context:
-        tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": c} for c in context[:10]]})
+        tail.append({"type": "context", "elements": [_mrkdwn(c) for c in context[:10]]})
     if reply.controls and reply.header is not None:
         tail.append(controls(reply.header.number, reply.header.version))
     return tail
@@ -249,7 +217,7 @@ def _fallback(reply: Reply, mrkdwn: str) -> str:
     mentions = " ".join(mention(m) for m in reply.mentions)
     text = prefix + mrkdwn
     if len(text) > FALLBACK_CHARS:
-        text = text[: FALLBACK_CHARS - 1] + "…"
+        text = safe.cut(text, FALLBACK_CHARS - 1) + "…"
     return f"{text}\n{mentions}" if mentions else text
 
 

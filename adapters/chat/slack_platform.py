@@ -3,6 +3,10 @@
 The client talks to `SLACK_API_URL` (default Slack's own) and retries on its own: 429 after
 Retry-After, 500/503 and connection errors with back-off (slack_sdk's retry handlers). What still
 fails is raised as `PlatformError`, never as a raw SDK exception.
+
+Every message goes out neutralised (slack_safe): text from people and models is escaped in `text`,
+in blocks, in summaries and file titles, so only the experts' configured mentions and the requester's
+own mention can notify anyone; `chat.*` calls carry `parse="none"` and `link_names=False`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.chat import slack_blocks
+from adapters.chat import slack_blocks, slack_safe
 from bot.errors import PlatformError
 from bot.events import Actor, MessageRef, ThreadRef
 from bot.ports import PlatformLimits
@@ -30,6 +34,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "slack"
 DEFAULT_API_URL = "https://slack.com/api/"
 ACK_REACTION = "eyes"
+# Slack turns nothing in our text into a mention or a link by itself: what may ping is in the markup.
+_PARSE_NONE: dict[str, Any] = slack_safe.POST_PARAMS
 
 # Slack: chat.update is Tier 3 (~50/min) and chat.postMessage ~1/s per channel, so one progress
 # message is edited at most every 1.2 s. Drafts longer than ~10k chars go out as a file (the
@@ -82,15 +88,7 @@ class SlackPlatform:
 
     async def post(self, thread: ThreadRef, reply: Reply) -> MessageRef:
         text, blocks = self._render(reply)
-        resp = await self._call(
-            "chat.postMessage",
-            channel=thread.channel,
-            thread_ts=thread.thread_id or None,
-            text=text,
-            blocks=blocks,
-            unfurl_links=False,
-            unfurl_media=False,
-        )
+        resp = await self._post_message(thread.channel, thread.thread_id or None, text=text, blocks=blocks)
         ref = MessageRef(PLATFORM, thread.channel, str(resp["ts"]), thread_id=thread.thread_id or None)
         for filename, data in reply.files:
             await self._upload(thread, filename=filename, content=data, title=filename)
@@ -98,7 +96,9 @@ class SlackPlatform:
 
     async def edit(self, message: MessageRef, reply: Reply) -> None:
         text, blocks = self._render(reply)
-        await self._call("chat.update", channel=message.channel, ts=message.message_id, text=text, blocks=blocks)
+        await self._call(
+            "chat.update", channel=message.channel, ts=message.message_id, text=text, blocks=blocks, **_PARSE_NONE
+        )
 
     async def upload(self, thread: ThreadRef, *, filename: str, content: str, reply: Reply) -> MessageRef:
         """The draft as a Markdown file in the thread, then the summary message with the buttons."""
@@ -106,9 +106,7 @@ class SlackPlatform:
         await self._upload(thread, filename=filename, content=content.encode(), title=title)
         summary = reply.summary or reply.text
         text, blocks = slack_blocks.render(reply, text_override=summary)
-        resp = await self._call(
-            "chat.postMessage", channel=thread.channel, thread_ts=thread.thread_id or None, text=text, blocks=blocks
-        )
+        resp = await self._post_message(thread.channel, thread.thread_id or None, text=text, blocks=blocks)
         return MessageRef(PLATFORM, thread.channel, str(resp["ts"]), thread_id=thread.thread_id or None)
 
     async def notify_private(self, thread: ThreadRef, actor: Actor, text: str) -> None:
@@ -117,15 +115,29 @@ class SlackPlatform:
             channel=thread.channel,
             user=actor.user_id,
             thread_ts=thread.thread_id or None,
-            text=slack_blocks.to_mrkdwn(text)[: slack_blocks.FALLBACK_CHARS],
+            text=slack_safe.cut(slack_blocks.to_mrkdwn(text), slack_blocks.FALLBACK_CHARS),
+            **_PARSE_NONE,
         )
 
     # ---- helpers used by the event listeners
 
-    async def post_root(self, channel: str, text: str) -> MessageRef:
-        """A top-level message that becomes a project's request (slash command, form)."""
-        resp = await self._call("chat.postMessage", channel=channel, text=text, unfurl_links=False)
-        return MessageRef(PLATFORM, channel, str(resp["ts"]))
+    async def post_root(self, channel: str, text: str, *, requester: str | None = None) -> MessageRef:
+        """A top-level message that becomes a project's request (slash command, form).
+
+        `text` is Markdown from the person (neutralised like any other); `requester`, a user id, is
+        mentioned in front of it: the one mention of such a message, and draftloop's choice.
+        """
+        return await self.post_attributed(channel, text, user=requester)
+
+    async def post_attributed(
+        self, channel: str, text: str, *, user: str | None, thread_ts: str | None = None
+    ) -> MessageRef:
+        """`<@user> text`: what someone asked for or said, shown by draftloop (a request, a form's feedback)."""
+        body = slack_blocks.to_mrkdwn(text)
+        if user:
+            body = f"{slack_safe.user(user)} {body}"
+        resp = await self._post_message(channel, thread_ts, text=slack_safe.cut(body, slack_blocks.FALLBACK_CHARS))
+        return MessageRef(PLATFORM, channel, str(resp["ts"]), thread_id=thread_ts)
 
     async def download(self, url: str, *, max_bytes: int = 5_000_000) -> bytes:
         """Fetch a `url_private` file with the bot token (same host rules as the API client)."""
@@ -151,8 +163,8 @@ class SlackPlatform:
         if reply.kind == ReplyKind.DIGEST and reply.data is not None:
             from bot.digest_render import render_slack
 
-            blocks = render_slack(reply.data)[: slack_blocks.MAX_BLOCKS]
-            return slack_blocks.to_mrkdwn(reply.text)[: slack_blocks.FALLBACK_CHARS], blocks
+            blocks = slack_safe.neutral_blocks(render_slack(reply.data)[: slack_blocks.MAX_BLOCKS])
+            return slack_safe.cut(slack_blocks.to_mrkdwn(reply.text), slack_blocks.FALLBACK_CHARS), blocks
         return slack_blocks.render(reply)
 
     async def _upload(self, thread: ThreadRef, *, filename: str, content: bytes, title: str) -> None:
@@ -162,12 +174,23 @@ class SlackPlatform:
                 thread_ts=thread.thread_id or None,
                 content=content,
                 filename=filename,
-                title=title,
+                title=slack_safe.plain(title),
             )
         except SlackApiError as exc:
             raise PlatformError(f"Slack files_upload_v2 failed: {_error(exc)}") from exc
         except (SlackRequestError, aiohttp.ClientError, TimeoutError) as exc:
             raise PlatformError(f"Slack files_upload_v2 failed: {type(exc).__name__}") from exc
+
+    async def _post_message(self, channel: str, thread_ts: str | None, **params: Any) -> Any:
+        return await self._call(
+            "chat.postMessage",
+            channel=channel,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+            **_PARSE_NONE,
+            **params,
+        )
 
     async def _call(self, method: str, **params: Any) -> Any:
         params = {k: v for k, v in params.items() if v is not None}

@@ -48,7 +48,8 @@ def test_markdown_becomes_mrkdwn_and_is_escaped() -> None:
     assert out.splitlines()[0] == "*Title*"
     assert "*bold*" in out and "<https://example.com|link>" in out and "~old~" in out
     assert sb.to_mrkdwn("> quoted & <b>") == "> quoted &amp; &lt;b&gt;"
-    assert "• item" in out and "1 &lt; 2 &amp; <@U1>" in out and "a &lt; b" in out
+    # A mention in the text is shown, not live (it used to pass through and ping; issue 11)
+    assert "• item" in out and "1 &lt; 2 &amp; &lt;@U1&gt;" in out and "a &lt; b" in out
 
 
 def test_split_keeps_code_fences_balanced() -> None:
