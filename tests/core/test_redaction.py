@@ -265,3 +265,12 @@ def test_a_short_database_password_is_masked_in_urls(log_output: io.StringIO) ->
     redact.configure(Redactor.from_environ())
     logging.getLogger("draftloop.test").error("cannot reach postgresql://app:pw7@10.0.0.5/app")
     assert "pw7" not in log_output.getvalue() and f"app:{MASK}@10.0.0.5" in log_output.getvalue()
+
+
+def test_log_text_drops_the_values_drivers_quote_from_a_statement() -> None:
+    r = Redactor()
+    asyncpg = "DataError: invalid input for query argument $7: 'Merger with Initech, codename BLUE...' (bad)"
+    shown = "[SQL: INSERT INTO projects (brief) VALUES (?)]\n[parameters: ('Merger with Initech',)]\n(Background…)"
+    out = r.log_text(f"{asyncpg}\n{shown}")
+    assert "Initech" not in out
+    assert "invalid input for query argument $7: (value hidden)" in out and "[SQL: INSERT INTO projects" in out
