@@ -67,17 +67,9 @@ class RedactingPlatform:
         files = tuple((r(name), content) for name, content in reply.files)
         if files != reply.files:
             changes["files"] = files
-        if reply.data is not None:
-            data = _as_data(reply.data)
-            masked_data = r.json(data)
-            if masked_data != data or data is not reply.data:
+        # A report object stays as it is: its `to_json()`, which every renderer reads, masks itself.
+        if isinstance(reply.data, Mapping | list | tuple | str):
+            masked_data = r.json(reply.data)
+            if masked_data != reply.data:
                 changes["data"] = masked_data
         return dataclasses.replace(reply, **changes) if changes else reply
-
-
-def _as_data(data: Any) -> Any:
-    """The digest report as its JSON object (every renderer reads that form too)."""
-    to_json = getattr(data, "to_json", None)
-    if callable(to_json) and not isinstance(data, Mapping):
-        return to_json()
-    return data

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from bot import digest_render, redact
-from bot.events import Actor, MessageRef, ThreadRef
+from bot.events import Actor, CommandInvoked, Locator, MessageRef, ThreadRef, ThreadReply
 from bot.ports import PlatformLimits
 from bot.redact import MASK, Redactor
 from bot.replies import Reply, ReplyKind
@@ -232,6 +232,24 @@ class RecordingTitles(RecordingChat):
     async def open_thread(self, origin: MessageRef, *, number: int, title: str) -> ThreadRef:
         self.titles.append(title)
         return await super().open_thread(origin, number=number, title=title)
+
+
+@SQLITE_ONLY
+async def test_the_digest_shows_no_secret_in_a_name(
+    secret_settings: Callable[..., Settings], make_runtime: Callable[..., Runtime]
+) -> None:
+    """A name is whatever a person set; the digest (text, JSON, the report a platform renders) masks it."""
+    rt = make_runtime(secret_settings())
+    await rt.workflow.handle(request_event("[writing] a post on onboarding"))
+    named = Actor("console", "w1", f"wendy {BOT_TOKEN}")
+    await rt.workflow.handle(ThreadReply(Locator(number=1), named, "shorter, 10m"))
+    await rt.workflow.handle(CommandInvoked("digest", named, ThreadRef("console", "C1", "")))
+    sent = rt.chat.sent[-1].reply  # type: ignore[attr-defined]
+    assert sent.kind == ReplyKind.DIGEST and "wendy" in sent.text
+    report = sent.data.to_json()
+    assert report["by_expert"][0]["name"] == f"wendy {MASK}"
+    out = " ".join([sent.text, digest_render.render_json(sent.data), str(digest_render.render_slack(sent.data))])
+    assert leaked(out) == []
 
 
 @SQLITE_ONLY
