@@ -325,7 +325,7 @@ class SlackEvents:
         quoted = "\n".join("> " + line for line in text[:2500].splitlines())
         extra = f" ({category})" if category else ""
         try:
-            root = await self.platform.post_root(channel, f"<@{user}> asked for a draft{extra}:\n{quoted}")
+            root = await self.platform.post_root(channel, f"asked for a draft{extra}:\n{quoted}", requester=user)
         except DraftloopError as exc:
             log.warning("slack: %s", exc)
             if respond is not None:
