@@ -1,9 +1,11 @@
 """The Slack service: `create(runtime, role)`, the `draftloop.services` entry point.
 
 - role "web" (`draftloop serve`): an aiohttp server on `$PORT` (default 3000) with
-  `POST /slack/events` (events, slash commands, shortcuts, interactivity; bolt verifies the
-  signature and the timestamp, and answers 401 otherwise) and `GET /healthz`. Needs
-  `SLACK_BOT_TOKEN` and `SLACK_SIGNING_SECRET`.
+  `POST /slack/events` (events, slash commands, shortcuts, interactivity) and `GET /healthz`.
+  The edge (adapters/chat/slack_http.py) checks the signature and timestamp on the raw bytes
+  before anything is parsed, bounds the body and the reads in flight, then checks the payload's
+  shape; bolt sees only verified, well-formed requests. Needs `SLACK_BOT_TOKEN` and
+  `SLACK_SIGNING_SECRET`.
 - role "worker" (`draftloop worker`): Socket Mode when `SLACK_APP_TOKEN` is set (no public URL
   needed). With only `SLACK_BOT_TOKEN`, the worker still registers the Slack platform, outbound
   only, so scheduled digests and resumed cycles can post to Slack.
@@ -18,10 +20,14 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from adapters.chat.slack_events import SlackEvents
+from adapters.chat.slack_http import SERVER_OPTIONS, EdgeLimits, SlackEdge, Verified
 from adapters.chat.slack_platform import SlackPlatform, make_client
 
 if TYPE_CHECKING:
@@ -31,13 +37,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
-
-
-def _well_formed(body: Any) -> bool:
-    """The envelope shapes bolt's middleware reads before signature and listeners."""
-    if not isinstance(body, dict):
-        return False
-    return all(isinstance(body.get(key, {}), dict) for key in ("event", "user", "team", "channel", "view"))
+EDGE = web.AppKey("slack_edge", SlackEdge)
 
 
 def _secret(value: Any) -> str | None:
@@ -47,12 +47,18 @@ def _secret(value: Any) -> str | None:
     return raw or None
 
 
-def build_app(*, platform: SlackPlatform, runtime: Runtime, signing_secret: str | None) -> tuple[AsyncApp, SlackEvents]:
-    """The bolt app with draftloop's listeners; work runs after the ack through `runtime.spawn`."""
+def build_app(*, platform: SlackPlatform, runtime: Runtime) -> tuple[AsyncApp, SlackEvents]:
+    """The bolt app with draftloop's listeners; work runs after the ack through `runtime.spawn`.
+
+    bolt's own signature check is off: over HTTP the edge has checked the raw bytes already, and
+    `dispatch_verified` (the one caller in HTTP mode) takes only a `Verified` request. A second
+    check on bolt's clock could refuse what the edge accepted a moment before, and bolt logs the
+    whole body when it refuses. Socket Mode needs no signature.
+    """
     app = AsyncApp(
         client=platform.client,
-        signing_secret=signing_secret or "",
-        request_verification_enabled=signing_secret is not None,
+        signing_secret="",
+        request_verification_enabled=False,
         process_before_response=False,
         logger=logging.getLogger("slack_bolt"),
     )
@@ -66,28 +72,37 @@ def build_app(*, platform: SlackPlatform, runtime: Runtime, signing_secret: str 
     return app, events
 
 
-def build_web_app(app: AsyncApp) -> web.Application:
-    """The aiohttp application `draftloop serve` runs: /slack/events and /healthz."""
+async def dispatch_verified(app: AsyncApp, request: web.Request, verified: Verified) -> web.StreamResponse:
+    """Hand a verified request to bolt, with the body the edge parsed and checked.
 
-    async def slack_events(request: web.Request) -> web.Response:
-        try:
-            bolt_request = await to_bolt_request(request)
-        except ValueError:
-            bolt_request = None  # bolt parses the body before it checks the signature
-        if bolt_request is None or not _well_formed(bolt_request.body):
-            # The sender's error, not ours: 400, and no retry. bolt would answer 500 from deep in its
-            # middleware, which reads the fields before any listener runs.
-            log.warning("slack: refused a malformed request")
-            return web.json_response({"error": "malformed request"}, status=400, headers={"X-Slack-No-Retry": "1"})
-        bolt_response = await app.async_dispatch(bolt_request)
-        return await to_aiohttp_response(bolt_response)
+    bolt would parse the text again with its own rules (a form whose text merely contains the
+    word "payload" comes out empty), so its request gets the edge's body and a context built
+    from it.
+    """
+    parsed = verified.parsed
+    bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
+    bolt_request.raw_body = parsed.text
+    bolt_request.body = parsed.body
+    bolt_request.context = build_async_context(AsyncBoltContext({}), parsed.body)
+    return await to_aiohttp_response(await app.async_dispatch(bolt_request))
+
+
+def build_web_app(app: AsyncApp, signing_secret: str, limits: EdgeLimits | None = None) -> web.Application:
+    """The aiohttp application `draftloop serve` runs: /slack/events and /healthz."""
+    edge = SlackEdge(signing_secret, lambda request, verified: dispatch_verified(app, request, verified), limits)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
-    web_app = web.Application(client_max_size=2 * 1024 * 1024)
-    web_app.router.add_post(EVENTS_PATH, slack_events)
+    async def flush_refusals(web_app: web.Application) -> None:
+        edge.close()
+
+    # The edge streams the body itself with its own limit; this only bounds other readers.
+    web_app = web.Application(client_max_size=edge.limits.max_body)
+    web_app[EDGE] = edge
+    web_app.router.add_post(EVENTS_PATH, edge.handle)
     web_app.router.add_get(HEALTH_PATH, healthz)
+    web_app.on_cleanup.append(flush_refusals)
     return web_app
 
 
@@ -105,8 +120,9 @@ class SlackService:
         self.host = host
         self.port: int = settings.port
         self.platform = SlackPlatform(make_client(token, base_url=settings.slack_api_url))
-        secret = _secret(settings.slack_signing_secret) if mode == "http" else None
-        self.app, self.events = build_app(platform=self.platform, runtime=runtime, signing_secret=secret)
+        self._signing_secret = _secret(settings.slack_signing_secret) if mode == "http" else None
+        self.app, self.events = build_app(platform=self.platform, runtime=runtime)
+        self.web_app: web.Application | None = None
         self._app_token = _secret(settings.slack_app_token)
         self._runner: web.AppRunner | None = None
         self._socket: Any = None
@@ -114,8 +130,10 @@ class SlackService:
 
     async def start(self) -> None:
         if self.mode == "http":
+            assert self._signing_secret is not None
+            self.web_app = build_web_app(self.app, self._signing_secret)
             self._runner = web.AppRunner(
-                build_web_app(self.app), handle_signals=False, shutdown_timeout=1.0, access_log=None
+                self.web_app, handle_signals=False, shutdown_timeout=1.0, access_log=None, **SERVER_OPTIONS
             )
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.host, self.port)
