@@ -47,10 +47,9 @@ def _settings(*, quiet: bool = False) -> Settings:
     except ConfigError as exc:
         typer.echo(f"draftloop: configuration error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    keys = tuple(a.key_env for a in settings.file.agents.values() if a.key_env)
     # The console prints the conversation on stdout; only problems belong on stderr there.
     level = "WARNING" if quiet and "DRAFTLOOP_LOG_LEVEL" not in os.environ else settings.draftloop_log_level
-    setup_logging(level, key_env_names=keys)
+    setup_logging(level, settings=settings)
     return settings
 
 

@@ -54,6 +54,10 @@ def too_long(what: str, size: int, limit: int) -> str:
     return f"That {what} is {size:,} characters; the limit is {limit:,}. Attach the material as a file instead."
 
 
+def already_a_project(number: int) -> str:
+    return f"That message is already project #{number}; reply in its thread."
+
+
 def unknown_project(number: int) -> str:
     return f"There is no project #{number}. `/status` lists the open ones."
 

@@ -172,6 +172,16 @@ class Workflow:
                     if key and await store.seen_event(session=session, platform=platform.name, key=key, now=now):
                         _log.info("dropping redelivered event %s", key)
                         return
+                    # One message is one project: a mention and then the shortcut on it would
+                    # otherwise make a second project that the message's thread cannot hold.
+                    taken = await store.find_by_message(
+                        session=session,
+                        platform=platform.name,
+                        channel=event.origin.channel,
+                        message_id=event.origin.message_id,
+                    )
+                    if taken is not None:
+                        raise InvalidRequest(texts.already_a_project(_id(taken)))
                     project = await store.create_project(
                         session=session,
                         platform=platform.name,

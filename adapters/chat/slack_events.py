@@ -38,7 +38,6 @@ from bot.events import (
     ThreadReply,
 )
 from bot.identity import entry_id, is_slack_id, warn_config
-from bot.replies import Reply, ReplyKind
 from bot.settings import CATEGORIES, Settings
 
 log = logging.getLogger(__name__)
@@ -117,10 +116,18 @@ def _configured_groups(settings: Settings) -> set[str]:
 
 
 def strip_mention(text: str, bot_user_id: str | None) -> str:
-    """Remove the bot's own mention(s) and tidy the whitespace."""
+    """Remove the bot's own mention(s), undo Slack's entity escaping and tidy the whitespace."""
     if bot_user_id:
         text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
-    return re.sub(r"[ \t]+", " ", text).strip()
+    return re.sub(r"[ \t]+", " ", unescape(text)).strip()
+
+
+def unescape(text: str) -> str:
+    """Slack sends typed `<`, `>`, `&` as entities; the model and the store get what the person typed.
+
+    Safe because every outbound text is escaped whole again at the platform's boundary.
+    """
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _thread_of(event: dict[str, Any]) -> str | None:
@@ -294,7 +301,7 @@ class SlackEvents:
     # ------------------------------------------------------------------ commands
 
     async def on_draft_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
-        text = str(body.get("text") or "").strip()
+        text = unescape(str(body.get("text") or "")).strip()
         channel = str(body["channel_id"])
         await ack()
         if not text:
@@ -457,9 +464,9 @@ class SlackEvents:
             spent = f" ({minutes} min)" if minutes else ""
             quoted = "\n".join("> " + line for line in feedback[:2500].splitlines())
             try:
-                ref = await self.platform.post(
-                    ThreadRef(PLATFORM, channel, thread),
-                    _notice(f"Changes requested by <@{user}>{spent}:\n{quoted}"),
+                # The person's mention is draftloop's own choice, so it stays live past the neutralising.
+                ref = await self.platform.post_attributed(
+                    channel, f"asked for changes{spent}:\n{quoted}", user=user, thread_ts=thread
                 )
                 message_id = ref.message_id
             except DraftloopError as exc:
@@ -475,10 +482,6 @@ class SlackEvents:
 
 
 # ---------------------------------------------------------------------- small helpers
-
-
-def _notice(text: str) -> Reply:
-    return Reply(text, kind=ReplyKind.NOTICE)
 
 
 def _number(value: Any) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
@@ -151,3 +152,39 @@ async def test_draftloop_help_status_and_digest_answer_in_the_channel(slack: Sla
     assert "/draft" in help_msg["text"]
     assert "#1" in status_all["text"] and "#1" in status_one["text"]
     assert digest["blocks"][0]["type"] == "header"
+
+
+async def test_slack_entities_are_stored_as_the_person_typed_them(slack: SlackHarness) -> None:
+    # Slack delivers a typed "a < b & c > d" as entities; the brief (and so the model) gets the characters.
+    status, _ = await slack.command("/draft", "[writing] Explain why a &lt; b &amp; c &gt; d", user=REQUESTER)
+    assert status == 200
+    await slack.settle()
+    project = await slack.project(1)
+    assert "a < b & c > d" in project.brief
+
+
+async def test_the_shortcut_on_a_message_that_is_already_a_project_says_so(
+    slack: SlackHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = slack.fake
+    msg = await slack.mention("[writing] Write a launch tweet", user=REQUESTER)
+    await slack.settle()
+    payload = {
+        "type": "message_action",
+        "callback_id": "dl_draft_from_message",
+        "trigger_id": "trig.again",
+        "user": {"id": REQUESTER, "name": "req"},
+        "team": {"id": "T0001", "domain": "example"},
+        "channel": {"id": CHANNEL, "name": "general"},
+        "message": msg,
+        "message_ts": msg["ts"],
+        "response_url": fake.response_url(),
+        "action_ts": "1700000000.2",
+    }
+    with caplog.at_level("WARNING"):
+        status, _ = await slack.interact(payload)
+        await slack.settle()
+    assert status == 200
+    assert len(slack.drafts()) == 1
+    assert any("already project #1" in m["text"] for m in fake.thread(CHANNEL, msg["ts"]))
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

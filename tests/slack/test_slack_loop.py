@@ -45,7 +45,10 @@ async def test_full_loop_two_feedback_rounds_and_accept_by_button(slack: SlackHa
     await slack.settle()
     project = await slack.project(1)
     assert project.current_version == 3
-    assert any("Changes requested by" in m["text"] for m in fake.thread(CHANNEL, request["ts"]))
+    # The form's feedback is shown in the thread under its author's live mention.
+    assert any(
+        m["text"].startswith(f"<@{EXPERT}> asked for changes (15 min)") for m in fake.thread(CHANNEL, request["ts"])
+    )
     assert "Sencha" in slack.drafts()[-1]["text"]
 
     # Accept with the button on the *old* v1 message: it acts on the project (now v3).
