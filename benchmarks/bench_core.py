@@ -21,9 +21,9 @@ from pathlib import Path
 
 from adapters.agents.offline_agent import OfflineAgent
 from benchmarks._db import scratch_database
+from bot.app.runtime import Runtime
 from bot.events import Actor, Locator, MessageRef, RequestPosted, ThreadReply
 from bot.ports import DraftRequest, DraftResult, PlatformLimits
-from bot.runtime import Runtime
 from bot.settings import AgentSpec, Settings
 from storage.engine import Database
 from tests.fakes.recording_chat import RecordingChat

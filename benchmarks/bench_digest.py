@@ -30,7 +30,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from benchmarks.digest_data import generate
-from bot.digest import Period, build_report
+from bot.report.digest import Period, build_report
 from storage.engine import Database, async_url
 from storage.migrate import alembic_config
 
@@ -74,7 +74,7 @@ def _time_import(repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import bot.cli"], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-c", "import bot.app.cli"], check=True, capture_output=True)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -187,7 +187,7 @@ async def main() -> None:
     for key, label in (("week", "week"), ("year", "year")):
         ratios = "".join(f"{r[key + '_noidx_s'] / r[key + '_s']:>11.1f}x" for r in results.values())
         print(f"{'speed-up from the indexes, ' + label:<44}" + ratios)
-    print(f"(python start-up + `import bot.cli` alone: {import_s:.3f} s, included in the CLI figure)")
+    print(f"(python start-up + `import bot.app.cli` alone: {import_s:.3f} s, included in the CLI figure)")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from pathlib import Path
 import aiohttp
 import psutil  # type: ignore[import-untyped]
 
-from adapters.chat.slack_http import MAX_BODY
+from adapters.chat.slack.http import MAX_BODY
 from tests.fakes.slack_api import FakeSlackAPI
 
 SECRET = "bench-edge-secret"

@@ -19,8 +19,8 @@ import discord
 import openai
 from discord import app_commands
 
-from adapters.chat.discord_client import intents
-from adapters.chat.discord_service import configure_urls
+from adapters.chat.discord.client import intents
+from adapters.chat.discord.service import configure_urls
 
 
 class ReferenceBot(discord.Client):

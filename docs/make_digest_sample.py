@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.chart import chart_png  # noqa: E402
-from bot.digest import Period, build_report  # noqa: E402
-from bot.digest_render import render_text  # noqa: E402
+from bot.report.chart import chart_png  # noqa: E402
+from bot.report.digest import Period, build_report  # noqa: E402
+from bot.report.render import render_text  # noqa: E402
 from storage.engine import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from tests.digest.dataset import NOISE, OFFLINE, SONNET, STUDY, Spec, at, insert_specs  # noqa: E402

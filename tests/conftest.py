@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
+from bot.app.runtime import Runtime
 from bot.events import Actor, Locator, MessageRef, RequestPosted, ThreadReply
-from bot.runtime import Runtime
 from bot.settings import Settings
 from storage.engine import Database, async_url
 from storage.migrate import alembic_config

@@ -3,13 +3,13 @@ is set, so a process pays (in start-up time and memory) only for the platforms i
 
 from __future__ import annotations
 
-from bot.runtime import Role, Runtime, Service
+from bot.app.runtime import Role, Runtime, Service
 
 
 def slack(runtime: Runtime, role: Role) -> Service | None:
     if runtime.settings.slack_bot_token is None:
         return None
-    from adapters.chat.slack_service import create
+    from adapters.chat.slack.service import create
 
     return create(runtime, role)
 
@@ -17,6 +17,6 @@ def slack(runtime: Runtime, role: Role) -> Service | None:
 def discord(runtime: Runtime, role: Role) -> Service | None:
     if runtime.settings.discord_token is None:
         return None
-    from adapters.chat.discord_service import create
+    from adapters.chat.discord.service import create
 
     return create(runtime, role)

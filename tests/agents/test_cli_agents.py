@@ -63,7 +63,7 @@ async def _agents_command(tmp_path: Path, *args: str) -> tuple[int, str, str, in
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot.cli",
+            "bot.app.cli",
             "agents",
             *args,
             stdout=subprocess.PIPE,

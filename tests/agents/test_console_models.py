@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from adapters.chat.console import ConsoleService
-from bot.runtime import Runtime
+from adapters.chat.console.service import ConsoleService
+from bot.app.runtime import Runtime
 from bot.settings import Settings
 from storage.engine import Database
 from tests.agents.conftest import ANTHROPIC_KEY, OPENAI_KEY
@@ -101,7 +101,7 @@ def test_draftloop_chat_command_against_the_fake(tmp_path: Path) -> None:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "bot.cli",
+                "bot.app.cli",
                 "chat",
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.events import MessageRef, ThreadRef
+from bot.loop.streaming import CURSOR, ThrottledEditor
 from bot.ports import PlatformLimits
 from bot.replies import DraftHeader, Reply, ReplyKind
-from bot.streaming import CURSOR, ThrottledEditor
 from tests.fakes.recording_chat import RecordingChat
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.app.runtime import Runtime
 from bot.events import MessageRef, ThreadRef
 from bot.ports import PlatformLimits
 from bot.replies import ReplyKind
-from bot.runtime import Runtime
 from bot.settings import Settings
 from storage.models import MessageLink, Project, Version
 from tests.agents.conftest import ANTHROPIC_KEY, OPENAI_KEY

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Iterator
 
 from bot import redact
-from bot.log_config import QUIET_LOGGERS, setup_logging
+from bot.app.log_config import QUIET_LOGGERS, setup_logging
 
 
 def process_log() -> Iterator[io.StringIO]:

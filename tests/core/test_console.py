@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.chat.console import ConsoleService
+from adapters.chat.console.service import ConsoleService
 
 FULL_LOOP = """\
 [writing] a 600-word post on remote onboarding

@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import given, settings, strategies as st
 
-from adapters.chat.console import ConsoleService
+from adapters.chat.console.service import ConsoleService
 from bot.events import Actor
 from bot.identity import config_warnings, entry_id, names, warn_config
 from bot.permissions import is_admin, is_expert, may_decide, may_give_feedback

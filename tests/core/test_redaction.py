@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from bot import digest_render, redact
+from bot import redact
+from bot.app.runtime import Runtime
 from bot.events import Actor, CommandInvoked, Locator, MessageRef, ThreadRef, ThreadReply
 from bot.ports import PlatformLimits
 from bot.redact import MASK, Redactor
 from bot.replies import Reply, ReplyKind
-from bot.runtime import Runtime
+from bot.report import render as digest_render
 from bot.settings import Settings
 from storage.models import Project
 from tests.conftest import reply_event, request_event

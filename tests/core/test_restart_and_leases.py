@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from bot.app.runtime import Runtime
 from bot.ports import DraftRequest, DraftResult
-from bot.runtime import Runtime
 from storage.engine import Database
 from storage.models import Feedback, Project, Version
 from tests.conftest import FakeClock, reply_event, request_event

@@ -13,8 +13,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 from sqlalchemy import select, text
 
 from bot import texts
+from bot.app.runtime import Runtime
 from bot.events import Actor, Attachment, Locator, MessageRef, RequestPosted, ThreadReply
-from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.text_hygiene import clean_event
 from storage import projects as store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.turns import Turns
+from bot.loop.turns import Turns
 
 
 async def _hold(turns: Turns, ticket: int, order: list[int], release: asyncio.Event) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.app.cli import app
 from storage.engine import Database
 from storage.migrate import upgrade
 from tests.digest.dataset import STUDY, at, insert_specs

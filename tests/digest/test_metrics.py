@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.digest import Period, build_report
+from bot.report.digest import Period, build_report
 from bot.stats import wilson
 from storage.engine import Database
 from tests.digest.dataset import GEMINI, GPT5, NOISE, OFFLINE, SONNET, STUDY, Spec, at, insert_specs

@@ -10,9 +10,9 @@ import discord.gateway
 import discord.http
 import pytest
 
-from adapters.chat.discord_service import DiscordService
+from adapters.chat.discord.service import DiscordService
+from bot.app.runtime import Runtime
 from bot.ports import SystemClock
-from bot.runtime import Runtime
 from bot.settings import Settings
 from storage import projects as store
 from storage.engine import Database

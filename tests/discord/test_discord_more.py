@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from adapters.chat import discord_service
-from bot.runtime import Runtime
+from adapters.chat.discord import service as discord_service
+from bot.app.runtime import Runtime
 from bot.settings import Settings
 from storage.engine import Database
 from tests.discord.conftest import CONFIG, DiscordHarness, sqlite_only
@@ -186,9 +186,9 @@ async def test_service_entry_point_roles(
 async def test_scheduled_digest_is_an_embed_with_the_chart(dc: DiscordHarness) -> None:
     from datetime import UTC, datetime
 
-    from bot.digest import Period, build_report
     from bot.events import ThreadRef
-    from bot.jobs import digest_reply
+    from bot.report.digest import Period, build_report
+    from bot.report.jobs import digest_reply
 
     fake = dc.fake
     request = await fake.message(fake.general, fake.alice, "[writing] a launch post", mention=True)

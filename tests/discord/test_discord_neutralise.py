@@ -14,9 +14,9 @@ import discord
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from adapters.chat.discord_platform import DiscordPlatform
-from adapters.chat.discord_safe import undisguise
-from adapters.chat.discord_service import configure_urls
+from adapters.chat.discord.platform import DiscordPlatform
+from adapters.chat.discord.safe import undisguise
+from adapters.chat.discord.service import configure_urls
 from bot.events import Actor
 from bot.ports import ThreadRef
 from bot.replies import DraftHeader, Reply, ReplyKind

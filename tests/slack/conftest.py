@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.chat import slack_service
-from bot.runtime import Runtime
+from adapters.chat.slack import service as slack_service
+from bot.app.runtime import Runtime
 from bot.settings import Settings
 from storage import projects as store
 from storage.models import Project

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.chat import slack_blocks as sb
+from adapters.chat.slack import blocks as sb
 from bot.replies import DraftHeader, Reply, ReplyKind
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.jobs import send_digest
+from bot.report.jobs import send_digest
 from bot.settings import DigestChannel
 from tests.slack.conftest import CHANNEL, REQUESTER, SlackHarness
 

@@ -21,9 +21,9 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
-from adapters.chat import slack_http
-from adapters.chat.slack_http import EdgeLimits, Refusals
-from adapters.chat.slack_service import EDGE, build_web_app
+from adapters.chat.slack import http as slack_http
+from adapters.chat.slack.http import EdgeLimits, Refusals
+from adapters.chat.slack.service import EDGE, build_web_app
 from tests.fakes.slack_api import event_envelope, slash_command_body
 from tests.slack.conftest import CHANNEL, REQUESTER, SECRET, SlackHarness
 
@@ -438,6 +438,6 @@ def test_slash_command_body_helper_is_what_the_edge_expects() -> None:
     form = dict(
         pair.split("=", 1) for pair in slash_command_body("/draft", "x", user_id="U", channel_id="C").split("&")
     )
-    from adapters.chat.slack_shapes import COMMAND_FIELDS
+    from adapters.chat.slack.shapes import COMMAND_FIELDS
 
     assert all(form.get(key) for key in COMMAND_FIELDS)

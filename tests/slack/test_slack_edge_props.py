@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from adapters.chat import slack_blocks as sb
+from adapters.chat.slack import blocks as sb
 from tests.fakes.slack_api import event_envelope
 from tests.slack.conftest import CHANNEL, REQUESTER, SlackHarness
 from tests.slack.test_slack_edge import FORM, JSON, post, signed
@@ -34,7 +34,7 @@ CONTENT_TYPES = st.one_of(
 
 
 # The edge and what it hands requests to; errors in the work a listener spawns are the workflow's.
-EDGE_LOGGERS = ("aiohttp", "slack_bolt", "adapters.chat.slack_http", "adapters.chat.slack_service")
+EDGE_LOGGERS = ("aiohttp", "slack_bolt", "adapters.chat.slack.http", "adapters.chat.slack.service")
 
 
 def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from adapters.chat import slack_blocks as sb
+from adapters.chat.slack import blocks as sb
 from bot.states import State
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.slack.conftest import CHANNEL, REQUESTER, SlackHarness, block_actions, button_in

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from hypothesis import given, settings, strategies as st
 
-from adapters.chat import slack_blocks as sb, slack_safe
-from adapters.chat.slack_platform import SlackPlatform, make_client
+from adapters.chat.slack import blocks as sb, safe as slack_safe
+from adapters.chat.slack.platform import SlackPlatform, make_client
 from bot.replies import DraftHeader, Reply, ReplyKind
 from tests.fakes.llm_server import FakeLLMServer
 from tests.slack.conftest import CHANNEL, EXPERT, GROUP, REQUESTER, SlackHarness
@@ -157,7 +157,7 @@ def test_header_fields_render_inert(category: str, model: str, agent: str, state
 @settings(max_examples=100, deadline=None)
 @given(name=hostile_text, category=hostile_text)
 def test_digest_blocks_render_inert(name: str, category: str) -> None:
-    from bot.digest_render import render_slack
+    from bot.report.render import render_slack
 
     report = {
         "title": name,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.chat import slack_service
-from bot.runtime import Runtime
+from adapters.chat.slack import service as slack_service
+from bot.app.runtime import Runtime
 from bot.states import State
 from tests.fakes.slack_api import FakeSlackAPI, event_envelope
 from tests.slack.conftest import CHANNEL, REQUESTER, SlackHarness

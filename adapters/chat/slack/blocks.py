@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from adapters.chat import slack_safe as safe
+from adapters.chat.slack import safe
 from bot.chunking import pack
 from bot.replies import DraftHeader, Reply, ReplyKind
 

@@ -15,9 +15,9 @@ from typing import Any, Literal, Protocol
 
 from bot import redact
 from bot.agents import AgentPool
+from bot.loop.workflow import Workflow
 from bot.ports import ChatPlatform, Clock, SystemClock
 from bot.settings import Settings
-from bot.workflow import Workflow
 from storage.engine import Database, async_url
 from storage.migrate import ensure_schema
 

@@ -13,9 +13,11 @@ import itertools
 import os
 import re
 import sys
+import uuid
 from pathlib import Path
 from typing import TextIO
 
+from bot.app.runtime import Role, Runtime
 from bot.events import (
     Actor,
     CommandInvoked,
@@ -27,7 +29,6 @@ from bot.events import (
 )
 from bot.ports import PlatformLimits
 from bot.replies import Reply, ReplyKind
-from bot.runtime import Role, Runtime
 
 NAME = "console"
 CHANNEL = "console"
@@ -105,6 +106,8 @@ class ConsoleService:
         self.speaker = login_name()
         self.echo = not self.stdin.isatty()
         self._lines = itertools.count(1)
+        # Line numbers restart with every session on the same database; message ids must not.
+        self._session = uuid.uuid4().hex[:8]
         self._stopped = asyncio.Event()
 
     async def start(self) -> None:
@@ -158,7 +161,7 @@ class ConsoleService:
             await wf.handle(CommandInvoked(command, self.actor(), here, args=tuple(rest.split())))
             return True
         match = _THREAD_LINE.match(text)
-        message_id = f"line{next(self._lines)}"
+        message_id = f"{self._session}.line{next(self._lines)}"
         if match:
             number = int(match.group("n"))
             await wf.handle(

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 import discord
 
-from adapters.chat import links
+from adapters.chat.common import links
 
 _USER = re.compile(r"<@!?([0-9]{1,20})>")
 _ROLE = re.compile(r"<@&([0-9]{1,20})>")

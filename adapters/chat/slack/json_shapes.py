@@ -1,6 +1,6 @@
 """A small schema language for parsed JSON: each check raises `Malformed` naming the schema path.
 
-Used by adapters/chat/slack_shapes.py. Paths are built from the schema's own keys (and list
+Used by adapters/chat/slack/shapes.py. Paths are built from the schema's own keys (and list
 indices), never from values, so a refusal can be logged without the payload's text.
 """
 

@@ -21,11 +21,11 @@ import discord.gateway
 import discord.http
 import yarl
 
-from adapters.chat.discord_client import DraftloopClient
+from adapters.chat.discord.client import DraftloopClient
 from bot.errors import ConfigError
 
 if TYPE_CHECKING:
-    from bot.runtime import Role, Runtime
+    from bot.app.runtime import Role, Runtime
 
 _log = logging.getLogger(__name__)
 

@@ -26,14 +26,14 @@ from typing import Any
 
 import discord
 
-from adapters.chat import discord_safe
-from adapters.chat.discord_safe import mention_for
-from adapters.chat.discord_views import MAX_CONTENT, controls_view, render_parts
-from bot.digest_render import render_discord
+from adapters.chat.discord import safe as discord_safe
+from adapters.chat.discord.safe import mention_for
+from adapters.chat.discord.views import MAX_CONTENT, controls_view, render_parts
 from bot.errors import PlatformError
 from bot.events import Actor, MessageRef, ThreadRef
 from bot.ports import PlatformLimits
 from bot.replies import Reply, ReplyKind
+from bot.report.render import render_discord
 
 _log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ Order, cheapest refusal first, so an unauthenticated sender costs a few header l
 3. at most `readers` bodies are read at once (excess waits `queue_wait`, then 503); each read is
    streamed and stops one byte past `MAX_BODY` (413), within `read_timeout` (408).
 4. the HMAC-SHA256 of `v0:{ts}:{body}` over the raw bytes, compared in constant time; else 401.
-5. only now parse and check the shape (adapters/chat/slack_shapes.py): a wrong shape is 400 with
+5. only now parse and check the shape (adapters/chat/slack/shapes.py): a wrong shape is 400 with
    `X-Slack-No-Retry: 1`, since Slack retrying the same body cannot help.
 
 `MAX_BODY` is 1 MiB. Slack's largest deliveries are message events and message shortcuts carrying
@@ -39,8 +39,8 @@ from urllib.parse import parse_qs
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from adapters.chat.json_shapes import Malformed
-from adapters.chat.slack_shapes import FORM_TYPE, Parsed, media_type, parse
+from adapters.chat.slack.json_shapes import Malformed
+from adapters.chat.slack.shapes import FORM_TYPE, Parsed, media_type, parse
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from slack_bolt.app.async_app import AsyncApp
 
-from adapters.chat import slack_blocks as sb
-from adapters.chat.slack_platform import PLATFORM, SlackPlatform
+from adapters.chat.slack import blocks as sb
+from adapters.chat.slack.platform import PLATFORM, SlackPlatform
 from bot.errors import DraftloopError
 from bot.events import (
     Actor,

@@ -1,7 +1,7 @@
 """One digest, four renderings: Markdown text (console, CLI, chat), Slack Block Kit, Discord embed, JSON.
 
 Every renderer reads the digest's JSON object (the fixed contract in DESIGN.md, plus the extra keys
-`bot/digest.py` adds: `change`, `medians`, `per_accepted`, `expert_minutes_per_project`, `waiting`),
+`bot/report/digest.py` adds: `change`, `medians`, `per_accepted`, `expert_minutes_per_project`, `waiting`),
 so all four show the same figures. Slack and Discord shapes are plain dicts; this module imports no
 SDK. Order, top to bottom: the headline, per-category and per-model tables, the experts, then the
 projects waiting for review. Short enough to read in a minute.

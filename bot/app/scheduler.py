@@ -1,4 +1,4 @@
-"""Wires bot/jobs.py into an APScheduler 3 AsyncIOScheduler. Started by `draftloop worker` only.
+"""Wires bot/report/jobs.py into an APScheduler 3 AsyncIOScheduler. Started by `draftloop worker` only.
 
 - One cron job per `[[digest.channels]]` entry (default `0 9 * * mon`), in the channel's time zone
   or the team's (`timezone` in the config, UTC when unset).
@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot import jobs
+from bot.report import jobs
 from bot.settings import DigestChannel
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.app.runtime import Runtime
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -27,7 +27,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import digest_render, redact
+from bot import redact
+from bot.report import render as digest_render
 from bot.stats import rate
 from storage import metrics
 from storage.engine import Database
@@ -302,5 +303,5 @@ def _ordered(groups: dict[str, GroupFigures]) -> list[GroupFigures]:
 
 
 def render_text(report: DigestReport) -> str:
-    """The digest as Markdown text (console, CLI, chat); see bot/digest_render.py for the other forms."""
+    """The digest as Markdown text (console, CLI, chat); see bot/report/render.py for the other forms."""
     return digest_render.render_text(report)

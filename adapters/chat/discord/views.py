@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
-from adapters.chat.discord_safe import undisguise
+from adapters.chat.discord.safe import undisguise
 from bot.chunking import pack
 from bot.replies import DraftHeader, Reply, ReplyKind
 

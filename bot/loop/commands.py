@@ -10,17 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot import texts
-from bot.digest import Period, build_report, render_text
 from bot.errors import NotAllowed, UnknownProject, UserFacingError
 from bot.events import CommandInvoked, Locator
 from bot.permissions import may_see
 from bot.replies import Reply, ReplyKind
+from bot.report.digest import Period, build_report, render_text
 from bot.states import State, check_move
 from storage import projects as store
 from storage.models import Project
 
 if TYPE_CHECKING:
-    from bot.workflow import Workflow
+    from bot.loop.workflow import Workflow
 
 DIGEST_DAYS = 7
 # Platforms that are one room: every project is "here" (the console in a terminal).

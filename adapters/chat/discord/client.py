@@ -21,8 +21,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.chat.discord_platform import NAME, DiscordPlatform
-from adapters.chat.discord_views import (
+from adapters.chat.discord.platform import NAME, DiscordPlatform
+from adapters.chat.discord.views import (
     BRIEF_FORM,
     CHANGES_FORM,
     MAX_CONTENT,

@@ -16,8 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.agents import AgentPool
-from bot.commands import CommandRouter
-from bot.cycles import CycleRunner, EarlyDraft
 from bot.errors import DraftloopError, InvalidRequest, NotAllowed, UnknownProject, UserFacingError
 from bot.events import (
     Actor,
@@ -30,6 +28,8 @@ from bot.events import (
     ThreadRef,
     ThreadReply,
 )
+from bot.loop.commands import CommandRouter
+from bot.loop.cycles import CycleRunner, EarlyDraft
 from bot.permissions import is_admin, is_expert, may_decide, may_give_feedback
 from bot.ports import ChatPlatform, Clock, SystemClock
 from bot.redact import Redactor

@@ -17,12 +17,12 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from bot.chart import chart_png
-from bot.digest import DigestReport, Period, build_report, render_text
+from bot.app.log_config import setup_logging
+from bot.app.runtime import STOP_GRACE_SECONDS, Role, Runtime, load_services
 from bot.errors import ConfigError, DraftloopError
 from bot.events import ThreadRef
-from bot.log_config import setup_logging
-from bot.runtime import STOP_GRACE_SECONDS, Role, Runtime, load_services
+from bot.report.chart import chart_png
+from bot.report.digest import DigestReport, Period, build_report, render_text
 from bot.settings import Settings, load_settings
 from storage.engine import async_url
 from storage.migrate import upgrade
@@ -151,7 +151,7 @@ async def _post_digest(runtime: Runtime, report: DigestReport, platform: str, ch
     try:
         for service in services:
             await service.start()
-        from bot.jobs import digest_reply
+        from bot.report.jobs import digest_reply
 
         reply = await asyncio.to_thread(digest_reply, report)
         await runtime.workflow.platform(platform).post(ThreadRef(platform, channel, ""), reply)
@@ -230,7 +230,7 @@ async def _serve(settings: Settings, role: Role) -> None:
     services = load_services(runtime, role)
     if role == "worker":
         # the scheduler runs here only, never in the web process; it starts after the platforms it posts to
-        from bot.scheduler import JobScheduler  # APScheduler is the worker's alone: the web process never loads it
+        from bot.app.scheduler import JobScheduler  # APScheduler is the worker's alone: the web process never loads it
 
         services.append(JobScheduler(runtime))
     if not services and role == "web":

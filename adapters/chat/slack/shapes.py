@@ -1,6 +1,6 @@
 """What a signed Slack request may look like: parse the verified bytes, then check the shape per kind.
 
-Runs only after the signature check (adapters/chat/slack_http.py), so everything here comes from
+Runs only after the signature check (adapters/chat/slack/http.py), so everything here comes from
 Slack or from someone holding the signing secret. The checks cover the fields that bolt's
 middleware and draftloop's listeners read before or right after the ack (a wrong type there is a
 500 or a traceback); unknown fields are let through, since Slack adds fields over time.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from adapters.chat.json_shapes import (
+from adapters.chat.slack.json_shapes import (
     DICT,
     INT,
     OPT_INT,

@@ -23,7 +23,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.chat import slack_blocks, slack_safe
+from adapters.chat.slack import blocks as slack_blocks, safe as slack_safe
 from bot.errors import PlatformError
 from bot.events import Actor, MessageRef, ThreadRef
 from bot.ports import PlatformLimits
@@ -161,7 +161,7 @@ class SlackPlatform:
 
     def _render(self, reply: Reply) -> tuple[str, list[dict[str, Any]]]:
         if reply.kind == ReplyKind.DIGEST and reply.data is not None:
-            from bot.digest_render import render_slack
+            from bot.report.render import render_slack
 
             blocks = slack_safe.neutral_blocks(render_slack(reply.data)[: slack_blocks.MAX_BLOCKS])
             return slack_safe.cut(slack_blocks.to_mrkdwn(reply.text), slack_blocks.FALLBACK_CHARS), blocks

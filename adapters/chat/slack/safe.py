@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from adapters.chat import links
+from adapters.chat.common import links
 
 # Placeholders for rendered tokens while bold/strike marks are converted around them (private use;
 # taken out of the input first).

@@ -2,7 +2,7 @@
 
 - role "web" (`draftloop serve`): an aiohttp server on `$PORT` (default 3000) with
   `POST /slack/events` (events, slash commands, shortcuts, interactivity) and `GET /healthz`.
-  The edge (adapters/chat/slack_http.py) checks the signature and timestamp on the raw bytes
+  The edge (adapters/chat/slack/http.py) checks the signature and timestamp on the raw bytes
   before anything is parsed, bounds the body and the reads in flight, then checks the payload's
   shape; bolt sees only verified, well-formed requests. Needs `SLACK_BOT_TOKEN` and
   `SLACK_SIGNING_SECRET`.
@@ -26,12 +26,12 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from adapters.chat.slack_events import SlackEvents
-from adapters.chat.slack_http import SERVER_OPTIONS, EdgeLimits, SlackEdge, Verified
-from adapters.chat.slack_platform import SlackPlatform, make_client
+from adapters.chat.slack.events import SlackEvents
+from adapters.chat.slack.http import SERVER_OPTIONS, EdgeLimits, SlackEdge, Verified
+from adapters.chat.slack.platform import SlackPlatform, make_client
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -23,19 +23,19 @@ from bot import texts
 from bot.agents import Progress, cost_usd
 from bot.errors import AgentError
 from bot.events import MessageRef
+from bot.loop.streaming import ThrottledEditor
+from bot.loop.turns import Turns
 from bot.ports import DraftRequest, DraftResult, FeedbackPoint
 from bot.prompts import build_request
 from bot.replies import Reply, ReplyKind
 from bot.settings import AgentSpec
 from bot.states import FINAL, WORKING, State
-from bot.streaming import ThrottledEditor
 from bot.triage import experts_for
-from bot.turns import Turns
 from storage import locks, projects as store
 from storage.models import Feedback, Project
 
 if TYPE_CHECKING:
-    from bot.workflow import Workflow
+    from bot.loop.workflow import Workflow
 
 _log = logging.getLogger(__name__)
 

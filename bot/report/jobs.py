@@ -27,11 +27,11 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from bot.chart import chart_png
-from bot.digest import DigestReport, Period, build_report
-from bot.digest_render import render_text
 from bot.events import ThreadRef
 from bot.replies import DraftHeader, Reply, ReplyKind
+from bot.report.chart import chart_png
+from bot.report.digest import DigestReport, Period, build_report
+from bot.report.render import render_text
 from bot.settings import DigestChannel, Settings
 from bot.states import State, can_move
 from bot.triage import experts_for
@@ -39,7 +39,7 @@ from storage._util import rowcount
 from storage.models import DigestRun, Nudge, Project
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.app.runtime import Runtime
 
 _log = logging.getLogger(__name__)
 
