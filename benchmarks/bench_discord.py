@@ -276,6 +276,10 @@ async def main() -> None:
         compare(results, latency)
 
 
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}×" if base > 0 else "no ratio: reference is 0"
+
+
 def compare(results: dict[str, list[dict[str, Any]]], latency: float) -> None:
     """draftloop beside the minimal bot: what the bookkeeping costs under the same burst (medians of runs)."""
     print(f"\n## beside the reference bot (same burst, same fakes, model latency {latency} s; medians of runs)")
@@ -292,7 +296,8 @@ def compare(results: dict[str, list[dict[str, Any]]], latency: float) -> None:
     for name, get in figures:
         medians = {kind: statistics.median(get(r) for r in kind_runs) for kind, kind_runs in results.items()}
         base = medians[REFERENCE]
-        cells = [f"{v:.2f}" + ("" if kind == REFERENCE else f" ({v / base:.2f}×)") for kind, v in medians.items()]
+        # At --tiny a figure can round to zero on the reference (its CPU for a few events): no ratio then.
+        cells = [f"{v:.2f}" + ("" if kind == REFERENCE else f" ({_ratio(v, base)})") for kind, v in medians.items()]
         print(f"| {name} | " + " | ".join(cells) + " |")
     over = {kind: statistics.median(pct(r["e2e"], 0.5) for r in rs) - latency for kind, rs in results.items()}
     print(f"\nover the model's {latency} s, end to end (p50): " + ", ".join(f"{k} +{v:.2f} s" for k, v in over.items()))
