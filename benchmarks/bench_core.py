@@ -21,10 +21,11 @@ from pathlib import Path
 
 from adapters.agents.offline_agent import OfflineAgent
 from benchmarks._db import scratch_database
+from bot.agent_spec import AgentSpec
 from bot.app.runtime import Runtime
 from bot.events import Actor, Locator, MessageRef, RequestPosted, ThreadReply
 from bot.ports import DraftRequest, DraftResult, PlatformLimits
-from bot.settings import AgentSpec, Settings
+from bot.settings import Settings
 from storage.engine import Database
 from tests.fakes.recording_chat import RecordingChat
 

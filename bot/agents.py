@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Protocol
 
+from bot.agent_spec import AgentSpec
 from bot.errors import AgentError, AgentRejected, AgentUnavailable, ConfigError, DraftloopError
 from bot.ports import AgentBackend, DraftRequest, DraftResult
-from bot.settings import AgentSpec, Settings
+from bot.settings import Settings
 from bot.triage import default_agent_name, resolve_spec
 
 _log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from bot.events import Actor
 
 if TYPE_CHECKING:
-    from bot.settings import FileConfig
+    from bot.config import FileConfig
 
 # Platforms where the speaker's name is all there is (the console: the "user id" is the name).
 NAMED_PLATFORMS = frozenset({"console"})

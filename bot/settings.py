@@ -6,135 +6,16 @@ in a repr or a log line, and are never written to the database.
 
 from __future__ import annotations
 
-import functools
 import tomllib
 from functools import cached_property
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.config import CategoryConfig, FileConfig
 from bot.errors import ConfigError
-
-CATEGORIES: tuple[str, ...] = (
-    "writing",
-    "translation",
-    "data-science",
-    "web-dev",
-    "engineering",
-    "sales-marketing",
-    "design",
-    "other",
-)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-@functools.cache
-def installed_providers() -> frozenset[str]:
-    """Agent providers installed as `draftloop.agents` entry points (a new provider needs no change here)."""
-    return frozenset(ep.name for ep in entry_points(group="draftloop.agents"))
-
-
-class AgentSpec(_Strict):
-    """A named agent: which provider, which model, where, which key, what limits and prices."""
-
-    name: str = ""
-    # Any installed `draftloop.agents` entry point: offline, openai, openai-compatible, anthropic, …
-    provider: str = "offline"
-    model: str = "offline-v1"
-    base_url: str | None = None
-    key_env: str | None = None  # name of the environment variable holding the key, never the key
-    api: Literal["chat", "responses"] = "chat"  # OpenAI: Chat Completions or the Responses API
-    max_tokens: int = 4096  # output tokens per call
-    context_tokens: int = 128_000  # prompt budget; older drafts are dropped first to stay under it
-    price_input: float = 0.0  # USD per million tokens
-    price_output: float = 0.0
-    price_cached: float = 0.0
-    max_concurrency: int = 4
-    timeout: float = 120.0
-    max_retries: int = 2
-
-    @field_validator("provider")
-    @classmethod
-    def _installed(cls, value: str) -> str:
-        known = installed_providers()
-        if value not in known:
-            raise ValueError(f"unknown provider {value!r}; installed: {', '.join(sorted(known))}")
-        return value
-
-
-class CategoryConfig(_Strict):
-    # People are ids on Slack (U…/W… users, S… user groups) and Discord (user or role snowflakes); a
-    # name matches only on the console, since chat members choose their own display names.
-    experts: tuple[str, ...] = ()
-    expert_roles: tuple[str, ...] = ()  # Slack S… user-group ids; Discord role ids or role names
-    mention: tuple[str, ...] = ()  # what to ping (user ids, <!subteam^S123>); defaults to experts
-    agent: str | None = None
-    fallback: tuple[str, ...] = ()
-
-
-class WorkflowConfig(_Strict):
-    lease_seconds: float = 60.0
-    feedback_debounce_seconds: float = 0.0
-    expert_minutes_cap: int = 60  # estimates from reply gaps are capped here
-    nudge_after_hours: float = 24.0
-    expire_after_days: float = 14.0
-    max_request_chars: int = 20_000
-    max_reply_chars: int = 10_000
-    aside_marker: str = "//"
-
-
-class DigestChannel(_Strict):
-    platform: str
-    channel: str
-    cron: str = "0 9 * * mon"
-    timezone: str | None = None
-
-
-class DigestConfig(_Strict):
-    channels: tuple[DigestChannel, ...] = ()
-
-
-class SlackConfig(_Strict):
-    channels: tuple[str, ...] = ()  # empty: every channel the bot is in
-    admins: tuple[str, ...] = ()  # Slack user ids (U…/W…) or user-group ids (S…)
-
-
-class DiscordConfig(_Strict):
-    admin_roles: tuple[str, ...] = ()  # role ids or role names (only Manage Roles can create or rename one)
-    forum_channels: tuple[str, ...] = ()
-    guild_id: str | None = None
-    admins: tuple[str, ...] = ()  # Discord user or role ids (snowflakes)
-
-
-class FileConfig(_Strict):
-    """The TOML file's shape. Unknown keys are an error, so a typo is caught at start-up."""
-
-    timezone: str = "UTC"
-    admins: tuple[str, ...] = ()  # ids on Slack and Discord (as `experts`), names on the console
-    default_agent: str | None = None
-    triage_agent: str | None = None
-    agents: dict[str, AgentSpec] = Field(default_factory=dict)
-    categories: dict[str, CategoryConfig] = Field(default_factory=dict)
-    workflow: WorkflowConfig = WorkflowConfig()
-    digest: DigestConfig = DigestConfig()
-    slack: SlackConfig = SlackConfig()
-    discord: DiscordConfig = DiscordConfig()
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
 
 
 class Settings(BaseSettings):

@@ -7,9 +7,11 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.agent_spec import AgentSpec, installed_providers
+from bot.config import CATEGORIES
 from bot.errors import DraftloopError
 from bot.ports import DraftRequest, DraftResult
-from bot.settings import CATEGORIES, AgentSpec, Settings, installed_providers
+from bot.settings import Settings
 
 _log = logging.getLogger(__name__)
 

@@ -8,8 +8,9 @@ import time
 from collections.abc import Mapping
 
 from bot import redact
+from bot.agent_spec import AgentSpec
 from bot.errors import AgentUnavailable
-from bot.settings import AgentSpec, Settings
+from bot.settings import Settings
 
 _MAX_LINE = 240
 

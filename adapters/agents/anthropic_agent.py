@@ -22,9 +22,10 @@ from adapters.agents._common import (
     retry_after_seconds,
     split_cache_prefix,
 )
+from bot.agent_spec import AgentSpec
 from bot.errors import AgentError, AgentRateLimited, AgentRejected, AgentUnavailable
 from bot.ports import AgentBackend, DraftRequest, DraftResult
-from bot.settings import AgentSpec, Settings
+from bot.settings import Settings
 
 _EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
 _RETRYABLE_TYPES = {"overloaded_error", "api_error", "timeout_error"}

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
+from bot.agent_spec import AgentSpec
 from bot.ports import AgentBackend, DraftRequest, DraftResult
-from bot.settings import AgentSpec, Settings
+from bot.settings import Settings
 
 BANNER = "> Offline draft: written by draftloop's built-in offline agent, no model was called."
 _WORDS = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")

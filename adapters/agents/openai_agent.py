@@ -25,9 +25,10 @@ from openai.types.responses import (
 )
 
 from adapters.agents._common import Redactor, agent_label, connection_lost, resolve_key, retry_after_seconds
+from bot.agent_spec import AgentSpec
 from bot.errors import AgentError, AgentRateLimited, AgentRejected, AgentUnavailable
 from bot.ports import AgentBackend, DraftRequest, DraftResult
-from bot.settings import AgentSpec, Settings
+from bot.settings import Settings
 
 # OpenAI-compatible servers usually need no key, but the SDK insists on one.
 _NO_KEY_PLACEHOLDER = "not-needed"

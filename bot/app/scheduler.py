@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.config import DigestChannel
 from bot.report import jobs
-from bot.settings import DigestChannel
 
 if TYPE_CHECKING:
     from bot.app.runtime import Runtime

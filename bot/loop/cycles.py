@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
+from bot.agent_spec import AgentSpec
 from bot.agents import Progress, cost_usd
 from bot.errors import AgentError
 from bot.events import MessageRef
@@ -28,7 +29,6 @@ from bot.loop.turns import Turns
 from bot.ports import DraftRequest, DraftResult, FeedbackPoint
 from bot.prompts import build_request
 from bot.replies import Reply, ReplyKind
-from bot.settings import AgentSpec
 from bot.states import FINAL, WORKING, State
 from bot.triage import experts_for
 from storage import locks, projects as store

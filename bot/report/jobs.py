@@ -27,12 +27,13 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from bot.config import DigestChannel
 from bot.events import ThreadRef
 from bot.replies import DraftHeader, Reply, ReplyKind
 from bot.report.chart import chart_png
 from bot.report.digest import DigestReport, Period, build_report
 from bot.report.render import render_text
-from bot.settings import DigestChannel, Settings
+from bot.settings import Settings
 from bot.states import State, can_move
 from bot.triage import experts_for
 from storage._util import rowcount

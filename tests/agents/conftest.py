@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from bot.agent_spec import AgentSpec
 from bot.ports import AgentBackend, DraftRequest, DraftResult
-from bot.settings import AgentSpec, Settings
+from bot.settings import Settings
 from tests.fakes.llm_server import FakeLLMServer
 
 OPENAI_KEY = "sk-test-openai-9f8e7d6c5b4a"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.config import CATEGORIES
 from bot.ports import FeedbackPoint
 from bot.prompts import CATEGORY_GUIDANCE, build_request, estimate_tokens, fit_drafts, system_prompt
-from bot.settings import CATEGORIES
 
 BRIEF = "Write a 600-word post on tidy data for analysts who live in spreadsheets."
 FEEDBACK = (

@@ -175,7 +175,7 @@ def test_head_revision_agrees_with_alembic() -> None:
 
 
 def test_a_provider_is_any_installed_agent_entry_point(settings_factory) -> None:  # type: ignore[no-untyped-def]
-    from bot.settings import installed_providers
+    from bot.agent_spec import installed_providers
 
     assert {"offline", "openai", "openai-compatible", "anthropic"} <= installed_providers()
     assert resolve_spec("anthropic:claude-x", settings_factory()).provider == "anthropic"

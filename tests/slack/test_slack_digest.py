@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.config import DigestChannel
 from bot.report.jobs import send_digest
-from bot.settings import DigestChannel
 from tests.slack.conftest import CHANNEL, REQUESTER, SlackHarness
 
 

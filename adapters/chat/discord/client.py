@@ -31,6 +31,7 @@ from adapters.chat.discord.views import (
     form_values,
     register_persistent,
 )
+from bot.config import CATEGORIES
 from bot.events import (
     Actor,
     Attachment,
@@ -45,7 +46,7 @@ from bot.events import (
     ThreadReply,
 )
 from bot.identity import warn_config
-from bot.settings import CATEGORIES, Settings
+from bot.settings import Settings
 from bot.stats import parse_minutes
 
 _log = logging.getLogger(__name__)

@@ -23,6 +23,7 @@ from slack_bolt.app.async_app import AsyncApp
 
 from adapters.chat.slack import blocks as sb
 from adapters.chat.slack.platform import PLATFORM, SlackPlatform
+from bot.config import CATEGORIES
 from bot.errors import DraftloopError
 from bot.events import (
     Actor,
@@ -38,7 +39,7 @@ from bot.events import (
     ThreadReply,
 )
 from bot.identity import entry_id, is_slack_id, warn_config
-from bot.settings import CATEGORIES, Settings
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
