@@ -9,6 +9,7 @@ file per test.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import uuid
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
@@ -28,7 +30,23 @@ from storage.engine import Database, async_url
 from storage.migrate import alembic_config
 from tests.fakes.recording_chat import RecordingChat
 
+# Property tests explore the same examples on every run, so CI never fails on a new random draw;
+# `pytest --hypothesis-profile=explore` searches afresh when you are hunting.
+hypothesis_settings.register_profile("default", derandomize=True, database=None, deadline=None)
+hypothesis_settings.register_profile("explore", deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
 PG_BASE = os.environ.get("DRAFTLOOP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that sets up the process' logging must not leave a handler on a stream pytest has closed."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def _migrate(url: str) -> None:
