@@ -8,9 +8,10 @@ import signal
 import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.app.runtime import Runtime
 from bot.ports import DraftRequest, DraftResult
@@ -75,6 +76,11 @@ async def test_two_workflows_on_one_database_never_revise_a_project_at_once(
         await rt.db.dispose()
 
 
+async def _versions(db: Database) -> list[Version]:
+    async with db.session() as s:
+        return list((await s.execute(select(Version).order_by(Version.number))).scalars())
+
+
 async def _chat(env: dict[str, str], script: str) -> asyncio.subprocess.Process:
     exe = str(Path(sys.executable).parent / "draftloop")
     proc = await asyncio.create_subprocess_exec(
@@ -92,10 +98,20 @@ async def _chat(env: dict[str, str], script: str) -> asyncio.subprocess.Process:
     return proc
 
 
+async def _lease_runs_out(db: Database, project_id: int) -> None:
+    """What the passing of `lease_seconds` does to a dead holder's lease, without waiting for it: the
+    processes run on the system clock, so the lease's end is moved into the past instead."""
+    async with db.session() as s:
+        await s.execute(
+            update(Project).where(Project.id == project_id).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        await s.commit()
+
+
 async def test_restart_between_feedback_and_revision(tmp_path: Path, db_url: str, db: Database) -> None:
     async with FakeLLMServer() as llm:
         cfg = tmp_path / "draftloop.toml"
-        cfg.write_text("[workflow]\nlease_seconds = 1.5\n")
+        cfg.write_text("[workflow]\nlease_seconds = 600\n")  # longer than the test: only its end matters
         env = {
             **os.environ,
             "DATABASE_URL": db_url,
@@ -120,10 +136,15 @@ async def test_restart_between_feedback_and_revision(tmp_path: Path, db_url: str
             project = await s.get(Project, 1)
             fb = (await s.execute(select(Feedback))).scalar_one()
         assert project is not None and project.current_version == 1 and project.state == "revising"
+        assert project.lease_owner is not None  # the dead process still holds the project
         assert fb.consumed_by is None  # stored, not yet taken up
 
-        await asyncio.sleep(1.6)  # the dead process's lease runs out
         llm.clear_faults()
+        proc = await _chat(env, "")
+        await asyncio.wait_for(proc.communicate(), 60)
+        assert [v.number for v in await _versions(db)] == [1]  # a live lease is respected: no v2 yet
+
+        await _lease_runs_out(db, 1)
         proc = await _chat(env, "")
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()
@@ -132,9 +153,8 @@ async def test_restart_between_feedback_and_revision(tmp_path: Path, db_url: str
         proc = await _chat(env, "")
         await asyncio.wait_for(proc.communicate(), 60)
         async with db.session() as s:
-            numbers = [v.number for v in (await s.execute(select(Version))).scalars()]
             fb = (await s.execute(select(Feedback))).scalar_one()
-        assert sorted(numbers) == [1, 2] and fb.consumed_by == 2
+        assert [v.number for v in await _versions(db)] == [1, 2] and fb.consumed_by == 2
         assert len(llm.requests(model="gpt-test")) == 3
 
 
@@ -143,10 +163,12 @@ class HeldChat(RecordingChat):
 
     def __init__(self) -> None:
         super().__init__()
+        self.acking = asyncio.Event()  # set once the project is stored: it is acknowledged after
         self.release = asyncio.Event()
 
     async def post(self, thread, reply):  # type: ignore[no-untyped-def]
         if reply.kind.value == "ack":
+            self.acking.set()
             await self.release.wait()
         return await super().post(thread, reply)
 
@@ -160,11 +182,9 @@ async def test_a_new_project_is_not_drafted_by_another_process_before_its_first_
     other = Runtime(settings_factory(), db=Database(db_url), clock=FakeClock())
     other.register_platform(RecordingChat())
     intake = asyncio.create_task(first.workflow.handle(request_event("a post")))
-    for _ in range(200):
-        async with db.session() as s:
-            if await s.get(Project, 1) is not None:
-                break
-        await asyncio.sleep(0.01)
+    await held.acking.wait()
+    async with db.session() as s:
+        assert await s.get(Project, 1) is not None
     assert await other.workflow.resume_pending() == 0  # the project was born holding its lease
     held.release.set()
     await intake

@@ -161,17 +161,18 @@ async def test_two_replies_together_give_one_revision_with_both(make_runtime, se
 async def test_reply_during_revision_goes_into_the_next_cycle(make_runtime, settings_factory) -> None:
     rt = make_runtime(settings_factory())
     await rt.workflow.handle(request_event("a post"))
-    gate = asyncio.Event()
+    writing, gate = asyncio.Event(), asyncio.Event()
     original = rt.agents._once
 
     async def slow_once(spec, request, progress):  # the network edge of the offline agent: hold v2
         if request.version == 2:
+            writing.set()  # the cycle holds the lease while its model call runs
             await gate.wait()
         return await original(spec, request, progress)
 
     rt.agents._once = slow_once
     first = asyncio.create_task(rt.workflow.handle(reply_event(1, "point A", who="a")))
-    await asyncio.sleep(0.2)
+    await writing.wait()
     await rt.workflow.handle(reply_event(1, "point B", who="b"))  # lease is held: kept, not lost
     assert "goes into the next one" in rt.chat.sent[-1].reply.text
     gate.set()
