@@ -1,10 +1,15 @@
-"""Project states and the one table of allowed moves between them (pure data, no I/O)."""
+"""Project states and the one table of allowed moves between them (pure data, no I/O).
+
+The states are named here only: storage gets the ones its queries need as `STORED`, a
+`storage.StateSets` the Runtime hands to the Database.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 from bot.errors import InvalidTransition
+from storage.state_sets import StateSets
 
 
 class State(StrEnum):
@@ -22,6 +27,16 @@ FINAL: frozenset[State] = frozenset({State.ACCEPTED, State.REJECTED, State.CANCE
 # "decided" in the digest: every final state but cancelled, plus failed (DESIGN.md, digest contract).
 DECIDED: frozenset[State] = frozenset({State.ACCEPTED, State.REJECTED, State.EXPIRED, State.FAILED})
 WORKING: frozenset[State] = frozenset({State.DRAFTING, State.REVISING})
+
+# What storage's queries need to know of the states (storage/state_sets.py says what each means).
+STORED = StateSets(
+    drafting=State.DRAFTING.value,
+    revising=State.REVISING.value,
+    review=State.IN_REVIEW.value,
+    accepted=State.ACCEPTED.value,
+    open=frozenset(s.value for s in State if s not in FINAL),
+    decided=frozenset(s.value for s in DECIDED),
+)
 
 # A decision may land while a draft is being written: the requester may accept any version,
 # and the running cycle then finds a final state and stops.

@@ -10,15 +10,21 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage import hygiene
+from storage.state_sets import StateSets
 
 _log = logging.getLogger(__name__)
+
+# What the core annotates a session with, so it need not import SQLAlchemy.
+Session: TypeAlias = AsyncSession
+
+_STATES = "draftloop.states"  # the key of a session's StateSets in `session.info`
 
 
 def async_url(url: str | None, *, data_dir: Path) -> str:
@@ -74,10 +80,24 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-class Database:
-    """One engine and its session factory. `dialect` is "sqlite" or "postgresql"."""
+def states_of(session: AsyncSession) -> StateSets:
+    """The state names the session's `Database` was given (see storage/state_sets.py)."""
+    try:
+        states: StateSets = session.info[_STATES]
+    except KeyError:
+        raise LookupError("this Database was given no state sets: Database(url, states=...)") from None
+    return states
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+
+class Database:
+    """One engine and its session factory. `dialect` is "sqlite" or "postgresql".
+
+    `states` names the project states the queries need (storage/state_sets.py); every session
+    carries them. A Database made without them still reads and writes rows, and gets them from
+    `use_states` (the Runtime gives the core's) before any query that needs one.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, states: StateSets | None = None) -> None:
         self.url = url
         # A failed statement's message (logged with its traceback) never carries its parameters:
         # they hold people's briefs and replies.
@@ -92,14 +112,24 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         hygiene.install(self.engine.sync_engine)
+        self.states: StateSets | None = None
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        if states is not None:
+            self.use_states(states)
+
+    def use_states(self, states: StateSets) -> None:
+        """Give every later session these state names; one Database serves one set."""
+        if self.states is not None and self.states != states:
+            raise ValueError("this Database already has other state sets")
+        self.states = states
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info={_STATES: states})
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self) -> AsyncIterator[Session]:
         """A session in a transaction: committed on success, rolled back on error."""
         async with self.sessions() as session, session.begin():
             yield session

@@ -12,10 +12,10 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage._util import rowcount as _rowcount
+from storage.engine import states_of
+from storage.feedback import pending_exists
 from storage.models import Project
-from storage.projects import pending_exists
-from storage.statements import table
+from storage.statements import rowcount as _rowcount, table
 
 # Built once and run with bind parameters, on every step of the loop: storage/statements.py.
 _projects = table(Project)
@@ -66,6 +66,7 @@ async def release(*, session: AsyncSession, project_id: int, owner: str) -> bool
     if row is None:
         return False
     state, version, pending = row
-    if state == "drafting" and version == 0:
+    states = states_of(session)
+    if state == states.drafting and version == 0:
         return True
-    return state in ("revising", "in_review") and bool(pending)
+    return state in (states.revising, states.review) and bool(pending)

@@ -6,15 +6,15 @@ the few grouped rows that come back. The projects of a period are grouped once b
 figures are folded from those rows, so the digest runs a handful of queries whatever the size of
 the history. The covering indexes that keep these index-only are in migration 0002.
 
-Definitions (DESIGN.md "Metrics"): a project is *decided* in [since, until) when its state is
-accepted, rejected, expired or failed and `decided_at` falls in the period; *agent alone* is
-accepted at version 1 with no feedback. Expert minutes of a group are those given in the period
-(feedback `created_at` in [since, until)), stated and estimated kept apart.
+Definitions (DESIGN.md "Metrics"): a project is *decided* in [since, until) when its state is one
+of `states.decided` (the core's: accepted, rejected, expired or failed) and `decided_at` falls in
+the period; *agent alone* is accepted at version 1 with no feedback. Expert minutes of a group
+are those given in the period (feedback `created_at` in [since, until)), stated and estimated
+kept apart. The figures returned are plain dataclasses (storage/figures.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -22,61 +22,16 @@ from sqlalchemy import Float, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.figures import Dimension, ExpertFigures, Figures, GroupFigures, Waiting
 from storage.models import Feedback, Project, Version
-
-DECIDED_STATES = ("accepted", "rejected", "expired", "failed")
-Dimension = Literal["all", "category", "model"]
-DIMENSIONS: tuple[Dimension, ...] = ("all", "category", "model")
+from storage.state_sets import StateSets
 
 
-@dataclass
-class GroupFigures:
-    name: str
-    decided: int = 0
-    accepted: int = 0
-    agent_alone: int = 0
-    max_version: int = 0
-    accepted_at: dict[int, int] = field(default_factory=dict)  # accepted version → projects
-    stated_minutes: int = 0
-    estimated_minutes: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    cost_usd: float = 0.0
-    # usage of the accepted projects only (tokens and cost per accepted project)
-    accepted_tokens: int = 0
-    accepted_cost_usd: float = 0.0
-    # minutes recorded on the projects decided in the period, whenever given
-    decided_minutes: int = 0
-
-
-@dataclass
-class ExpertFigures:
-    name: str
-    feedback: int
-    projects: int
-    stated_minutes: int
-    estimated_minutes: int
-
-
-@dataclass
-class Waiting:
-    number: int
-    category: str
-    model: str
-    version: int
-    review_since: datetime
-    nudges: int
-
-
-Figures = dict[Dimension, dict[str, GroupFigures]]
-
-
-def _decided_in(since: datetime, until: datetime) -> Any:
+def _decided_in(since: datetime, until: datetime, states: StateSets) -> Any:
     return and_(
         col(Project.decided_at) >= since,
         col(Project.decided_at) < until,
-        col(Project.state).in_(DECIDED_STATES),
+        col(Project.state).in_(sorted(states.decided)),
     )
 
 
@@ -96,10 +51,12 @@ async def opened(*, session: AsyncSession, since: datetime, until: datetime) -> 
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def figures(*, session: AsyncSession, since: datetime, until: datetime, usage: bool = True) -> Figures:
+async def figures(
+    *, session: AsyncSession, since: datetime, until: datetime, states: StateSets, usage: bool = True
+) -> Figures:
     """Overall, per-category and per-model figures for the projects decided in [since, until)."""
     out: Figures = {"all": {}, "category": {}, "model": {}}
-    accepted = col(Project.state) == "accepted"
+    accepted = col(Project.state) == states.accepted
     alone = case(
         (and_(accepted, col(Project.accepted_version) == 1, col(Project.feedback_count) == 0), 1), else_=0
     ).label("alone")
@@ -113,7 +70,7 @@ async def figures(*, session: AsyncSession, since: datetime, until: datetime, us
             func.count(),
             func.max(col(Project.current_version)),
         )
-        .where(_decided_in(since, until))
+        .where(_decided_in(since, until, states))
         .group_by(col(Project.category), col(Project.model), acc_version, alone)
     )
     for category, model, version, alone_flag, count, max_v in (await session.execute(stmt)).all():
@@ -128,13 +85,13 @@ async def figures(*, session: AsyncSession, since: datetime, until: datetime, us
     if not out["all"]:
         out["all"]["all"] = GroupFigures("all")
     if usage:
-        await _usage(session, since, until, out)
-    await _decided_minutes(session, since, until, out)
+        await _usage(session, since, until, states, out)
+    await _decided_minutes(session, since, until, states, out)
     return out
 
 
-async def _usage(session: AsyncSession, since: datetime, until: datetime, out: Figures) -> None:
-    is_acc = case((col(Project.state) == "accepted", 1), else_=0).label("is_acc")
+async def _usage(session: AsyncSession, since: datetime, until: datetime, states: StateSets, out: Figures) -> None:
+    is_acc = case((col(Project.state) == states.accepted, 1), else_=0).label("is_acc")
     stmt = (
         select(
             col(Project.category),
@@ -147,7 +104,7 @@ async def _usage(session: AsyncSession, since: datetime, until: datetime, out: F
         )
         .select_from(Project)
         .join(Version, col(Version.project_id) == col(Project.id))
-        .where(_decided_in(since, until))
+        .where(_decided_in(since, until, states))
         .group_by(col(Project.category), col(Project.model), is_acc)
     )
     for category, model, acc, tin, tout, tcached, cost in (await session.execute(stmt)).all():
@@ -204,14 +161,16 @@ async def feedback_in_period(
     return [authors[a] for a in sorted(authors, key=lambda a: (-authors[a].feedback, a))]
 
 
-async def _decided_minutes(session: AsyncSession, since: datetime, until: datetime, out: Figures) -> None:
+async def _decided_minutes(
+    session: AsyncSession, since: datetime, until: datetime, states: StateSets, out: Figures
+) -> None:
     """Minutes (stated + estimated) recorded on the projects decided in the period."""
     minutes = func.coalesce(col(Feedback.stated_minutes), 0) + func.coalesce(col(Feedback.estimated_minutes), 0)
     stmt = (
         select(col(Project.category), col(Project.model), func.coalesce(func.sum(minutes), 0))
         .select_from(Project)
         .join(Feedback, col(Feedback.project_id) == col(Project.id))
-        .where(_decided_in(since, until), col(Feedback.is_aside) == False)  # noqa: E712
+        .where(_decided_in(since, until, states), col(Feedback.is_aside) == False)  # noqa: E712
         .group_by(col(Project.category), col(Project.model))
     )
     for category, model, total in (await session.execute(stmt)).all():
@@ -220,10 +179,10 @@ async def _decided_minutes(session: AsyncSession, since: datetime, until: dateti
 
 
 async def groups(
-    *, session: AsyncSession, since: datetime, until: datetime, dimension: Dimension
+    *, session: AsyncSession, since: datetime, until: datetime, states: StateSets, dimension: Dimension
 ) -> dict[str, GroupFigures]:
     """One dimension of `figures` with expert minutes (for callers that want a single table)."""
-    out = await figures(session=session, since=since, until=until)
+    out = await figures(session=session, since=since, until=until, states=states)
     await feedback_in_period(session=session, since=since, until=until, out=out)
     return out[dimension]
 
@@ -241,7 +200,12 @@ def _seconds_between(session: AsyncSession, start: Any, end: Any) -> Any:
 
 
 async def median_seconds(
-    *, session: AsyncSession, since: datetime, until: datetime, to: Literal["first_draft", "accept"]
+    *,
+    session: AsyncSession,
+    since: datetime,
+    until: datetime,
+    states: StateSets,
+    to: Literal["first_draft", "accept"],
 ) -> float | None:
     """Median time from request to first draft (decided projects) or to acceptance (accepted ones).
 
@@ -251,10 +215,10 @@ async def median_seconds(
     """
     if to == "first_draft":
         end = col(Project.first_draft_at)
-        where = and_(_decided_in(since, until), end.is_not(None))
+        where = and_(_decided_in(since, until, states), end.is_not(None))
     else:
         end = col(Project.decided_at)
-        where = and_(_decided_in(since, until), col(Project.state) == "accepted")
+        where = and_(_decided_in(since, until, states), col(Project.state) == states.accepted)
     seconds = _seconds_between(session, col(Project.created_at), end)
     if session.get_bind().dialect.name == "postgresql":
         value = (
@@ -269,9 +233,9 @@ async def median_seconds(
     return sum(values) / len(values)
 
 
-async def waiting(*, session: AsyncSession, limit: int = 10) -> tuple[list[Waiting], int]:
+async def waiting(*, session: AsyncSession, states: StateSets, limit: int = 10) -> tuple[list[Waiting], int]:
     """Projects waiting for review now, oldest first, and how many there are."""
-    where = and_(col(Project.state) == "in_review", col(Project.review_since).is_not(None))
+    where = and_(col(Project.state) == states.review, col(Project.review_since).is_not(None))
     total = int((await session.execute(select(func.count()).where(where))).scalar_one())
     stmt = (
         select(

@@ -18,6 +18,7 @@ from bot.agents import AgentPool
 from bot.loop.workflow import Workflow
 from bot.ports import ChatPlatform, Clock, SystemClock
 from bot.settings import Settings
+from bot.states import STORED
 from storage.engine import Database, async_url
 from storage.migrate import ensure_schema
 
@@ -47,6 +48,8 @@ class ServiceFactory(Protocol):
 class Runtime:
     def __init__(self, settings: Settings, *, db: Database, clock: Clock | None = None) -> None:
         self.settings = settings
+        # Storage's queries name no state: they get the core's here, whoever made the Database.
+        db.use_states(STORED)
         self.db = db
         self.clock: Clock = clock or SystemClock()
         self.agents = AgentPool(settings)
@@ -58,7 +61,7 @@ class Runtime:
     @classmethod
     async def create(cls, settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Runtime:
         url = async_url(settings.database_url, data_dir=settings.draftloop_data_dir)
-        db = Database(url)
+        db = Database(url, states=STORED)
         if migrate:
             await ensure_schema(db.engine, url)
         return cls(settings, db=db, clock=clock)

@@ -15,58 +15,22 @@ Beyond the contract's keys, `to_json()` adds (never changing the contract's own 
   and the differences (rates in percentage points);
 - `waiting` / `waiting_total`: projects in review now, oldest first, with hours waited.
 
-Time zone: a period is whole local days `[since, until)` in the configured zone (UTC when none),
-turned into UTC instants at local midnight, so a week across a daylight-saving change is 167 or
-169 hours long, as the calendar says.
+Periods are whole local days (bot/report/period.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot import redact
 from bot.report import render as digest_render
+from bot.report.period import Period as Period  # re-exported: the digest's callers name periods
+from bot.states import STORED
 from bot.stats import rate
-from storage import metrics
-from storage.engine import Database
-from storage.metrics import ExpertFigures, Figures, GroupFigures, Waiting
-
-
-@dataclass(frozen=True)
-class Period:
-    since: date
-    until: date
-    tz: ZoneInfo
-
-    @property
-    def start(self) -> datetime:
-        return datetime.combine(self.since, time(0), tzinfo=self.tz).astimezone(UTC)
-
-    @property
-    def end(self) -> datetime:
-        return datetime.combine(self.until, time(0), tzinfo=self.tz).astimezone(UTC)
-
-    @property
-    def days(self) -> int:
-        return (self.until - self.since).days
-
-    def previous(self) -> Period:
-        """The period of the same number of days just before this one (week over week)."""
-        return Period(self.since - timedelta(days=self.days), self.since, self.tz)
-
-    @classmethod
-    def last_days(cls, days: int, *, now: datetime, tz: ZoneInfo) -> Period:
-        """The `days` whole local days up to and including today."""
-        today = now.astimezone(tz).date()
-        return cls(today - timedelta(days=days - 1), today + timedelta(days=1), tz)
-
-    @classmethod
-    def ending(cls, until: date, *, days: int, tz: ZoneInfo) -> Period:
-        """The `days` whole local days before `until` (a scheduled digest: the week before the run)."""
-        return cls(until - timedelta(days=days), until, tz)
+from storage import Database, metrics
+from storage.figures import ExpertFigures, Figures, GroupFigures, Waiting
 
 
 @dataclass
@@ -272,16 +236,18 @@ async def build_report(
     since, until = period.start, period.end
     async with db.session() as session:
         opened = await metrics.opened(session=session, since=since, until=until)
-        figs: Figures = await metrics.figures(session=session, since=since, until=until)
+        figs: Figures = await metrics.figures(session=session, since=since, until=until, states=STORED)
         experts = await metrics.feedback_in_period(session=session, since=since, until=until, out=figs)
-        first = await metrics.median_seconds(session=session, since=since, until=until, to="first_draft")
-        accept = await metrics.median_seconds(session=session, since=since, until=until, to="accept")
+        first = await metrics.median_seconds(session=session, since=since, until=until, states=STORED, to="first_draft")
+        accept = await metrics.median_seconds(session=session, since=since, until=until, states=STORED, to="accept")
         previous = None
         if compare:
             prev = period.previous()
-            prev_figs = await metrics.figures(session=session, since=prev.start, until=prev.end, usage=False)
+            prev_figs = await metrics.figures(
+                session=session, since=prev.start, until=prev.end, states=STORED, usage=False
+            )
             previous = Headline.of(prev_figs["all"]["all"])
-        waiting, waiting_total = await metrics.waiting(session=session, limit=waiting_limit)
+        waiting, waiting_total = await metrics.waiting(session=session, states=STORED, limit=waiting_limit)
     return DigestReport(
         period=period,
         opened=opened,

@@ -2,7 +2,8 @@
 
 Each takes the Runtime (settings, db, clock, registered chat platforms) and an optional `now`; time
 always comes from the injected Clock. Each records what it did in the database *before* it posts,
-under a unique key, so a restart, a retry or a second worker never posts the same thing twice:
+under a unique key (storage/digest_runs.py, storage/reminders.py), so a restart, a retry or a
+second worker never posts the same thing twice:
 
 - a digest run is a `digest_runs` row keyed by (channel, period_start); the job inserts it first and
   posts only if its insert won (a failed post marks the row failed, and a later run may retry it);
@@ -23,21 +24,20 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import and_, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
 from bot.config import DigestChannel
 from bot.events import ThreadRef
-from bot.replies import DraftHeader, Reply, ReplyKind
+from bot.loop.threads import header, number_of, opened_thread
+from bot.replies import Reply, ReplyKind
 from bot.report.chart import chart_png
-from bot.report.digest import DigestReport, Period, build_report
+from bot.report.digest import DigestReport, build_report
+from bot.report.period import Period, last_fires, period_for_fire
 from bot.report.render import render_text
 from bot.settings import Settings
 from bot.states import State, can_move
 from bot.triage import experts_for
-from storage._util import rowcount
-from storage.models import DigestRun, Nudge, Project
+from storage.digest_runs import claim_digest_run, finish_digest_run
+from storage.reminders import AlreadyRecorded, due_for_reminder, idle_in_review, record_expiry, record_reminder
 
 if TYPE_CHECKING:
     from bot.app.runtime import Runtime
@@ -64,33 +64,6 @@ def cron_trigger(settings: Settings, channel: DigestChannel) -> CronTrigger:
     return CronTrigger.from_crontab(channel.cron, timezone=channel_tz(settings, channel))
 
 
-def last_fires(
-    trigger: CronTrigger, now: datetime, *, lookback_days: int = 62
-) -> tuple[datetime | None, datetime | None]:
-    """The two most recent fire times at or before `now`: (previous, latest)."""
-    previous: datetime | None = None
-    latest: datetime | None = None
-    cursor = now - timedelta(days=lookback_days)
-    fire = trigger.get_next_fire_time(None, cursor)
-    while fire is not None and fire <= now:
-        previous, latest = latest, fire
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
-    return previous, latest
-
-
-def period_for_fire(fire: datetime, previous: datetime | None, tz: ZoneInfo) -> Period:
-    """A run at `fire` reports the whole local days since the previous run: [previous day, fire day).
-
-    A weekly Monday 09:00 digest covers Monday to Sunday of the week before; without an earlier fire
-    in the look-back window the period is the 7 days before the run.
-    """
-    until = fire.astimezone(tz).date()
-    since = previous.astimezone(tz).date() if previous is not None else until - timedelta(days=7)
-    if since >= until:  # more than one run a day: the day before
-        since = until - timedelta(days=1)
-    return Period(since, until, tz)
-
-
 def due_period(settings: Settings, channel: DigestChannel, now: datetime) -> Period | None:
     previous, latest = last_fires(cron_trigger(settings, channel), now)
     if latest is None:
@@ -110,43 +83,21 @@ class DigestOutcome:
 
 
 async def claim_run(runtime: Runtime, key: str, period: Period, now: datetime) -> bool:
-    """Insert the run's row; True when this process won it (or took over a failed or stale one)."""
-    values = {
-        "channel": key,
-        "period_start": period.start,
-        "period_end": period.end,
-        "status": "started",
-        "created_at": now,
-    }
-    try:
-        async with runtime.db.session() as session:
-            await session.execute(insert(DigestRun).values(**values))
-        return True
-    except IntegrityError:
-        pass
+    """Record the run; True when this process won it (or took over a failed or stale one)."""
     async with runtime.db.session() as session:
-        result = await session.execute(
-            update(DigestRun)
-            .where(
-                col(DigestRun.channel) == key,
-                col(DigestRun.period_start) == period.start,
-                or_(
-                    col(DigestRun.status) == "failed",
-                    and_(col(DigestRun.status) == "started", col(DigestRun.created_at) < now - STALE_RUN),
-                ),
-            )
-            .values(status="started", created_at=now)
+        return await claim_digest_run(
+            session=session,
+            channel=key,
+            period_start=period.start,
+            period_end=period.end,
+            now=now,
+            stale_before=now - STALE_RUN,
         )
-        return rowcount(result) == 1
 
 
-async def _finish_run(runtime: Runtime, key: str, period: Period, status: str) -> None:
+async def _finish_run(runtime: Runtime, key: str, period: Period, *, posted: bool) -> None:
     async with runtime.db.session() as session:
-        await session.execute(
-            update(DigestRun)
-            .where(col(DigestRun.channel) == key, col(DigestRun.period_start) == period.start)
-            .values(status=status)
-        )
+        await finish_digest_run(session=session, channel=key, period_start=period.start, posted=posted)
 
 
 def digest_reply(report: DigestReport, *, chart: bool = True) -> Reply:
@@ -173,9 +124,9 @@ async def send_digest(
         await platform.post(ThreadRef(channel.platform, channel.channel, ""), reply)
     except Exception as exc:
         _log.exception("digest for %s (%s → %s) failed", key, period.since, period.until)
-        await _finish_run(runtime, key, period, "failed")
+        await _finish_run(runtime, key, period, posted=False)
         return DigestOutcome(key, period, "failed", type(exc).__name__)
-    await _finish_run(runtime, key, period, "posted")
+    await _finish_run(runtime, key, period, posted=True)
     _log.info("digest for %s (%s → %s) posted", key, period.since, period.until)
     return DigestOutcome(key, period, "posted")
 
@@ -193,23 +144,6 @@ def _mentions(settings: Settings, category: str) -> tuple[str, ...]:
     return experts_for(category, settings)[1]
 
 
-def _thread(project: Project) -> ThreadRef | None:
-    if not project.thread_id:
-        return None
-    return ThreadRef(project.platform, project.channel, project.thread_id)
-
-
-def _header(project: Project, state: str | None = None) -> DraftHeader:
-    return DraftHeader(
-        number=int(project.id or 0),
-        state=state or project.state,
-        version=project.current_version,
-        category=project.category,
-        model=project.model,
-        agent=project.agent,
-    )
-
-
 async def nudge_reviewers(runtime: Runtime, *, now: datetime | None = None) -> int:
     """Remind the experts of drafts waiting longer than `nudge_after_hours`; returns reminders recorded."""
     now = now or runtime.clock.now()
@@ -217,36 +151,27 @@ async def nudge_reviewers(runtime: Runtime, *, now: datetime | None = None) -> i
     if interval <= timedelta(0):
         return 0
     cutoff = now - interval
-    due = and_(
-        col(Project.state) == State.IN_REVIEW.value,
-        col(Project.review_since) <= cutoff,
-        or_(col(Project.last_nudged_at).is_(None), col(Project.last_nudged_at) <= cutoff),
-    )
+    waiting = State.IN_REVIEW.value
     async with runtime.db.session() as session:
-        candidates = list(
-            (await session.execute(select(Project).where(due).order_by(col(Project.review_since)).limit(BATCH)))
-            .scalars()
-            .all()
-        )
+        candidates = await due_for_reminder(session=session, waiting=waiting, cutoff=cutoff, limit=BATCH)
     sent = 0
     for project in candidates:
-        seq = project.nudge_count + 1
         try:
             async with runtime.db.session() as session:
-                won = await session.execute(
-                    update(Project)
-                    .where(col(Project.id) == project.id, col(Project.nudge_count) == project.nudge_count, due)
-                    .values(nudge_count=seq, last_nudged_at=now)
+                won = await record_reminder(
+                    session=session,
+                    project_id=number_of(project),
+                    seen_count=project.nudge_count,
+                    waiting=waiting,
+                    cutoff=cutoff,
+                    now=now,
                 )
-                if rowcount(won) != 1:
-                    continue
-                await session.execute(
-                    insert(Nudge).values(project_id=project.id, kind="nudge", seq=seq, created_at=now)
-                )
-        except IntegrityError:
+        except AlreadyRecorded:
             continue  # another worker recorded this reminder first
+        if not won:
+            continue
         sent += 1
-        thread = _thread(project)
+        thread = opened_thread(project)
         if thread is None:
             continue
         assert project.review_since is not None
@@ -256,12 +181,8 @@ async def nudge_reviewers(runtime: Runtime, *, now: datetime | None = None) -> i
             f"#{project.id} ({project.category}, v{project.current_version}) has waited {hours:.0f} h for review. "
             "Reply in this thread with feedback, or accept or reject it."
         )
-        try:
-            await runtime.workflow.platform(project.platform).post(
-                thread, Reply(text, kind=ReplyKind.NOTICE, header=_header(project), mentions=mentions)
-            )
-        except Exception:
-            _log.exception("reminder for #%s could not be posted", project.id)
+        reply = Reply(text, kind=ReplyKind.NOTICE, header=header(project), mentions=mentions)
+        await _notify(runtime, thread, reply, f"reminder for #{project.id}")
     return sent
 
 
@@ -272,38 +193,40 @@ async def expire_idle(runtime: Runtime, *, now: datetime | None = None) -> int:
     if days <= 0:
         return 0
     cutoff = now - timedelta(days=days)
-    idle = and_(col(Project.state) == State.IN_REVIEW.value, col(Project.updated_at) <= cutoff)
+    waiting, target = State.IN_REVIEW, State.EXPIRED
+    if not can_move(waiting, target):  # the state table decides whether anything may expire
+        return 0
     async with runtime.db.session() as session:
-        candidates = list(
-            (await session.execute(select(Project).where(idle).order_by(col(Project.updated_at)).limit(BATCH)))
-            .scalars()
-            .all()
-        )
+        candidates = await idle_in_review(session=session, waiting=waiting.value, cutoff=cutoff, limit=BATCH)
     expired = 0
     for project in candidates:
-        if not can_move(State(project.state), State.EXPIRED):
-            continue
         try:
             async with runtime.db.session() as session:
-                won = await session.execute(
-                    update(Project)
-                    .where(col(Project.id) == project.id, idle)
-                    .values(state=State.EXPIRED.value, decided_at=now, updated_at=now, lease_owner=None)
+                won = await record_expiry(
+                    session=session,
+                    project_id=number_of(project),
+                    waiting=waiting.value,
+                    target=target.value,
+                    cutoff=cutoff,
+                    now=now,
                 )
-                if rowcount(won) != 1:
-                    continue
-                await session.execute(insert(Nudge).values(project_id=project.id, kind="expire", seq=0, created_at=now))
-        except IntegrityError:
+        except AlreadyRecorded:
+            continue
+        if not won:
             continue
         expired += 1
-        thread = _thread(project)
+        thread = opened_thread(project)
         if thread is None:
             continue
         text = f"#{project.id} expired after {days:g} days without activity. Post a new request to start again."
-        try:
-            await runtime.workflow.platform(project.platform).post(
-                thread, Reply(text, kind=ReplyKind.NOTICE, header=_header(project, State.EXPIRED.value))
-            )
-        except Exception:
-            _log.exception("expiry notice for #%s could not be posted", project.id)
+        reply = Reply(text, kind=ReplyKind.NOTICE, header=header(project, target.value))
+        await _notify(runtime, thread, reply, f"expiry notice for #{project.id}")
     return expired
+
+
+async def _notify(runtime: Runtime, thread: ThreadRef, reply: Reply, what: str) -> None:
+    """Post a job's notice; the job goes on (its record stands) when the platform refuses it."""
+    try:
+        await runtime.workflow.platform(thread.platform).post(thread, reply)
+    except Exception:
+        _log.exception("%s could not be posted", what)

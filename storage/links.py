@@ -1,0 +1,48 @@
+"""Which project a platform message belongs to, so a reply or a reaction on it finds the project."""
+
+from __future__ import annotations
+
+from sqlalchemy import Insert, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage.models import MessageLink, Project
+from storage.statements import per_dialect, table, upsert
+
+_links = table(MessageLink)
+
+
+@per_dialect
+def _link_message(dialect: str) -> Insert:
+    return upsert(dialect, _links).on_conflict_do_nothing(index_elements=["platform", "channel", "message_id"])
+
+
+async def link_message(
+    *, session: AsyncSession, platform: str, channel: str, message_id: str, project_id: int, kind: str, version: int = 0
+) -> None:
+    """Remember which project a message belongs to; an edited message keeps its first link."""
+    params = {
+        "platform": platform,
+        "channel": channel,
+        "message_id": message_id,
+        "project_id": project_id,
+        "kind": kind,
+        "version": version,
+    }
+    await session.execute(_link_message(session), params)
+
+
+_find_by_message = (
+    select(Project)
+    .join(MessageLink, col(MessageLink.project_id) == col(Project.id))
+    .where(
+        col(MessageLink.platform) == bindparam("platform"),
+        col(MessageLink.channel) == bindparam("channel"),
+        col(MessageLink.message_id) == bindparam("message_id"),
+    )
+)
+
+
+async def find_by_message(*, session: AsyncSession, platform: str, channel: str, message_id: str) -> Project | None:
+    params = {"platform": platform, "channel": channel, "message_id": message_id}
+    return (await session.execute(_find_by_message, params)).scalar_one_or_none()
