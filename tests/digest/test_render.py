@@ -12,7 +12,8 @@ import pytest
 
 from bot.report.chart import CHART_HEIGHT, CHART_WIDTH, chart_png
 from bot.report.digest import Period, build_report
-from bot.report.render import headline, render_discord, render_json, render_slack, render_text
+from bot.report.lines import headline
+from bot.report.render import render_discord, render_json, render_slack, render_text
 from bot.stats import rate
 from storage.engine import Database
 from tests.digest.dataset import NOISE, STUDY, at, insert_specs
