@@ -3,48 +3,69 @@
 A command that names a project answers in the open only where the project lives (its channel or a
 thread in it); its requester, experts and admins also get an answer elsewhere, privately. Anyone else
 gets "No project #N here.", the same as for a number that does not exist.
+
+retry and cancel move the project's state (through the state table) with the command's key in
+the same transaction; the others store nothing and record their key before they answer.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bot import texts
 from bot.errors import NotAllowed, UnknownProject, UserFacingError
-from bot.events import CommandInvoked, Locator
-from bot.permissions import may_see
+from bot.events import Actor, CommandInvoked, Locator
+from bot.loop import transitions
+from bot.loop.drafting import Drafting
+from bot.loop.platforms import Platforms
+from bot.loop.receipts import Receipt
+from bot.loop.threads import Threads, header, number_of
+from bot.permissions import is_admin, may_see
+from bot.ports import Clock
 from bot.replies import Reply, ReplyKind
 from bot.report.digest import Period, build_report, render_text
-from bot.states import State, check_move
+from bot.settings import Settings
+from bot.states import State
 from storage import projects as store
+from storage.engine import Database
 from storage.models import Project
-
-if TYPE_CHECKING:
-    from bot.loop.workflow import Workflow
 
 DIGEST_DAYS = 7
 # Platforms that are one room: every project is "here" (the console in a terminal).
 ONE_ROOM = frozenset({"console"})
+NAMES = ("help", "status", "digest", "retry", "cancel")
 
 
-class CommandRouter:
-    def __init__(self, workflow: Workflow) -> None:
-        self.wf = workflow
+class Commands:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        platforms: Platforms,
+        threads: Threads,
+        drafting: Drafting,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.platforms = platforms
+        self.threads = threads
+        self.drafting = drafting
 
-    async def run(self, cmd: CommandInvoked) -> None:
-        handler = {
-            "help": self.help,
-            "status": self.status,
-            "digest": self.digest,
-            "retry": self.retry,
-            "cancel": self.cancel,
-        }.get(cmd.name.lower())
-        if handler is None:
+    async def run(self, cmd: CommandInvoked, receipt: Receipt) -> None:
+        name = cmd.name.lower()
+        if name not in NAMES:
             raise UserFacingError(f"Unknown command `{cmd.name}`. Try help, status, digest, retry or cancel.")
-        await handler(cmd)
+        if name == "retry":
+            await self.retry(cmd, receipt)
+        elif name == "cancel":
+            await self.cancel(cmd, receipt)
+        else:
+            await receipt.settle()  # they store nothing: the key is recorded before the answer
+            await {"help": self.help, "status": self.status, "digest": self.digest}[name](cmd)
 
     async def _say(self, cmd: CommandInvoked, reply: Reply) -> None:
-        await self.wf.platform(cmd.reply_to.platform).post(cmd.reply_to, reply)
+        await self.platforms.named(cmd.reply_to.platform).post(cmd.reply_to, reply)
 
     async def help(self, cmd: CommandInvoked) -> None:
         await self._say(cmd, Reply(texts.help_text(cmd.reply_to.platform), kind=ReplyKind.HELP))
@@ -58,12 +79,12 @@ class CommandRouter:
         text = texts.status_line(project)
         if project.last_error and project.state == State.FAILED:
             text += f"\nLast error: {project.last_error}"
-        await self._tell(cmd, project, Reply(text, kind=ReplyKind.STATUS, header=self.wf.header(project)))
+        await self._tell(cmd, project, Reply(text, kind=ReplyKind.STATUS, header=header(project)))
 
     async def _list(self, cmd: CommandInvoked) -> None:
         """The open projects of the channel asked in (the console is one room and lists them all)."""
         channel = None if cmd.reply_to.platform in ONE_ROOM else cmd.reply_to.channel
-        async with self.wf.db.session() as session:
+        async with self.db.session() as session:
             open_ = await store.open_projects(session=session, platform=cmd.reply_to.platform, channel=channel)
         lines = [texts.status_line(p) for p in open_] or ["No open projects."]
         await self._say(cmd, Reply("\n".join(lines), kind=ReplyKind.STATUS))
@@ -75,7 +96,7 @@ class CommandRouter:
         and admins (answered privately). A number that is hidden from the asker gets the same answer as
         one that does not exist, so a command cannot probe other channels. None: a thread of no project.
         """
-        project = await self.wf.find(locator)
+        project = await self.threads.find(locator)
         if project is not None and (_here(cmd, project) or self._insider(cmd, project)):
             return project
         if locator.number is None:
@@ -83,22 +104,19 @@ class CommandRouter:
         raise UnknownProject(texts.no_project_here(locator.number))
 
     def _insider(self, cmd: CommandInvoked, project: Project) -> bool:
-        return may_see(
-            cmd.actor, requester_id=project.requester_id, category=project.category, settings=self.wf.settings
-        )
+        return may_see(cmd.actor, requester_id=project.requester_id, category=project.category, settings=self.settings)
 
     async def _tell(self, cmd: CommandInvoked, project: Project, reply: Reply) -> None:
         """Answer in the open where the project lives; anywhere else only to the asker."""
         if _here(cmd, project):
             await self._say(cmd, reply)
             return
-        platform = self.wf.platform(cmd.reply_to.platform)
+        platform = self.platforms.named(cmd.reply_to.platform)
         await platform.notify_private(cmd.reply_to, cmd.actor, reply.text)
 
     async def digest(self, cmd: CommandInvoked) -> None:
-        tz = self.wf.settings.tz
-        period = Period.last_days(DIGEST_DAYS, now=self.wf.clock.now(), tz=tz)
-        report = await build_report(self.wf.db, period)
+        period = Period.last_days(DIGEST_DAYS, now=self.clock.now(), tz=self.settings.tz)
+        report = await build_report(self.db, period)
         await self._say(cmd, Reply(render_text(report), kind=ReplyKind.DIGEST, data=report))
 
     async def _project(self, cmd: CommandInvoked) -> Project:
@@ -106,45 +124,38 @@ class CommandRouter:
         project = await self._visible(cmd, locator) if locator is not None else None
         if project is None:
             raise UserFacingError(f"Which project? Use `{cmd.name}` in its thread or `#N {cmd.name}`.")
-        if not self.wf.may_administer(cmd.actor, project):
+        if not self._may_administer(cmd.actor, project):
             raise NotAllowed(f"Only the requester or an admin can {cmd.name} #{project.id}.")
         return project
 
-    async def retry(self, cmd: CommandInvoked) -> None:
+    def _may_administer(self, actor: Actor, project: Project) -> bool:
+        return actor.user_id == project.requester_id or is_admin(actor, self.settings)
+
+    async def retry(self, cmd: CommandInvoked, receipt: Receipt) -> None:
         found = await self._project(cmd)
-        number, state = _number(found), State(found.state)
+        number, state = number_of(found), State(found.state)
         if state != State.FAILED:
             raise UserFacingError(
                 f"#{number} is {state.value.replace('_', ' ')}; only a failed project can be retried."
             )
-        async with self.wf.db.session() as session:
+        async with receipt.transaction() as session:
             project = await store.get_project(session=session, project_id=number, for_update=True)
             assert project is not None
             target = State.DRAFTING if project.current_version == 0 else State.REVISING
-            check_move(State(project.state), target, number=number)
-            project.state = target.value
-            project.decided_at = None
-            project.last_error = ""
-            project.updated_at = self.wf.clock.now()
-        await self._tell(cmd, project, Reply(f"Retrying #{number}.", header=self.wf.header(project)))
-        await self.wf.cycles.run(number)
-
-    async def cancel(self, cmd: CommandInvoked) -> None:
-        found = await self._project(cmd)
-        number, state = _number(found), State(found.state)
-        check_move(state, State.CANCELLED, number=number)
-        async with self.wf.db.session() as session:
-            moved = await store.move_state(
-                session=session,
-                project_id=number,
-                expected=[state.value],
-                target=State.CANCELLED.value,
-                decided_at=self.wf.clock.now(),
+            await transitions.move(
+                session, project, target, decided_at=None, last_error="", updated_at=self.clock.now()
             )
+        await self._tell(cmd, project, Reply(f"Retrying #{number}.", header=header(project, target.value)))
+        await self.drafting.run(number)
+
+    async def cancel(self, cmd: CommandInvoked, receipt: Receipt) -> None:
+        found = await self._project(cmd)
+        number = number_of(found)
+        async with receipt.transaction() as session:
+            await transitions.move(session, found, State.CANCELLED, decided_at=self.clock.now())
             project = await store.get_project(session=session, project_id=number)
-        if not moved or project is None:
-            raise UserFacingError(f"#{number} changed just now; look at its status and try again.")
-        await self._tell(cmd, project, Reply(f"#{number} cancelled.", header=self.wf.header(project)))
+        assert project is not None, "a project is never deleted"
+        await self._tell(cmd, project, Reply(f"#{number} cancelled.", header=header(project)))
 
 
 def _here(cmd: CommandInvoked, project: Project) -> bool:
@@ -153,11 +164,6 @@ def _here(cmd: CommandInvoked, project: Project) -> bool:
     if where.platform != project.platform:
         return False
     return where.platform in ONE_ROOM or where.channel == project.channel
-
-
-def _number(project: Project) -> int:
-    assert project.id is not None, "a stored project has an id"
-    return project.id
 
 
 def _number_arg(cmd: CommandInvoked) -> Locator | None:

@@ -1,0 +1,217 @@
+"""Intake: a request becomes a project, a thread and an acknowledgement, and its first draft begins.
+
+In order: the brief is read (text and attached files) and routed by keyword or the category it
+names; the model is asked at once (bot/loop/first_draft.py), unless a triage model is to choose
+the agent first; the project is stored holding its lease, with the event's key in the same
+transaction; the thread is opened and acknowledged; a triage model, if any, re-routes it; then the
+drafting runs its first cycle (bot/loop/drafting.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot import texts
+from bot.agents import AgentPool
+from bot.errors import InvalidRequest
+from bot.events import MessageRef, RequestPosted, ThreadRef
+from bot.loop.drafting import Drafting
+from bot.loop.first_draft import FirstDraft, Write
+from bot.loop.memory import People, RecentKeys
+from bot.loop.platforms import Platforms
+from bot.loop.receipts import Receipt
+from bot.loop.threads import header, number_of
+from bot.loop.turns import Turns
+from bot.ports import ChatPlatform, Clock
+from bot.replies import Reply, ReplyKind
+from bot.settings import Settings
+from bot.states import State
+from bot.triage import Triage, normalise_category, split_explicit, triage, triage_request
+from storage import Session, projects as store
+from storage.models import Project
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Routed:
+    """A readable request and where it goes: by keyword or the category it names, until a triage
+    model (`asking`) answers."""
+
+    brief: str
+    found: Triage
+    asking: str | None
+
+
+class Intake:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        agents: AgentPool,
+        clock: Clock,
+        platforms: Platforms,
+        turns: Turns,
+        people: People,
+        drafting: Drafting,
+    ) -> None:
+        self.settings = settings
+        self.agents = agents
+        self.clock = clock
+        self.platforms = platforms
+        self.turns = turns
+        self.people = people
+        self.drafting = drafting
+        # Keys this process saw: a redelivery starts no model call (the database has the final word).
+        self.recent = RecentKeys()
+
+    async def on_request(self, event: RequestPosted, receipt: Receipt) -> None:
+        platform = self.platforms.named(event.actor.platform)
+        explicit, text = split_explicit(event.text.strip())
+        brief = _brief(text.strip(), event)
+        limit = self.settings.file.workflow.max_request_chars
+        if not brief or len(brief) > limit:
+            await receipt.settle()
+            if not brief:
+                await platform.post(
+                    event.thread or event.origin.thread(), Reply(texts.help_text(platform.name), kind=ReplyKind.HELP)
+                )
+                return
+            raise InvalidRequest(texts.too_long("request", len(brief), limit))
+        routed = self._route(brief, explicit or (event.category and normalise_category(event.category)))
+        agent, category = routed.found.agent.name, routed.found.category
+        # The model is asked before anything is stored: its latency then overlaps the bookkeeping
+        # below. A redelivery or a failure before the project exists cancels it.
+        early = not routed.asking and not self.recent.saw(platform.name, event.event_key)
+        first = self.drafting.first_draft(agent=agent, category=category, brief=brief, early=early)
+        try:
+            async with self.turns.turn(first.ticket):
+                project = await self._store(event, routed, first, receipt)
+                thread, ack = await self._acknowledge(platform, event, project, routed)
+            route = await self._reroute(platform, project, routed, ack) if routed.asking else {}
+            first.writes.add(_remember(project, thread, ack, route))
+            await self.drafting.run_first(first)
+        finally:
+            first.cancel()
+
+    def _route(self, brief: str, explicit: str | None) -> _Routed:
+        # The acknowledgement goes out at once: with a triage model to ask, the keyword answer
+        # stands in until the model's arrives, and the project (not yet drafting) is re-routed then.
+        asking = None if explicit else self.settings.file.triage_agent
+        found = triage(brief, explicit=explicit or None, settings=self.settings, specs=self.settings.file.agents)
+        return _Routed(brief, found, asking)
+
+    async def _store(self, event: RequestPosted, routed: _Routed, first: FirstDraft, receipt: Receipt) -> Project:
+        """The project, stored with its request's key and born holding the first draft's lease: until
+        its first cycle runs, no other process resuming pending work may draft it."""
+        now = self.clock.now()
+        origin, platform = event.origin, event.actor.platform
+        async with receipt.transaction() as session:
+            # One message is one project: a mention and then the shortcut on it would otherwise
+            # make a second project that the message's thread cannot hold.
+            taken = await store.find_by_message(
+                session=session, platform=platform, channel=origin.channel, message_id=origin.message_id
+            )
+            if taken is not None:
+                raise InvalidRequest(texts.already_a_project(number_of(taken)))
+            found = routed.found
+            project = await store.create_project(
+                session=session,
+                platform=platform,
+                channel=origin.channel,
+                thread_id=event.thread.thread_id if event.thread else None,
+                request_message_id=origin.message_id,
+                requester_id=event.actor.user_id,
+                requester_name=event.actor.display,
+                brief=routed.brief,
+                category=found.category,
+                category_reason=found.reason,
+                agent=found.agent.name,
+                model=found.agent.model,
+                state=State.DRAFTING.value,
+                deadline=event.deadline,
+                created_at=now,
+                updated_at=now,
+                lease_owner=first.lease,
+                lease_until=now + timedelta(seconds=self.settings.file.workflow.lease_seconds),
+            )
+            await self.people.touch(session, event.actor, found.category)
+            await store.link_message(
+                session=session,
+                platform=platform,
+                channel=origin.channel,
+                message_id=origin.message_id,
+                project_id=number_of(project),
+                kind="request",
+            )
+        first.project = project
+        return project
+
+    async def _acknowledge(
+        self, platform: ChatPlatform, event: RequestPosted, project: Project, routed: _Routed
+    ) -> tuple[ThreadRef, MessageRef]:
+        """Open the project's thread (unless the platform gave one) and say the project exists."""
+        number = number_of(project)
+        thread = event.thread or await platform.open_thread(event.origin, number=number, title=_title(routed.brief))
+        project.thread_id = thread.thread_id  # this copy, for the first cycle; the row learns it with it
+        found = routed.found
+        reply = Reply(
+            texts.ack(number, found, asking=routed.asking),
+            kind=ReplyKind.ACK,
+            header=header(project),
+            mentions=found.mentions,
+        )
+        return thread, await platform.post(thread, reply)
+
+    async def _reroute(
+        self, platform: ChatPlatform, project: Project, routed: _Routed, ack: MessageRef
+    ) -> dict[str, str]:
+        """Ask the triage model, route the project (not drafting yet) its way and say so."""
+        better = await triage_request(routed.brief, explicit=None, settings=self.settings, pool=self.agents)
+        route = {"category": better.category, "category_reason": better.reason}
+        route |= {"agent": better.agent.name, "model": better.agent.model}
+        for key, value in route.items():
+            setattr(project, key, value)  # this copy, for the first cycle; the row learns it with it
+        reply = Reply(
+            texts.ack(number_of(project), better), kind=ReplyKind.ACK, header=header(project), mentions=better.mentions
+        )
+        await platform.edit(ack, reply)
+        return route
+
+
+def _remember(project: Project, thread: ThreadRef, ack: MessageRef, route: dict[str, str]) -> Write:
+    """The intake's last writes, made in the first cycle's first transaction: the thread, the
+    triage model's route, and the acknowledgement's link (a reaction on it finds the project)."""
+    number = number_of(project)
+
+    async def remember(session: Session) -> None:
+        await store.update_project(session=session, project_id=number, thread_id=thread.thread_id, **route)
+        await store.link_message(
+            session=session,
+            platform=project.platform,
+            channel=project.channel,
+            message_id=ack.message_id,
+            project_id=number,
+            kind="ack",
+        )
+
+    return remember
+
+
+def _brief(text: str, event: RequestPosted) -> str:
+    parts = [text] if text else []
+    for att in event.attachments:
+        if att.text:
+            parts.append(f"--- attached file: {att.filename} ---\n{att.text.strip()}")
+        else:
+            parts.append(f"(attached, not readable as text: {att.filename})")
+    if not text and not any(a.text for a in event.attachments):
+        return ""
+    return "\n\n".join(parts).strip()
+
+
+def _title(brief: str) -> str:
+    first = brief.strip().splitlines()[0] if brief.strip() else "request"
+    return first[:80]

@@ -1,0 +1,63 @@
+"""What this process remembers so that it need not ask the database: event keys it has seen,
+and people it has recorded. Both are bounded; the database always has the final word."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from bot.events import Actor
+from bot.permissions import is_expert
+from bot.ports import Clock
+from bot.settings import Settings
+from storage import Session, projects as store
+
+RECENT_KEYS = 10_000  # event keys this process remembers, so a redelivery starts no model call
+PEOPLE = 10_000  # people whose record this process knows to be current
+
+
+class RecentKeys:
+    """The last `limit` event keys seen, oldest forgotten first."""
+
+    def __init__(self, limit: int = RECENT_KEYS) -> None:
+        self.limit = limit
+        self._keys: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    def saw(self, platform: str, key: str | None) -> bool:
+        """Whether this key was seen before; it is remembered from now on."""
+        if not key:
+            return False
+        entry = (platform, key)
+        if entry in self._keys:
+            return True
+        self._keys[entry] = None
+        if len(self._keys) > self.limit:
+            self._keys.popitem(last=False)
+        return False
+
+
+class People:
+    """Records who took part (name, expert or not), once per person per process: `last_seen` is
+    coarse, and one upsert per step would cost every step a statement."""
+
+    def __init__(self, *, settings: Settings, clock: Clock, limit: int = PEOPLE) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.limit = limit
+        self._known: dict[tuple[str, str], tuple[str, bool]] = {}
+
+    async def touch(self, session: Session, actor: Actor, category: str) -> None:
+        expert = is_expert(actor, category, self.settings)
+        key = (actor.platform, actor.user_id)
+        if self._known.get(key) == (actor.display, expert):
+            return
+        if len(self._known) > self.limit:
+            self._known.clear()
+        self._known[key] = (actor.display, expert)
+        await store.touch_person(
+            session=session,
+            platform=actor.platform,
+            user_id=actor.user_id,
+            name=actor.display,
+            is_expert=expert,
+            now=self.clock.now(),
+        )

@@ -1,0 +1,99 @@
+"""Showing a version once it is stored: inline with its controls, or as a file when it is too long
+for one message; or, when the model could not write it, the failure, stored and shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot import texts
+from bot.errors import AgentError
+from bot.events import MessageRef
+from bot.loop import transitions
+from bot.loop.first_draft import Writes
+from bot.loop.platforms import Platforms
+from bot.loop.threads import Threads, header, number_of, thread_of
+from bot.ports import Clock
+from bot.redact import Redactor
+from bot.replies import Reply, ReplyKind
+from bot.settings import Settings
+from bot.triage import experts_for
+from storage import projects as store
+from storage.engine import Database
+from storage.models import Project
+
+
+@dataclass(frozen=True)
+class Shown:
+    """Where a finished version was posted, recorded when the lease is handed back."""
+
+    platform: str
+    channel: str
+    message_id: str
+    version: int
+
+
+class Publisher:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        platforms: Platforms,
+        threads: Threads,
+        redactor: Redactor,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.platforms = platforms
+        self.threads = threads
+        self.redactor = redactor
+
+    async def publish(self, project: Project, text: str, progress_id: str | None) -> Shown:
+        """Show the finished version, replacing the streamed progress message if there is one."""
+        platform = self.platforms.named(project.platform)
+        shown = header(project)
+        _, mentions = experts_for(project.category, self.settings)
+        thread = thread_of(project)
+        progress = MessageRef(platform.name, project.channel, progress_id, thread.thread_id) if progress_id else None
+        v = project.current_version
+        if len(text) > platform.limits.max_inline_chars:
+            summary = texts.file_summary(project, text)
+            reply = Reply(
+                summary, kind=ReplyKind.DRAFT, header=shown, controls=True, mentions=mentions, summary=summary
+            )
+            ref = await platform.upload(thread, filename=f"draftloop-{project.id}-v{v}.md", content=text, reply=reply)
+            if progress is not None:
+                await platform.edit(progress, Reply(texts.moved_to_file(v), kind=ReplyKind.NOTICE, header=shown))
+            message_id = ref.message_id
+        else:
+            reply = Reply(text, kind=ReplyKind.DRAFT, header=shown, controls=True, mentions=mentions)
+            if progress is not None:
+                await platform.edit(progress, reply)
+                message_id = progress.message_id
+            else:
+                message_id = (await platform.post(thread, reply)).message_id
+        return Shown(project.platform, project.channel, message_id, v)
+
+    async def failed(
+        self, project: Project, number: int, exc: AgentError, progress_id: str | None, writes: Writes
+    ) -> None:
+        """Mark the project failed (unless it was decided meanwhile) and say why, where the
+        progress was shown if it was."""
+        # Masked before it is cut (a cut secret would no longer match) and before it is stored
+        # or posted: a provider's error body may quote any token it was sent or knows.
+        masked = self.redactor(str(exc))
+        reason = masked.splitlines()[0][:300] if masked.strip() else type(exc).__name__
+        async with writes.session(self.db) as session:
+            await transitions.fail(session, number_of(project), reason=reason, now=self.clock.now())
+            fresh = await store.get_project(session=session, project_id=number_of(project))
+        shown = fresh or project
+        reply = Reply(texts.failed(shown, number, reason), kind=ReplyKind.ERROR, header=header(shown))
+        if progress_id is not None:
+            thread = thread_of(shown)
+            await self.platforms.named(shown.platform).edit(
+                MessageRef(shown.platform, shown.channel, progress_id, thread.thread_id), reply
+            )
+        else:
+            await self.threads.post(shown, reply)
