@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import functools
-from importlib.metadata import entry_points
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
+
+from bot import agent_registry
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@functools.cache
 def installed_providers() -> frozenset[str]:
-    """Agent providers installed as `draftloop.agents` entry points (a new provider needs no change here)."""
-    return frozenset(ep.name for ep in entry_points(group="draftloop.agents"))
+    """Every known provider: built in, registered in code or a `draftloop.agents` entry point (bot/agent_registry)."""
+    return agent_registry.provider_names()
 
 
 class AgentSpec(_Strict):
     """A named agent: which provider, which model, where, which key, what limits and prices."""
 
     name: str = ""
-    # Any installed `draftloop.agents` entry point: offline, openai, openai-compatible, anthropic, …
+    # A known provider (installed_providers): offline, openai, openai-compatible, anthropic, or a plug-in's
     provider: str = "offline"
     model: str = "offline-v1"
     base_url: str | None = None

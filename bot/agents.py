@@ -1,5 +1,9 @@
-"""The agent pool: turns agent names into backends (via entry points), limits calls in flight per
-agent, retries what is worth retrying, falls back to the next agent, and prices the result."""
+"""The agent pool: turns agent names into backends (providers from bot/agent_registry.py), limits calls
+in flight per agent, retries what is worth retrying, falls back to the next agent, and prices the result.
+
+`register_backend(name, factory)` adds a provider (re-exported from bot/agent_registry.py);
+`AgentPool.use(agent, backend)` makes one pool draft with a given backend for one agent.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,20 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
-from typing import Protocol
+from typing import Protocol, cast
 
+from bot import agent_registry
+from bot.agent_registry import register_backend, unregister_backend
 from bot.agent_spec import AgentSpec
 from bot.errors import AgentError, AgentRejected, AgentUnavailable, ConfigError, DraftloopError
 from bot.ports import AgentBackend, DraftRequest, DraftResult
 from bot.settings import Settings
 from bot.triage import default_agent_name, resolve_spec
 
+__all__ = ["AgentCheck", "AgentFacts", "AgentPool", "cost_usd", "register_backend", "unregister_backend"]
+
 _log = logging.getLogger(__name__)
 
-ENTRY_POINT_GROUP = "draftloop.agents"
 MAX_BACKOFF = 8.0
 MAX_RETRY_WAIT = 60.0  # a provider asking for a longer pause sends the draft to the fallback
 
@@ -31,11 +37,8 @@ class AgentFactory(Protocol):
 
 
 def load_factory(provider: str) -> AgentFactory:
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == provider:
-            factory: AgentFactory = ep.load()
-            return factory
-    raise ConfigError(f"no agent backend installed for provider {provider!r}")
+    """The provider's factory; ConfigError when no such provider is known or it cannot be imported."""
+    return cast(AgentFactory, agent_registry.factory(provider))
 
 
 def cost_usd(spec: AgentSpec, result: DraftResult) -> float:
@@ -49,25 +52,29 @@ def cost_usd(spec: AgentSpec, result: DraftResult) -> float:
 
 
 @dataclass(frozen=True)
+class AgentFacts:
+    """What a backend says of itself (an optional `facts()` method): where it calls, which key it reads."""
+
+    endpoint: str  # a URL, or "built in"
+    key_env: str = ""  # "" when it needs no key
+    key_set: bool = False
+
+
+@dataclass(frozen=True)
 class AgentCheck:
     """One line of `draftloop agents`: where an agent is used and whether it can be called."""
 
     name: str
     provider: str
     model: str
-    key_env: str
     roles: tuple[str, ...]
     status: str
+    facts: AgentFacts | None = None  # None when the agent cannot be built
+    spec: AgentSpec | None = None
 
     @property
     def ok(self) -> bool:
         return self.status.startswith("ok")
-
-
-def default_key_env(spec: AgentSpec) -> str:
-    if spec.key_env:
-        return spec.key_env
-    return {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}.get(spec.provider, "")
 
 
 class AgentPool:
@@ -94,6 +101,20 @@ class AgentPool:
             backend = load_factory(spec.provider)(spec, self.settings)
             self._backends[spec.name] = backend
         return backend
+
+    def use(self, name: str, backend: AgentBackend) -> None:
+        """Draft with `backend` for the agent `name` from now on (tests, embedding). The pool closes it."""
+        self._backends[name] = backend
+
+    def facts(self, spec: AgentSpec) -> AgentFacts:
+        """Ask the backend; one that does not say is shown with its config's endpoint and key variable."""
+        backend = self.backend(spec)
+        describe = getattr(backend, "facts", None)
+        if describe is not None:
+            return cast(AgentFacts, describe())
+        key_env = spec.key_env or ""
+        key_set = bool(key_env and self.settings.env(key_env))
+        return AgentFacts(spec.base_url or f"{spec.provider} default", key_env, key_set)
 
     def _limit(self, spec: AgentSpec) -> asyncio.Semaphore:
         # asyncio.Semaphore wakes waiters in FIFO order: first come, first served.
@@ -177,23 +198,25 @@ class AgentPool:
             roles.setdefault(name, [])
         return {name: tuple(r) for name, r in roles.items()}
 
-    async def check(self) -> list[AgentCheck]:
-        """Key presence and reachability of every agent, checked concurrently."""
+    async def check(self, *, probe: bool = True) -> list[AgentCheck]:
+        """What each backend says of itself and, with `probe`, key presence and reachability (its optional
+        `check()`), every agent concurrently. Without `probe` no call leaves the process."""
 
         async def one(name: str, roles: tuple[str, ...]) -> AgentCheck:
             try:
                 spec = self.spec(name)
             except ConfigError as exc:
-                return AgentCheck(name, "?", "?", "", roles, f"not usable: {exc}")
-            status = "ok"
+                return AgentCheck(name, "?", "?", roles, f"not usable: {exc}")
+            facts: AgentFacts | None = None
+            status = "ok" if probe else "not checked"
             try:
-                backend = self.backend(spec)
-                probe = getattr(backend, "check", None)
-                if probe is not None:
-                    status = str(await probe())
+                facts = self.facts(spec)
+                reach = getattr(self.backend(spec), "check", None)
+                if probe and reach is not None:
+                    status = str(await reach())
             except DraftloopError as exc:
                 status = str(exc)
-            return AgentCheck(spec.name, spec.provider, spec.model, default_key_env(spec), roles, status)
+            return AgentCheck(spec.name, spec.provider, spec.model, roles, status, facts, spec)
 
         return list(await asyncio.gather(*(one(name, roles) for name, roles in self.routes().items())))
 

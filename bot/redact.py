@@ -1,7 +1,8 @@
 """One redaction for everything that leaves the process: chat posts, stored errors, logs, the digest.
 
-A `Redactor` masks every configured secret by value (Slack, Discord and model tokens and keys,
-the signing secret, the database password, each agent's `key_env` variable) and, whatever their
+A `Redactor` masks every configured secret by value (Slack and Discord tokens, the signing
+secret, the database password, the key variable every agent provider declares (bot/agent_registry.py,
+e.g. OPENAI_API_KEY) and each agent's `key_env` variable) and, whatever their
 source, the shapes of the tokens people paste: Slack `xox…-`/`xapp-` tokens, `sk-` keys (also
 half-masked ones as providers echo them), bearer tokens, Discord bot tokens and the password in a
 URL's `user:password@`. It is built from Settings; the process keeps one (`configure`, `active`)
@@ -21,19 +22,19 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr
 
+from bot.agent_registry import declared_key_envs
 from bot.errors import ConfigError
 from bot.settings import Settings
 
 MASK = "[redacted]"
 MIN_SECRET_CHARS = 8
-# Read when no Settings are given (logging before the runtime exists): the same variables.
+# Read when no Settings are given (logging before the runtime exists): the same variables. Agent
+# providers' key variables are not listed: each provider declares its own (declared_key_envs).
 SECRET_ENV = (
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",
     "SLACK_SIGNING_SECRET",
     "DISCORD_TOKEN",
-    "OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
 )
 
 # Token shapes. Each needs its prefix at a word start and enough length (keys: a digit too), so
@@ -114,14 +115,16 @@ class Redactor:
 
     @classmethod
     def from_environ(cls, extra_names: Iterable[str] = ()) -> Redactor:
-        """Before Settings exist: the secret variables, DATABASE_URL's password and `extra_names`."""
-        values = [os.environ.get(name) for name in (*SECRET_ENV, *extra_names)]
+        """Before Settings exist: the secret variables, providers' key variables, DATABASE_URL's password
+        and `extra_names`."""
+        values = [os.environ.get(name) for name in (*SECRET_ENV, *declared_key_envs(), *extra_names)]
         return cls([*values, *url_passwords(os.environ.get("DATABASE_URL"))])
 
 
 def settings_secrets(settings: Settings) -> list[str]:
-    """Every secret the settings know of: SecretStr fields, the database password, agents' keys."""
-    found: list[str] = []
+    """Every secret the settings know of: SecretStr fields, the database password, the key variable of
+    every provider (declared by the provider, whether or not an agent uses it) and of every agent."""
+    found: list[str | None] = []
     for name in type(settings).model_fields:
         value = getattr(settings, name)
         if isinstance(value, SecretStr):
@@ -131,7 +134,8 @@ def settings_secrets(settings: Settings) -> list[str]:
         agents = list(settings.file.agents.values())
     except ConfigError:
         agents = []  # a broken file stops the start elsewhere; the keys it names are unknown
-    found += [os.environ.get(spec.key_env, "") for spec in agents if spec.key_env]
+    key_envs = [*declared_key_envs(), *(spec.key_env for spec in agents if spec.key_env)]
+    found += [settings.env(env) for env in dict.fromkeys(key_envs)]
     return [value for value in found if value]
 
 

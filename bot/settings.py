@@ -2,16 +2,22 @@
 
 Secrets (tokens, keys) are read from the environment only, held as SecretStr so they never show
 in a repr or a log line, and are never written to the database.
+
+Variables that belong to a plug-in (an agent backend's key and endpoint, such as OPENAI_API_KEY) are
+not fields here: the backend declares them and reads them through `Settings.env`, so a new provider
+needs no change in this file.
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.config import CategoryConfig, FileConfig
@@ -19,9 +25,14 @@ from bot.errors import ConfigError
 
 
 class Settings(BaseSettings):
-    """Environment variables. Field names map to upper-case variables (database_url → DATABASE_URL)."""
+    """Environment variables. Field names map to upper-case variables (database_url → DATABASE_URL).
 
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", frozen=True)
+    Other keyword arguments are kept, hidden as SecretStr, as values of the variable of that name for
+    `env` (`Settings(openai_api_key=…)` is what OPENAI_API_KEY would be): tests and embedders set a
+    plug-in's variables this way without touching the process environment.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="allow", frozen=True)
 
     database_url: str | None = None
     draftloop_data_dir: Path = Path("data")
@@ -39,10 +50,32 @@ class Settings(BaseSettings):
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
 
-    openai_api_key: SecretStr | None = None
-    openai_base_url: str | None = None
-    anthropic_api_key: SecretStr | None = None
-    anthropic_base_url: str | None = None
+    @model_validator(mode="before")
+    @classmethod
+    def _hide_given_variables(cls, data: Any) -> Any:
+        # Any of them may be a key: none may show in a repr. Names are folded as the fields' are.
+        if not isinstance(data, dict):
+            return data
+        fields = cls.model_fields
+        kept: dict[str, Any] = {}
+        for key, value in data.items():
+            if str(key).lower() in fields:
+                kept[key] = value
+            else:
+                kept[str(key).lower()] = (
+                    value if value is None or isinstance(value, SecretStr) else SecretStr(str(value))
+                )
+        return kept
+
+    def env(self, name: str) -> str | None:
+        """A plug-in's variable (e.g. OPENAI_API_KEY): the value given to Settings, else the process
+        environment's; None when unset or empty. A value given as None means unset."""
+        given = self.__pydantic_extra__ or {}
+        key = name.lower()
+        if key in given:
+            value = given[key]
+            return (value.get_secret_value() if isinstance(value, SecretStr) else None) or None
+        return os.environ.get(name) or None
 
     @cached_property
     def file(self) -> FileConfig:

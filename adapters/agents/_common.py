@@ -1,15 +1,13 @@
-"""Helpers shared by the OpenAI and Anthropic backends: keys, URLs, error lines, retry hints."""
+"""Helpers of the agent backends: agent labels, safe error lines, retry hints, the cache prefix split."""
 
 from __future__ import annotations
 
 import email.utils
-import os
 import time
 from collections.abc import Mapping
 
 from bot import redact
 from bot.agent_spec import AgentSpec
-from bot.errors import AgentUnavailable
 from bot.settings import Settings
 
 _MAX_LINE = 240
@@ -18,13 +16,6 @@ _MAX_LINE = 240
 def agent_label(spec: AgentSpec) -> str:
     """How errors name an agent: its configured name, else provider:model."""
     return spec.name or f"{spec.provider}:{spec.model}"
-
-
-def resolve_key(spec: AgentSpec, default_env: str, fallback: str | None) -> tuple[str | None, str]:
-    """Return (key or None, the variable it comes from). `fallback` is the Settings value of `default_env`."""
-    env = spec.key_env or default_env
-    value = fallback if env == default_env else os.environ.get(env)
-    return (value or None), env
 
 
 class Redactor:
@@ -76,8 +67,3 @@ def split_cache_prefix(text: str, prefix_chars: int) -> tuple[str, str]:
     if prefix_chars <= 0:
         return "", text
     return text[:prefix_chars], text[prefix_chars:]
-
-
-def connection_lost(name: str, exc: BaseException) -> AgentUnavailable:
-    """A transport failure under the SDK (reset, refused, half-read stream): retryable, one line."""
-    return AgentUnavailable(f"agent {name}: connection lost while streaming ({type(exc).__name__})", agent=name)

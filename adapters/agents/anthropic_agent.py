@@ -2,94 +2,67 @@
 
 The system prompt and the first `cache_prefix_chars` characters of the first user message (the
 brief, which never changes across cycles) carry `cache_control: ephemeral`, so revisions re-read
-them from the cache. The SDK's own retries are off (`max_retries=0`): the pool retries.
+them from the cache. The SDK's own retries are off (`max_retries=0`): the pool retries. `_failure`
+says what an SDK exception was; the ladder in adapters/agents/base.py turns it into a bot.errors class.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
 import httpx2
 
-from adapters.agents._common import (
-    Redactor,
-    agent_label,
-    connection_lost,
-    resolve_key,
-    retry_after_seconds,
-    split_cache_prefix,
-)
-from bot.agent_spec import AgentSpec
-from bot.errors import AgentError, AgentRateLimited, AgentRejected, AgentUnavailable
-from bot.ports import AgentBackend, DraftRequest, DraftResult
-from bot.settings import Settings
+from adapters.agents._common import split_cache_prefix
+from adapters.agents.base import Failure, ProviderBackend
+from bot.errors import AgentRejected, AgentUnavailable
+from bot.ports import DraftRequest, DraftResult
 
 _EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
-_RETRYABLE_TYPES = {"overloaded_error", "api_error", "timeout_error"}
 
 
-class AnthropicAgent:
+class AnthropicAgent(ProviderBackend):
     """An `AgentBackend` over `anthropic.AsyncAnthropic`."""
 
-    def __init__(
-        self,
-        spec: AgentSpec,
-        *,
-        api_key: str | None,
-        key_env: str,
-        base_url: str | None,
-        settings: Settings | None = None,
-    ) -> None:
-        self.spec = spec
-        self.name = agent_label(spec)
-        self.model = spec.model
-        self.key_env = key_env
-        self.key_present = api_key is not None
-        self.base_url = base_url
-        self._redact = Redactor(settings, api_key)
+    key_env = "ANTHROPIC_API_KEY"
+    base_url_env = "ANTHROPIC_BASE_URL"
+    default_endpoint = "https://api.anthropic.com"
+    title = "Anthropic"
+    overloaded_codes = frozenset({"overloaded_error"})
+    rate_limit_codes = frozenset({"rate_limit_error"})
+    retryable_codes = frozenset({"overloaded_error", "api_error", "timeout_error"})
+
+    def _connect(self, api_key: str | None) -> None:
         # Always pass a key: without one, anthropic 2.x looks for profile files and workload identity.
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key or "missing",
-            base_url=base_url,
+            base_url=self.base_url,
             max_retries=0,
-            timeout=spec.timeout,
+            timeout=self.spec.timeout,
         )
-
-    # -- AgentBackend ----------------------------------------------------------------------------
-
-    async def stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
-        if not self.key_present:
-            raise AgentRejected(f"agent {self.name}: no API key (set {self.key_env})", agent=self.name)
-        started = time.monotonic()
-        try:
-            async for item in self._stream(request):
-                if isinstance(item, DraftResult):
-                    item.extra["latency_ms"] = str(round((time.monotonic() - started) * 1000))
-                yield item
-        except AgentError:
-            raise
-        except anthropic.APIError as exc:
-            raise self._translate(exc) from exc
-        except httpx2.TransportError as exc:
-            raise connection_lost(self.name, exc) from exc
 
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def check(self) -> str:
-        """Key present and API reachable: 'ok' or one line saying what is wrong."""
-        if not self.key_present:
-            return f"no key: {self.key_env} is not set"
-        try:
-            await self._client.with_options(timeout=min(10.0, self.spec.timeout)).models.list(limit=1)
-        except anthropic.NotFoundError:
-            return "ok (reachable; /models not offered)"
-        except anthropic.APIError as exc:
-            return str(self._translate(exc)).split(": ", 1)[-1]
-        return "ok"
+    async def _probe(self) -> None:
+        await self._client.with_options(timeout=min(10.0, self.spec.timeout)).models.list(limit=1)
+
+    def _failure(self, exc: Exception) -> Failure | None:
+        if isinstance(exc, anthropic.APITimeoutError):
+            return Failure("timeout")
+        if isinstance(exc, anthropic.APIConnectionError):
+            return Failure("connect")
+        if isinstance(exc, anthropic.APIStatusError):
+            kind, detail = _error_parts(exc)
+            if exc.status_code < 400:  # an `event: error` inside a 200 stream: the body says what it was
+                return Failure("stream", code=kind, detail=detail)
+            return Failure("status", exc.status_code, kind, detail, exc.response.headers)
+        if isinstance(exc, anthropic.APIError):
+            return Failure("stream", detail=_error_parts(exc)[1])
+        if isinstance(exc, httpx2.TransportError):
+            return Failure("transport", detail=type(exc).__name__)
+        return None
 
     # -- request ---------------------------------------------------------------------------------
 
@@ -156,38 +129,6 @@ class AnthropicAgent:
             extra={"api": "messages", "stop_reason": stop_reason or "", "cache_write_tokens": str(cache_write)},
         )
 
-    # -- errors ----------------------------------------------------------------------------------
-
-    def _translate(self, exc: anthropic.APIError) -> AgentError:
-        name = self.name
-        if isinstance(exc, anthropic.APITimeoutError):
-            return AgentUnavailable(f"agent {name}: timed out after {self.spec.timeout:g}s", agent=name)
-        if isinstance(exc, anthropic.APIConnectionError):
-            where = self.base_url or "the Anthropic API"
-            return AgentUnavailable(f"agent {name}: cannot connect to {where}", agent=name)
-        kind, detail = _error_parts(exc)
-        detail = self._redact.line(detail)
-        if isinstance(exc, anthropic.APIStatusError):
-            status = exc.status_code
-            if status < 400:
-                # An `event: error` inside a 200 stream: check the body, not the class.
-                if kind == "rate_limit_error":
-                    return AgentRateLimited(f"agent {name}: rate limited mid-stream: {detail}", agent=name)
-                if kind in _RETRYABLE_TYPES or not kind:
-                    return AgentUnavailable(f"agent {name}: {kind or 'error'} mid-stream: {detail}", agent=name)
-                return AgentRejected(f"agent {name}: {kind} mid-stream: {detail}", agent=name)
-            if status == 429:
-                after = retry_after_seconds(exc.response.headers)
-                return AgentRateLimited(f"agent {name}: rate limited (429): {detail}", agent=name, retry_after=after)
-            if status == 529 or kind == "overloaded_error":
-                return AgentUnavailable(f"agent {name}: overloaded ({status}): {detail}", agent=name)
-            if status >= 500 or status in (408, 409):
-                return AgentUnavailable(f"agent {name}: server error {status}: {detail}", agent=name)
-            if status in (401, 403):
-                return AgentRejected(f"agent {name}: key rejected ({status}), check {self.key_env}", agent=name)
-            return AgentRejected(f"agent {name}: request rejected ({status}): {detail}", agent=name)
-        return AgentUnavailable(f"agent {name}: stream error: {detail}", agent=name)
-
 
 def _error_parts(exc: anthropic.APIError) -> tuple[str, str]:
     body = exc.body
@@ -196,11 +137,3 @@ def _error_parts(exc: anthropic.APIError) -> tuple[str, str]:
         if isinstance(inner, dict):
             return str(inner.get("type", "")), str(inner.get("message") or exc.message)
     return "", exc.message or type(exc).__name__
-
-
-def create(spec: AgentSpec, settings: Settings) -> AgentBackend:
-    """Entry point for `anthropic` (draftloop.agents)."""
-    fallback = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else None
-    key, env = resolve_key(spec, "ANTHROPIC_API_KEY", fallback)
-    base_url = spec.base_url or settings.anthropic_base_url
-    return AnthropicAgent(spec, api_key=key, key_env=env, base_url=base_url, settings=settings)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
+from adapters.agents.base import ProviderBackend
 from bot.agent_spec import AgentSpec
-from bot.ports import AgentBackend, DraftRequest, DraftResult
+from bot.ports import DraftRequest, DraftResult
 from bot.settings import Settings
 
 BANNER = "> Offline draft: written by draftloop's built-in offline agent, no model was called."
@@ -66,12 +67,18 @@ def compose(request: DraftRequest) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-class OfflineAgent:
-    def __init__(self, spec: AgentSpec) -> None:
+class OfflineAgent(ProviderBackend):
+    """No key, no endpoint, nothing to reach: `check()` is always ok."""
+
+    key_required = False
+    default_endpoint = "built in"
+
+    def __init__(self, spec: AgentSpec, settings: Settings | None = None) -> None:
+        super().__init__(spec, settings)
         self.name = spec.name or "offline"
         self.model = spec.model or "offline-v1"
 
-    async def stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
+    async def _stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
         text = compose(request)
         for start in range(0, len(text), CHUNK):
             yield text[start : start + CHUNK]
@@ -83,10 +90,3 @@ class OfflineAgent:
             output_tokens=len(text) // 4,
             finish_reason="stop",
         )
-
-    async def aclose(self) -> None:
-        return None
-
-
-def create(spec: AgentSpec, settings: Settings) -> AgentBackend:
-    return OfflineAgent(spec)

@@ -4,14 +4,14 @@ Chat Completions by default (`api = "chat"`), the Responses API when the agent s
 Both stream; usage comes from `stream_options.include_usage` (chat) or `response.completed` (responses).
 
 The SDK's own retries are off (`max_retries=0`) and the time-out is the agent's `timeout`, so the
-pool's retry policy (bot/agents.py) is the only one. SDK exceptions become bot.errors classes here.
+pool's retry policy (bot/agents.py) is the only one. `_failure` says what an SDK exception was; the
+ladder in adapters/agents/base.py turns it into a bot.errors class.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import httpx2
 import openai
@@ -24,86 +24,54 @@ from openai.types.responses import (
     ResponseTextDeltaEvent,
 )
 
-from adapters.agents._common import Redactor, agent_label, connection_lost, resolve_key, retry_after_seconds
-from bot.agent_spec import AgentSpec
-from bot.errors import AgentError, AgentRateLimited, AgentRejected, AgentUnavailable
-from bot.ports import AgentBackend, DraftRequest, DraftResult
-from bot.settings import Settings
+from adapters.agents.base import Failure, ProviderBackend
+from bot.errors import AgentRejected, AgentUnavailable
+from bot.ports import DraftRequest, DraftResult
 
 # OpenAI-compatible servers usually need no key, but the SDK insists on one.
 _NO_KEY_PLACEHOLDER = "not-needed"
 
 
-class OpenAIAgent:
+class OpenAIAgent(ProviderBackend):
     """An `AgentBackend` over `openai.AsyncOpenAI`."""
 
-    def __init__(
-        self,
-        spec: AgentSpec,
-        *,
-        api_key: str | None,
-        key_env: str,
-        base_url: str | None,
-        settings: Settings | None = None,
-    ) -> None:
-        self.spec = spec
-        self.name = agent_label(spec)
-        self.model = spec.model
-        self.key_env = key_env
-        self.key_present = api_key is not None
-        self.base_url = base_url
-        self._compatible = spec.provider == "openai-compatible"
-        self._redact = Redactor(settings, api_key)
+    key_env = "OPENAI_API_KEY"
+    base_url_env = "OPENAI_BASE_URL"
+    default_endpoint = "https://api.openai.com/v1"
+    title = "OpenAI"
+    quota_codes = frozenset({"insufficient_quota"})
+    compatible: ClassVar[bool] = False  # a server that speaks OpenAI's API but not its newest fields
+
+    def _connect(self, api_key: str | None) -> None:
         self._client = openai.AsyncOpenAI(
             api_key=api_key or _NO_KEY_PLACEHOLDER,
-            base_url=base_url,
+            base_url=self.base_url,
             max_retries=0,
-            timeout=spec.timeout,
+            timeout=self.spec.timeout,
         )
 
-    # -- AgentBackend ----------------------------------------------------------------------------
-
-    async def stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
-        if not self.key_present and not self._compatible:
-            raise AgentRejected(f"agent {self.name}: no API key (set {self.key_env})", agent=self.name)
-        started = time.monotonic()
-        streaming = False
-        try:
-            if self.spec.api == "responses":
-                events = self._responses(request)
-            else:
-                events = self._chat(request)
-            async for item in events:
-                if isinstance(item, DraftResult):
-                    item.extra["latency_ms"] = str(round((time.monotonic() - started) * 1000))
-                else:
-                    streaming = True
-                yield item
-        except AgentError:
-            raise
-        except openai.APIConnectionError as exc:
-            if streaming and not isinstance(exc, openai.APITimeoutError):
-                raise AgentUnavailable(f"agent {self.name}: connection lost while streaming", agent=self.name) from exc
-            raise self._translate(exc) from exc
-        except openai.APIError as exc:
-            raise self._translate(exc) from exc
-        except httpx2.TransportError as exc:
-            raise connection_lost(self.name, exc) from exc
+    def _stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
+        return self._responses(request) if self.spec.api == "responses" else self._chat(request)
 
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def check(self) -> str:
-        """Key present and server reachable: 'ok' or one line saying what is wrong. Never raises AgentError."""
-        if not self.key_present and not self._compatible:
-            return f"no key: {self.key_env} is not set"
-        try:
-            await self._client.with_options(timeout=min(10.0, self.spec.timeout)).models.list()
-        except openai.NotFoundError:
-            return "ok (reachable; /models not offered)"
-        except openai.APIError as exc:
-            return str(self._translate(exc)).split(": ", 1)[-1]
-        return "ok"
+    async def _probe(self) -> None:
+        await self._client.with_options(timeout=min(10.0, self.spec.timeout)).models.list()
+
+    def _failure(self, exc: Exception) -> Failure | None:
+        if isinstance(exc, openai.APITimeoutError):
+            return Failure("timeout")
+        if isinstance(exc, openai.APIConnectionError):
+            return Failure("connect")
+        if isinstance(exc, openai.APIStatusError):
+            code = str(getattr(exc, "code", None) or "")
+            return Failure("status", exc.status_code, code, _error_message(exc), exc.response.headers)
+        if isinstance(exc, openai.APIError):  # an error frame inside a stream: the provider broke off
+            return Failure("stream", detail=_error_message(exc))
+        if isinstance(exc, httpx2.TransportError):
+            return Failure("transport", detail=type(exc).__name__)
+        return None
 
     # -- Chat Completions ------------------------------------------------------------------------
 
@@ -122,9 +90,9 @@ class OpenAIAgent:
             stream=True,
             stream_options={"include_usage": True},
             # Ollama, vLLM and llama.cpp understand max_tokens; OpenAI's newer models want the other.
-            max_tokens=limit if self._compatible else openai.omit,
-            max_completion_tokens=openai.omit if self._compatible else limit,
-            prompt_cache_key=openai.omit if self._compatible else f"draftloop-{request.category}",
+            max_tokens=limit if self.compatible else openai.omit,
+            max_completion_tokens=openai.omit if self.compatible else limit,
+            prompt_cache_key=openai.omit if self.compatible else f"draftloop-{request.category}",
         )
         parts: list[str] = []
         refusal: list[str] = []
@@ -223,29 +191,6 @@ class OpenAIAgent:
         if not text.strip():
             raise AgentRejected(f"agent {self.name} returned an empty answer", agent=self.name)
 
-    def _translate(self, exc: openai.APIError) -> AgentError:
-        name = self.name
-        if isinstance(exc, openai.APITimeoutError):
-            return AgentUnavailable(f"agent {name}: timed out after {self.spec.timeout:g}s", agent=name)
-        if isinstance(exc, openai.APIConnectionError):
-            where = self.base_url or "the OpenAI API"
-            return AgentUnavailable(f"agent {name}: cannot connect to {where}", agent=name)
-        if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            detail = self._redact.line(_error_message(exc))
-            if status == 429:
-                if getattr(exc, "code", None) == "insufficient_quota":
-                    return AgentRejected(f"agent {name}: quota exhausted (429): {detail}", agent=name)
-                after = retry_after_seconds(exc.response.headers)
-                return AgentRateLimited(f"agent {name}: rate limited (429): {detail}", agent=name, retry_after=after)
-            if status >= 500 or status in (408, 409):
-                return AgentUnavailable(f"agent {name}: server error {status}: {detail}", agent=name)
-            if status in (401, 403):
-                return AgentRejected(f"agent {name}: key rejected ({status}), check {self.key_env}", agent=name)
-            return AgentRejected(f"agent {name}: request rejected ({status}): {detail}", agent=name)
-        # An error frame inside a stream (no HTTP status): the provider broke off.
-        return AgentUnavailable(f"agent {name}: stream error: {self._redact.line(_error_message(exc))}", agent=name)
-
 
 def _error_message(exc: openai.APIError) -> str:
     body = exc.body
@@ -258,9 +203,8 @@ def _error_message(exc: openai.APIError) -> str:
     return exc.message or type(exc).__name__
 
 
-def create(spec: AgentSpec, settings: Settings) -> AgentBackend:
-    """Entry point for `openai` and `openai-compatible` (draftloop.agents)."""
-    fallback = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    key, env = resolve_key(spec, "OPENAI_API_KEY", fallback)
-    base_url = spec.base_url or settings.openai_base_url
-    return OpenAIAgent(spec, api_key=key, key_env=env, base_url=base_url, settings=settings)
+class OpenAICompatibleAgent(OpenAIAgent):
+    """Ollama, vLLM, llama.cpp, …: usually no key (a placeholder is sent), `max_tokens`, no cache key."""
+
+    key_required = False
+    compatible = True

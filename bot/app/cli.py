@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from bot.agents import AgentCheck, AgentPool
 from bot.app.log_config import setup_logging
 from bot.app.runtime import STOP_GRACE_SECONDS, Role, Runtime, load_services
 from bot.errors import ConfigError, DraftloopError
@@ -169,60 +170,40 @@ def agents(
 ) -> None:
     """List the agents (routes, endpoint, key variable set or not, prices) and check each one.
 
-    Exit code 1 when an agent in use has no key or cannot be reached.
+    Exit code 1 when an agent in use has no key or cannot be reached. The endpoint and key variable
+    are the backend's own answer: the command knows no provider.
     """
     settings = _settings()
-    from bot.agents import AgentCheck, AgentPool, default_key_env
-
     pool = AgentPool(settings)
-
-    def endpoint(name: str) -> str:
-        spec = pool.spec(name)
-        if spec.provider == "offline":
-            return "built in"
-        env_url = settings.anthropic_base_url if spec.provider == "anthropic" else settings.openai_base_url
-        return spec.base_url or env_url or f"{spec.provider} default"
 
     async def main() -> list[AgentCheck]:
         try:
-            if check:
-                return await pool.check()
-            return [
-                AgentCheck(spec.name, spec.provider, spec.model, default_key_env(spec), roles, "not checked")
-                for spec, roles in ((pool.spec(n), r) for n, r in pool.routes().items())
-            ]
+            return await pool.check(probe=check)
         finally:
             await pool.aclose()
 
-    results = _run(main)
     failing = 0
-    for item in results:
-        spec = pool.spec(item.name)
-        mark = "*" if "default" in item.roles else " "
-        key = (
-            ""
-            if not item.key_env
-            else f" · key {item.key_env}: {'set' if _key_set(settings, item.key_env) else 'MISSING'}"
-        )
-        used = ", ".join(item.roles) or "not routed"
-        typer.echo(
-            f"{mark} {item.name}: {item.provider} {item.model}"
-            f"{' (responses API)' if spec.api == 'responses' else ''} at {endpoint(item.name)}{key}"
-            f" · ${spec.price_input:g}/${spec.price_output:g}/${spec.price_cached:g} per M tokens in/out/cached"
-            f" · max {spec.max_concurrency} in flight · used by: {used} · {item.status}"
-        )
+    for item in _run(main):
+        typer.echo(_agent_line(item))
         if check and item.roles and not item.ok:
             failing += 1
     if failing:
         raise typer.Exit(1)
 
 
-def _key_set(settings: Settings, env: str) -> bool:
-    if env == "OPENAI_API_KEY":
-        return settings.openai_api_key is not None
-    if env == "ANTHROPIC_API_KEY":
-        return settings.anthropic_api_key is not None
-    return bool(os.environ.get(env))
+def _agent_line(item: AgentCheck) -> str:
+    mark = "*" if "default" in item.roles else " "
+    used = ", ".join(item.roles) or "not routed"
+    spec, facts = item.spec, item.facts
+    if spec is None or facts is None:
+        return f"{mark} {item.name}: {item.provider} {item.model} · used by: {used} · {item.status}"
+    key = f" · key {facts.key_env}: {'set' if facts.key_set else 'MISSING'}" if facts.key_env else ""
+    return (
+        f"{mark} {item.name}: {item.provider} {item.model}"
+        f"{' (responses API)' if spec.api == 'responses' else ''} at {facts.endpoint}{key}"
+        f" · ${spec.price_input:g}/${spec.price_output:g}/${spec.price_cached:g} per M tokens in/out/cached"
+        f" · max {spec.max_concurrency} in flight · used by: {used} · {item.status}"
+    )
 
 
 async def _serve(settings: Settings, role: Role) -> None:

@@ -1,14 +1,14 @@
-"""Fixtures for the agent backends: the fake LLM server and backends built through the entry points."""
+"""Fixtures for the agent backends: the fake LLM server and backends built through the provider registry."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from importlib.metadata import entry_points
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from bot.agent_spec import AgentSpec
+from bot.agents import load_factory
 from bot.ports import AgentBackend, DraftRequest, DraftResult
 from bot.settings import Settings
 from tests.fakes.llm_server import FakeLLMServer
@@ -24,7 +24,7 @@ async def llm() -> AsyncIterator[FakeLLMServer]:
 
 
 def backend_for(server: FakeLLMServer, provider: str, **spec_kw: Any) -> AgentBackend:
-    """Build a backend the way the pool does: through the `draftloop.agents` entry point."""
+    """Build a backend the way the pool does: the provider's factory from the registry."""
     spec = AgentSpec(provider=provider, **spec_kw)  # type: ignore[arg-type]
     settings = Settings(
         openai_api_key=OPENAI_KEY,
@@ -32,9 +32,7 @@ def backend_for(server: FakeLLMServer, provider: str, **spec_kw: Any) -> AgentBa
         openai_base_url=server.openai_base_url,
         anthropic_base_url=server.anthropic_base_url,
     )
-    (ep,) = entry_points(group="draftloop.agents", name=provider)
-    create: Callable[[AgentSpec, Settings], AgentBackend] = ep.load()
-    return create(spec, settings)
+    return load_factory(provider)(spec, settings)
 
 
 def request(brief: str = "Write a 300-word note on tidy data.", **kw: Any) -> DraftRequest:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from bot import redact
+from bot.agents import register_backend, unregister_backend
 from bot.app.runtime import Runtime
 from bot.events import Actor, CommandInvoked, Locator, MessageRef, ThreadRef, ThreadReply
 from bot.ports import PlatformLimits
@@ -23,6 +24,7 @@ from bot.settings import Settings
 from storage.models import Project
 from tests.conftest import reply_event, request_event
 from tests.core._process_log import process_log
+from tests.fakes.agents import EchoAgent
 from tests.fakes.llm_server import FakeLLMServer, Fault
 from tests.fakes.recording_chat import RecordingChat
 
@@ -162,6 +164,33 @@ def test_no_configured_secret_survives_anywhere_in_any_text(
         text += secrets[pick % len(secrets)] + parts[(i + 1) % len(parts)]
     masked = Redactor(secrets)(text)
     assert [s for s in secrets if s in masked] == []
+
+
+# ---------------------------------------------------------------------------- keys the providers declare
+
+
+def test_a_providers_declared_key_is_masked_though_no_agent_uses_it(
+    settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "echo-provider-key-5566aa"  # no token shape: masked by value only
+    monkeypatch.setenv("ECHO_TEST_KEY", secret)
+    register_backend("echo-test", EchoAgent, key_env="ECHO_TEST_KEY")
+    try:
+        from_settings, from_environ = Redactor.from_settings(settings_factory()), Redactor.from_environ()
+    finally:
+        unregister_backend("echo-test")
+    assert from_settings(f"key {secret}.") == f"key {MASK}." == from_environ(f"key {secret}.")
+
+
+def test_built_in_keys_are_masked_with_no_settings_field_of_their_own(
+    settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert not {"openai_api_key", "anthropic_api_key"} & set(Settings.model_fields)  # the backends declare them
+    monkeypatch.setenv("OPENAI_API_KEY", "openai-env-key-0011")
+    given = settings_factory(anthropic_api_key="anthropic-given-key-0022")  # a value given, not in the env
+    assert Redactor.from_settings(given)("openai-env-key-0011 / anthropic-given-key-0022") == f"{MASK} / {MASK}"
+    assert Redactor.from_environ()("openai-env-key-0011") == MASK
+    assert "anthropic-given-key-0022" not in repr(given)
 
 
 # ---------------------------------------------------------------------------- chat, store, logs
