@@ -56,7 +56,7 @@ async def test_two_workflows_on_one_database_never_revise_a_project_at_once(
     for _ in range(2):  # two engines, two owners: as two processes would be
         rt = Runtime(settings_factory(), db=Database(db_url), clock=FakeClock())
         rt.register_platform(RecordingChat())
-        rt.agents._backends["offline"] = TrackingAgent(live, peak)
+        rt.agents.use("offline", TrackingAgent(live, peak))
         runtimes.append(rt)
     a, b = runtimes
     await a.workflow.handle(request_event("a post"))

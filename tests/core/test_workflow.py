@@ -162,15 +162,14 @@ async def test_reply_during_revision_goes_into_the_next_cycle(make_runtime, sett
     rt = make_runtime(settings_factory())
     await rt.workflow.handle(request_event("a post"))
     writing, gate = asyncio.Event(), asyncio.Event()
-    original = rt.agents._once
+    from tests.fakes.agents import Intercepted
 
-    async def slow_once(spec, request, progress):  # the network edge of the offline agent: hold v2
+    async def hold_v2(request):  # the network edge of the offline agent: hold v2
         if request.version == 2:
             writing.set()  # the cycle holds the lease while its model call runs
             await gate.wait()
-        return await original(spec, request, progress)
 
-    rt.agents._once = slow_once
+    rt.agents.use("offline", Intercepted(rt.agents.backend(rt.agents.spec("offline")), hold_v2))
     first = asyncio.create_task(rt.workflow.handle(reply_event(1, "point A", who="a")))
     await writing.wait()
     await rt.workflow.handle(reply_event(1, "point B", who="b"))  # lease is held: kept, not lost
@@ -188,16 +187,16 @@ async def test_retry_after_failure(make_runtime, settings_factory) -> None:
     from bot.errors import AgentUnavailable
 
     rt = make_runtime(settings_factory(toml="[agents.offline]\nprovider = 'offline'\nmax_retries = 0\n"))
-    original = rt.agents._once
+    from tests.fakes.agents import Intercepted
+
     calls = {"n": 0}
 
-    async def failing_once(spec, request, progress):
+    async def fail_first(request):
         calls["n"] += 1
         if calls["n"] == 1:
             raise AgentUnavailable("offline: the provider timed out", agent="offline")
-        return await original(spec, request, progress)
 
-    rt.agents._once = failing_once
+    rt.agents.use("offline", Intercepted(rt.agents.backend(rt.agents.spec("offline")), fail_first))
     await rt.workflow.handle(request_event("a post"))
     p = await _project(rt)
     assert p.state == "failed" and "timed out" in p.last_error
