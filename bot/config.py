@@ -1,14 +1,28 @@
 """The TOML file's shape (DRAFTLOOP_CONFIG): categories, workflow numbers, digests, platform tables.
 
-Unknown keys are an error, so a typo is caught at start-up.
+Unknown keys are an error, so a typo is caught at start-up. A chat platform's table (`[slack]`,
+`[discord]`, …) belongs to that platform: its package declares the model (bot/platforms.py), and a
+platform reads its table with `policy.config(settings.file)`.
 """
 
 from __future__ import annotations
 
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, InitErrorDetails
 
+from bot import platforms
 from bot.agent_spec import AgentSpec
 
 CATEGORIES: tuple[str, ...] = (
@@ -59,18 +73,6 @@ class DigestConfig(_Strict):
     channels: tuple[DigestChannel, ...] = ()
 
 
-class SlackConfig(_Strict):
-    channels: tuple[str, ...] = ()  # empty: every channel the bot is in
-    admins: tuple[str, ...] = ()  # Slack user ids (U…/W…) or user-group ids (S…)
-
-
-class DiscordConfig(_Strict):
-    admin_roles: tuple[str, ...] = ()  # role ids or role names (only Manage Roles can create or rename one)
-    forum_channels: tuple[str, ...] = ()
-    guild_id: str | None = None
-    admins: tuple[str, ...] = ()  # Discord user or role ids (snowflakes)
-
-
 class FileConfig(_Strict):
     """The TOML file's shape. Unknown keys are an error, so a typo is caught at start-up."""
 
@@ -82,8 +84,8 @@ class FileConfig(_Strict):
     categories: dict[str, CategoryConfig] = Field(default_factory=dict)
     workflow: WorkflowConfig = WorkflowConfig()
     digest: DigestConfig = DigestConfig()
-    slack: SlackConfig = SlackConfig()
-    discord: DiscordConfig = DiscordConfig()
+    # Each installed platform's `[name]` table (bot/platforms.py), parsed by that platform's model.
+    _tables: dict[str, BaseModel] = PrivateAttr(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -93,3 +95,47 @@ class FileConfig(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _platform_tables(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> FileConfig:
+        """Parse `[slack]`, `[discord]`, … with the model their platform declares; any other unknown
+        key stays an error. All errors are reported together, each at its place (`slack.admins`)."""
+        if not isinstance(data, dict):
+            return cast(FileConfig, handler(data))
+        installed = platforms.installed()
+        raw = {k: v for k, v in data.items() if k not in cls.model_fields and _has_table(installed.get(k))}
+        errors: list[ErrorDetails] = []
+        cfg: FileConfig | None = None
+        try:
+            cfg = cast(FileConfig, handler({k: v for k, v in data.items() if k not in raw}))
+        except ValidationError as exc:
+            errors += exc.errors()
+        tables: dict[str, BaseModel] = {}
+        for name, value in raw.items():
+            model = installed[name].table
+            assert model is not None
+            try:
+                tables[name] = model.model_validate(value)
+            except ValidationError as exc:
+                errors += [{**e, "loc": (name, *e["loc"])} for e in exc.errors()]
+        if errors or cfg is None:
+            raise ValidationError.from_exception_data(cls.__name__, [_again(e) for e in errors])
+        cfg._tables = tables
+        return cfg
+
+    def table(self, name: str) -> BaseModel | None:
+        """The `[name]` table as its platform's model, if the file has one (see PlatformPolicy.config)."""
+        return self._tables.get(name)
+
+
+def _has_table(policy: platforms.PlatformPolicy[Any] | None) -> bool:
+    return policy is not None and policy.table is not None
+
+
+def _again(error: ErrorDetails) -> InitErrorDetails:
+    """An error as reported, made ready to be raised again."""
+    again: InitErrorDetails = {"type": error["type"], "loc": error["loc"], "input": error["input"]}
+    if "ctx" in error:
+        again["ctx"] = error["ctx"]
+    return again

@@ -1,9 +1,13 @@
 """Who a configured entry names. On Slack and Discord a person is an id; a name only on the console.
 
 Display names are chosen by each member for themselves, so on a chat platform a configured name would
-let anyone borrow it: `admins`, `experts` and `[slack|discord].admins` match user ids, Slack user-group
-ids (S…) and Discord role ids there. Role *names* count only in `expert_roles` and
-`[discord].admin_roles`, because creating or renaming a Discord role takes the Manage Roles permission.
+let anyone borrow it: `admins`, `experts` and a platform's own `admins` match user ids and the group or
+role ids the adapter puts in `actor.roles` there. Role *names* count only in `expert_roles` and a
+platform's `admin_roles`, and only where the platform's policy says so (`role_names`: Discord, where
+creating or renaming a role takes the Manage Roles permission).
+
+Which platforms name people by id and what an id looks like there is each platform's policy
+(bot/platforms.py); this module asks it and knows no platform by name.
 """
 
 from __future__ import annotations
@@ -13,17 +17,12 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from bot import platforms
 from bot.events import Actor
 
 if TYPE_CHECKING:
     from bot.config import FileConfig
 
-# Platforms where the speaker's name is all there is (the console: the "user id" is the name).
-NAMED_PLATFORMS = frozenset({"console"})
-
-_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
-_SLACK_GROUP = re.compile(r"S[A-Z0-9]{2,}")
-_SNOWFLAKE = re.compile(r"\d{15,21}")
 # <@U123>, <@!123>, <@&123>, <!subteam^S123|@writers>, also as pasted from a message.
 _TOKEN = re.compile(r"<(?:@[!&]?|!subteam\^)([A-Za-z0-9]+)(?:\|[^>]*)?>")
 
@@ -40,39 +39,22 @@ def entry_id(entry: str) -> str:
     return entry.removeprefix("@")
 
 
-def is_slack_id(entry: str) -> bool:
-    bare = entry_id(entry)
-    return bool(_SLACK_USER.fullmatch(bare) or _SLACK_GROUP.fullmatch(bare))
-
-
-def is_discord_id(entry: str) -> bool:
-    return bool(_SNOWFLAKE.fullmatch(entry_id(entry)))
-
-
-def is_id(platform: str, entry: str) -> bool:
-    """Whether `entry` has the shape of an id on `platform` (any other platform compares exactly)."""
-    if platform == "slack":
-        return is_slack_id(entry)
-    if platform == "discord":
-        return is_discord_id(entry)
-    return bool(entry.strip())
-
-
 def names(actor: Actor, entries: Iterable[str]) -> bool:
     """Whether a list of people (`admins`, `experts`) includes the actor.
 
-    On the console by name or user id, case-insensitively. Elsewhere only by id, exactly: the actor's
-    user id (the platform assigns it, so no name can equal it), or one of the group/role ids the adapter
-    put in `actor.roles` (Slack user groups, Discord roles; the role names there are not compared).
+    Where the platform names people (the console): by name or user id, case-insensitively. Elsewhere
+    only by id, exactly: the actor's user id (the platform assigns it, so no name can equal it), or one
+    of the group/role ids the adapter put in `actor.roles` (the role names there are not compared).
     """
-    if actor.platform in NAMED_PLATFORMS:
+    policy = platforms.policy(actor.platform)
+    if policy.people == "names":
         wanted = {e.strip().lower() for e in entries} - {""}
         return actor.user_id.lower() in wanted or (bool(actor.name) and actor.name.lower() in wanted)
     for entry in entries:
         bare = entry_id(entry)
         if not bare:
             continue
-        if bare == actor.user_id or (is_id(actor.platform, bare) and bare in actor.roles):
+        if bare == actor.user_id or (policy.is_id(bare) and bare in actor.roles):
             return True
     return False
 
@@ -80,39 +62,48 @@ def names(actor: Actor, entries: Iterable[str]) -> bool:
 def has_role(actor: Actor, roles: Iterable[str]) -> bool:
     """Whether the actor holds one of `roles` (`expert_roles`, `admin_roles`).
 
-    Discord: a role id or a role name (case-insensitive; roles are admin-controlled). Elsewhere ids only.
+    A role id; also a role name (case-insensitive) where the platform's policy allows it.
     """
-    if actor.platform == "discord":
+    if platforms.policy(actor.platform).role_names:
         held = {r.lower() for r in actor.roles}
         return any(entry_id(r).lower() in held for r in roles)
     return any(entry_id(r) in actor.roles for r in roles)
 
 
 def config_warnings(cfg: FileConfig, platform: str) -> list[str]:
-    """One line per configured person-entry that can match nobody on `platform` ("slack" or "discord")."""
+    """One line per configured person-entry that can match nobody on `platform` as it starts.
+
+    Shared lists (`admins`, `experts`) warn for an entry that is an id on no platform that names people
+    by id; the platform's own `admins` warn for an entry that is not an id there.
+    """
+    installed = sorted(platforms.installed().values(), key=lambda p: p.name)
+    by_id = [p for p in installed if p.people == "ids"]
+    by_name = [p for p in installed if p.people == "names"]
     out: list[str] = []
-
-    def shared(where: str, entries: Iterable[str]) -> None:
-        for e in entries:
-            if not (is_slack_id(e) or is_discord_id(e)):
-                out.append(f"config: {where} entry {e!r} is not a Slack or Discord id; it only matches on the console")
-
-    shared("admins", cfg.admins)
-    for name, cat in cfg.categories.items():
-        shared(f"experts of {name!r}", cat.experts)
-    if platform == "slack":
+    if by_id:
+        kinds = _either(p.title for p in by_id)
+        fate = f"it only matches on {_either(p.title for p in by_name)}" if by_name else "it matches nobody"
+        shared = [("admins", cfg.admins)] + [(f"experts of {n!r}", c.experts) for n, c in cfg.categories.items()]
+        for where, entries in shared:
+            out += [
+                f"config: {where} entry {e!r} is not a {kinds} id; {fate}"
+                for e in entries
+                if not any(p.is_id(entry_id(e)) for p in by_id)
+            ]
+    own = platforms.policy(platform)
+    if own.people == "ids":
         out += [
-            f"config: [slack].admins entry {e!r} is not a Slack user or user-group id; it matches nobody"
-            for e in cfg.slack.admins
-            if not is_slack_id(e)
-        ]
-    if platform == "discord":
-        out += [
-            f"config: [discord].admins entry {e!r} is not a Discord user or role id; it matches nobody"
-            for e in cfg.discord.admins
-            if not is_discord_id(e)
+            f"config: [{own.name}].admins entry {e!r} is not a {own.id_kind}; it matches nobody"
+            for e in own.admins_in(cfg)
+            if not own.is_id(entry_id(e))
         ]
     return out
+
+
+def _either(words: Iterable[str]) -> str:
+    """`a`, `a or b`, `a, b or c`."""
+    *rest, last = list(words)
+    return f"{', '.join(rest)} or {last}" if rest else last
 
 
 def warn_config(cfg: FileConfig, platform: str) -> list[str]:

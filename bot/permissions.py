@@ -1,10 +1,13 @@
 """Who may decide and whose reply is feedback: pure functions over the config and an actor.
 
 People are matched by id on Slack and Discord and by name only on the console (see bot/identity.py).
+Besides the shared `admins`, each platform's policy names its own admins and admin roles from its
+config table (bot/platforms.py).
 """
 
 from __future__ import annotations
 
+from bot import platforms
 from bot.events import Actor
 from bot.identity import has_role, names
 from bot.settings import Settings
@@ -12,11 +15,10 @@ from bot.settings import Settings
 
 def is_admin(actor: Actor, settings: Settings) -> bool:
     cfg = settings.file
-    admins = cfg.admins + (cfg.slack.admins if actor.platform == "slack" else ())
-    admins += cfg.discord.admins if actor.platform == "discord" else ()
-    if names(actor, admins):
+    policy = platforms.policy(actor.platform)
+    if names(actor, cfg.admins + policy.admins_in(cfg)):
         return True
-    return actor.platform == "discord" and has_role(actor, cfg.discord.admin_roles)
+    return has_role(actor, policy.admin_roles_in(cfg))
 
 
 def is_expert(actor: Actor, category: str, settings: Settings) -> bool:

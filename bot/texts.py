@@ -1,9 +1,12 @@
-"""Every sentence draftloop says in a chat, in one place."""
+"""Every sentence draftloop says in a chat, in one place (a platform's own help sentences are in its
+policy, bot/platforms.py)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from bot import platforms
 from bot.events import Actor, Outcome
 
 if TYPE_CHECKING:
@@ -23,31 +26,10 @@ _HELP = """*draftloop* turns a request into an AI draft that experts improve in 
 • Decide: {decide} (the requester, the category's experts or an admin).
 • Commands: {commands}."""
 
-_PLATFORM_HELP: dict[str, dict[str, str]] = {
-    "console": {
-        "start": "type a request on its own line",
-        "example": "[writing] a 600-word post on remote onboarding",
-        "decide": "`#N accept` or `#N reject`",
-        "commands": "`#N <reply>`, `#N retry`, `#N status`, `/as NAME`, `/status`, `/digest`, `/help`, `/quit`",
-    },
-    "slack": {
-        "start": "mention @draftloop with your request, or use `/draft`",
-        "example": "@draftloop [writing] a 600-word post on remote onboarding",
-        "decide": "the Accept / Reject buttons, a ✅ / ❌ reaction, or a reply `accept` / `reject`",
-        "commands": "`/draftloop help`, `/draftloop status` (this channel's projects; `status N` for one of them), "
-        "`/draftloop digest`, a reply `retry` in a thread",
-    },
-    "discord": {
-        "start": "mention @draftloop with your request, or use `/draft`",
-        "example": "@draftloop [writing] a 600-word post on remote onboarding",
-        "decide": "the Accept / Reject buttons, a ✅ / ❌ reaction, or a reply `accept` / `reject`",
-        "commands": "`/draftloop help`, `/draftloop status`, `/draftloop digest`, a reply `retry` in a thread",
-    },
-}
-
 
 def help_text(platform: str) -> str:
-    return _HELP.format(**_PLATFORM_HELP.get(platform, _PLATFORM_HELP["slack"]))
+    """The help, with the platform's own sentences (its policy's; a generic set for an unknown name)."""
+    return _HELP.format(**asdict(platforms.policy(platform).help))
 
 
 def too_long(what: str, size: int, limit: int) -> str:

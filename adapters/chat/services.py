@@ -1,22 +1,16 @@
-"""Entry points of the chat services, kept light: a platform's SDK is imported only when its token
-is set, so a process pays (in start-up time and memory) only for the platforms it runs."""
+"""The chat platforms' `draftloop.services` entry points: each is the platform's policy
+(bot/platforms.py), which the core reads by name and which, called with `(runtime, role)`, makes
+the platform's service. Kept light: a platform's SDK is imported only when its token is set, so a
+process pays (in start-up time and memory) only for the platforms it runs."""
 
 from __future__ import annotations
 
-from bot.app.runtime import Role, Runtime, Service
+from adapters.chat.console.policy import CONSOLE
+from adapters.chat.discord.policy import DISCORD
+from adapters.chat.slack.policy import SLACK
 
+console = CONSOLE
+slack = SLACK
+discord = DISCORD
 
-def slack(runtime: Runtime, role: Role) -> Service | None:
-    if runtime.settings.slack_bot_token is None:
-        return None
-    from adapters.chat.slack.service import create
-
-    return create(runtime, role)
-
-
-def discord(runtime: Runtime, role: Role) -> Service | None:
-    if runtime.settings.discord_token is None:
-        return None
-    from adapters.chat.discord.service import create
-
-    return create(runtime, role)
+__all__ = ["console", "discord", "slack"]

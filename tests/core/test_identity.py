@@ -106,8 +106,8 @@ def test_config_warnings_name_every_entry_that_is_not_an_id(settings_factory: An
     cfg = settings_factory(toml=NAMED).file
     slack = config_warnings(cfg, "slack")
     assert slack == [
-        "config: admins entry 'boss' is not a Slack or Discord id; it only matches on the console",
-        "config: experts of 'writing' entry 'wendy' is not a Slack or Discord id; it only matches on the console",
+        "config: admins entry 'boss' is not a Discord or Slack id; it only matches on the console",
+        "config: experts of 'writing' entry 'wendy' is not a Discord or Slack id; it only matches on the console",
         "config: [slack].admins entry 'slackboss' is not a Slack user or user-group id; it matches nobody",
     ]
     discord = config_warnings(cfg, "discord")
@@ -126,5 +126,5 @@ def test_warnings_are_logged_once_per_process(settings_factory: Any, caplog: Any
         warn_config(cfg, "discord")
     lines = [r.getMessage() for r in caplog.records if "only-once-name" in r.getMessage()]
     assert lines == [
-        "config: experts of 'other' entry 'only-once-name' is not a Slack or Discord id; it only matches on the console"
+        "config: experts of 'other' entry 'only-once-name' is not a Discord or Slack id; it only matches on the console"
     ]

@@ -85,6 +85,6 @@ async def test_start_up_warns_about_names_on_discord(
         await harness_factory(config(fake_discord))
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.identity"]
     assert lines == [
-        "config: admins entry 'boss' is not a Slack or Discord id; it only matches on the console",
-        "config: experts of 'writing' entry 'wendy' is not a Slack or Discord id; it only matches on the console",
+        "config: admins entry 'boss' is not a Discord or Slack id; it only matches on the console",
+        "config: experts of 'writing' entry 'wendy' is not a Discord or Slack id; it only matches on the console",
     ]

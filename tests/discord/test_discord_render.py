@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.chat.discord.platform import mention_for
+from adapters.chat.discord.safe import mention_for
 from adapters.chat.discord.views import CUSTOM_ID, controls_view, render_parts, split_text
 from bot.replies import DraftHeader, Reply, ReplyKind
 

@@ -186,6 +186,18 @@ class SlackHarness:
         async with self.runtime.db.session() as session:
             return int((await session.execute(select(func.count()).select_from(Project))).scalar_one())
 
+    async def asides(self, number: int) -> list[str]:
+        """The texts stored as asides on project `number` (kept, no revision), oldest first."""
+        assert self.runtime is not None
+        from sqlalchemy import select
+        from sqlmodel import col
+
+        from storage.models import Feedback
+
+        query = select(Feedback.text).where(col(Feedback.project_id) == number, col(Feedback.is_aside))
+        async with self.runtime.db.session() as session:
+            return [str(t) for t in (await session.execute(query.order_by(col(Feedback.id)))).scalars()]
+
     def drafts(self, channel: str = CHANNEL) -> list[dict[str, Any]]:
         """Bot messages that carry decision buttons, oldest first."""
         return [

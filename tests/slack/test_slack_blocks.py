@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.chat.slack import blocks as sb
+from adapters.chat.slack import blocks as sb, forms
 from bot.replies import DraftHeader, Reply, ReplyKind
 
 
@@ -61,9 +61,9 @@ def test_split_keeps_code_fences_balanced() -> None:
 
 
 def test_forms_respect_modal_limits() -> None:
-    form = sb.draft_form(channel_id="C1", categories=("writing", "design"))
+    form = forms.draft_form(channel_id="C1", categories=("writing", "design"))
     assert len(form["title"]["text"]) <= 24 and len(form["private_metadata"]) <= 3000
-    changes = sb.changes_form(number=123456, channel_id="C1", thread_ts="1.2")
+    changes = forms.changes_form(number=123456, channel_id="C1", thread_ts="1.2")
     assert len(changes["title"]["text"]) <= 24
     state = {
         "values": {
@@ -71,4 +71,4 @@ def test_forms_respect_modal_limits() -> None:
             "minutes": {"minutes": {"type": "number_input", "value": "5"}},
         }
     }
-    assert sb.form_values({"state": state}) == {"feedback": "x", "minutes": "5"}
+    assert forms.form_values({"state": state}) == {"feedback": "x", "minutes": "5"}

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from adapters.chat.slack import blocks as sb
+from adapters.chat.slack import blocks as sb, forms
 from tests.fakes.slack_api import event_envelope
 from tests.slack.conftest import CHANNEL, REQUESTER, SlackHarness
 from tests.slack.test_slack_edge import FORM, JSON, post, signed
@@ -90,7 +90,7 @@ MESSAGE = {
 VIEW = {
     "id": "V1",
     "type": "modal",
-    "callback_id": sb.DRAFT_FORM,
+    "callback_id": forms.DRAFT_FORM,
     "private_metadata": json.dumps({"channel": CHANNEL}),
     "state": {"values": {"brief": {"brief": {"type": "plain_text_input", "value": "Write a note"}}}},
 }
@@ -137,7 +137,7 @@ INTERACTIONS = [
         "type": "message_action",
         "user": USER,
         "team": TEAM,
-        "callback_id": sb.SHORTCUT,
+        "callback_id": forms.SHORTCUT,
         "trigger_id": "t.3",
         "channel": {"id": CHANNEL},
         "message": {**MESSAGE, "user": REQUESTER},

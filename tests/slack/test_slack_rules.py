@@ -129,6 +129,8 @@ async def test_empty_mention_gets_help(slack: SlackHarness) -> None:
 
 
 async def test_edits_deletions_bot_messages_and_asides_do_not_start_revisions(slack: SlackHarness) -> None:
+    """Edits, deletions and bots' messages are dropped by the adapter; an aside goes to the core, which
+    keeps it without a revision (the same rule as on Discord and the console)."""
     fake = slack.fake
     request = await slack.mention("[writing] Write a product description for a kettle")
     await slack.settle()
@@ -178,6 +180,7 @@ async def test_edits_deletions_bot_messages_and_asides_do_not_start_revisions(sl
     assert project.current_version == 1 and project.feedback_count == 0
     assert project.state == State.IN_REVIEW.value
     assert fake.counts()["chat.postMessage"] == before["chat.postMessage"]
+    assert await slack.asides(1) == ["// note to self: ask legal"]
 
 
 async def test_restart_between_feedback_and_revision_lands_the_revision_once(

@@ -1,8 +1,8 @@
 """The console chat platform: `draftloop chat`. Threads are project numbers (`#3 make it shorter`).
 
 Each input line is processed to completion before the next is read, so a piped script gives the
-same transcript every time. This is also the smallest complete ChatPlatform: copy it to start a
-new adapter.
+same transcript every time. This is also the smallest complete ChatPlatform: copy it and
+`policy.py` to start a new adapter.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import re
 import sys
 import uuid
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot.app.runtime import Role, Runtime
+from adapters.chat.console.policy import CONSOLE, NAME
 from bot.events import (
     Actor,
     CommandInvoked,
@@ -30,7 +30,9 @@ from bot.events import (
 from bot.ports import PlatformLimits
 from bot.replies import Reply, ReplyKind
 
-NAME = "console"
+if TYPE_CHECKING:
+    from bot.app.runtime import Runtime
+
 CHANNEL = "console"
 _THREAD_LINE = re.compile(r"^#(?P<n>\d+)\b\s*(?P<text>.*)$", re.DOTALL)
 _DRAFT_CONTROLS = "  ↳ reply `#{n} <feedback>`, `#{n} accept` or `#{n} reject`"
@@ -173,5 +175,6 @@ class ConsoleService:
         return True
 
 
-def create(runtime: Runtime, role: Role) -> ConsoleService | None:
-    return ConsoleService(runtime) if role == "chat" else None
+# The `draftloop.services` entry point (as in pyproject.toml): the console's policy, whose call with
+# (runtime, role) makes the ConsoleService for role "chat" (adapters/chat/console/policy.py).
+create = CONSOLE

@@ -17,55 +17,29 @@ or role that text from a request or a model mentions.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
-import time
-from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
 import discord
 
 from adapters.chat.discord import safe as discord_safe
-from adapters.chat.discord.safe import mention_for
-from adapters.chat.discord.views import MAX_CONTENT, controls_view, render_parts
+from adapters.chat.discord.outgoing import prepare
+from adapters.chat.discord.pending import PendingInteractions
+from adapters.chat.discord.policy import NAME
+from adapters.chat.discord.refusals import ARCHIVED, THREAD_EXISTS, UNKNOWN_CHANNEL, describe
+from adapters.chat.discord.views import MAX_CONTENT
 from bot.errors import PlatformError
 from bot.events import Actor, MessageRef, ThreadRef
 from bot.ports import PlatformLimits
-from bot.replies import Reply, ReplyKind
-from bot.report.render import render_discord
+from bot.recent import RecentKeys
+from bot.replies import Reply
 
 _log = logging.getLogger(__name__)
 
-NAME = "discord"
-INTERACTION_TTL = 14 * 60.0  # an interaction token is good for 15 minutes
-ARCHIVED = 50083
-MISSING_PERMISSIONS = 50013
-THREAD_EXISTS = 160004
-UNKNOWN_CHANNEL = 10003
-ANSWER_SEP = "/ix:"
-
-
-class _LRU(OrderedDict[Any, Any]):
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def put(self, key: Any, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
-
-
-def _describe(exc: discord.HTTPException, what: str) -> str:
-    if exc.code == MISSING_PERMISSIONS or isinstance(exc, discord.Forbidden):
-        return f"Discord refused to {what}: the bot is missing a permission in that channel ({exc.status} {exc.code})"
-    if exc.code == ARCHIVED:
-        return f"Discord refused to {what}: the thread is archived and locked"
-    if isinstance(exc, discord.NotFound):
-        return f"Discord refused to {what}: not found ({exc.code})"
-    return f"Discord refused to {what}: HTTP {exc.status} (code {exc.code})"
+# Threads and requests this process has met, for choosing how to post before Discord is asked.
+KNOWN_THREADS = 50_000
+KNOWN_REQUESTS = 10_000
 
 
 class DiscordPlatform:
@@ -81,45 +55,21 @@ class DiscordPlatform:
     def __init__(self, client: discord.Client, *, guild_id: int | None = None) -> None:
         self.client = client
         self.guild_id = guild_id
-        self._threads: _LRU = _LRU(50_000)  # thread ids known to exist
-        self._requests: _LRU = _LRU(10_000)  # request message id -> channel id (no thread yet)
+        self._threads: RecentKeys[int] = RecentKeys(KNOWN_THREADS)  # thread ids known to exist
+        self._requests: RecentKeys[int] = RecentKeys(KNOWN_REQUESTS)  # request message ids (no thread yet)
         self._continuations: dict[int, list[int]] = {}  # first message id -> the rest of a split message
-        self._private: dict[tuple[str, str], tuple[discord.Interaction[Any], float]] = {}
-        self._answers: dict[str, tuple[discord.Interaction[Any], float]] = {}
+        self.pending = PendingInteractions()  # acknowledged interactions the core may answer through
 
     # ------------------------------------------------------------------ bookkeeping the client feeds
     def note_thread(self, thread_id: int) -> None:
-        self._threads.put(thread_id, True)
+        self._threads.add(thread_id)
+
+    def knows_thread(self, thread_id: int) -> bool:
+        return thread_id in self._threads
 
     def note_request(self, origin: MessageRef) -> None:
         if origin.thread_id is None:
-            self._requests.put(int(origin.message_id), int(origin.channel))
-
-    def hold_private(self, user_id: str, thread_id: str, interaction: discord.Interaction[Any]) -> None:
-        """Remember an acknowledged interaction so a "not allowed" can go back to that person privately."""
-        now = time.monotonic()
-        self._private = {k: v for k, v in self._private.items() if v[1] > now}
-        self._private[(user_id, thread_id)] = (interaction, now + INTERACTION_TTL)
-
-    def answer_target(self, thread: ThreadRef, interaction: discord.Interaction[Any]) -> ThreadRef:
-        """A deferred slash command: a ThreadRef that names its interaction, so what the core posts
-        there goes out as that interaction's follow-up (replacing "thinking…"), whoever else is busy
-        in the same channel."""
-        now = time.monotonic()
-        self._answers = {k: v for k, v in self._answers.items() if v[1] > now}
-        self._answers[str(interaction.id)] = (interaction, now + INTERACTION_TTL)
-        return ThreadRef(NAME, thread.channel, f"{thread.thread_id}{ANSWER_SEP}{interaction.id}")
-
-    def take_answer(self, thread: ThreadRef) -> tuple[ThreadRef, discord.Interaction[Any] | None]:
-        """The plain ThreadRef behind `thread`, and its pending interaction (once) if it names one."""
-        base, sep, ix = thread.thread_id.partition(ANSWER_SEP)
-        if not sep:
-            return thread, None
-        held = self._answers.pop(ix, None)
-        plain = ThreadRef(thread.platform, thread.channel, base)
-        if held is None or held[1] < time.monotonic():
-            return plain, None
-        return plain, held[0]
+            self._requests.add(int(origin.message_id))
 
     # ------------------------------------------------------------------ ChatPlatform
     async def open_thread(self, origin: MessageRef, *, number: int, title: str) -> ThreadRef:
@@ -133,27 +83,25 @@ class DiscordPlatform:
             )
         except discord.HTTPException as exc:
             if exc.code != THREAD_EXISTS:  # a redelivered request: the thread is already there
-                _log.warning("open_thread in %s: %s", channel_id, _describe(exc, "create a thread"))
-                raise PlatformError(_describe(exc, "create a thread")) from exc
+                _log.warning("open_thread in %s: %s", channel_id, describe(exc, "create a thread"))
+                raise PlatformError(describe(exc, "create a thread")) from exc
         self.note_thread(message_id)
         return ThreadRef(NAME, origin.channel, origin.message_id)
 
     async def post(self, thread: ThreadRef, reply: Reply) -> MessageRef:
-        thread, interaction = self.take_answer(thread)
+        thread, interaction = self.pending.take_answer(thread)
         if interaction is not None:
             try:
                 return await self._followup(interaction, thread, reply)
             except discord.HTTPException as exc:
-                _log.warning("follow-up failed, posting instead: %s", _describe(exc, "send a follow-up"))
+                _log.warning("follow-up failed, posting instead: %s", describe(exc, "send a follow-up"))
         return await self._post(thread, reply)
 
     async def edit(self, message: MessageRef, reply: Reply) -> None:
         dest = int(message.thread_id or message.channel)
         mid = int(message.message_id)
-        resolve = self._resolver(dest)
-        parts = render_parts(reply, resolve)
-        allowed = self._allowed(reply, resolve)
-        view = self._view(reply)
+        out = prepare(reply, self._guild_for(dest), attachments=False)
+        parts, allowed, view = out.parts, out.allowed, out.view
         channel = self.client.get_partial_messageable(dest)
         try:
             await self._edit_one(channel, mid, parts[0].content, view if parts[0].last else None, allowed)
@@ -173,22 +121,22 @@ class DiscordPlatform:
             if kept:
                 self._continuations[mid] = kept
         except discord.HTTPException as exc:
-            _log.warning("edit %s in %s: %s", mid, dest, _describe(exc, "edit a message"))
-            raise PlatformError(_describe(exc, "edit a message")) from exc
+            _log.warning("edit %s in %s: %s", mid, dest, describe(exc, "edit a message"))
+            raise PlatformError(describe(exc, "edit a message")) from exc
 
     async def upload(self, thread: ThreadRef, *, filename: str, content: str, reply: Reply) -> MessageRef:
-        thread, _ = self.take_answer(thread)
+        thread, _ = self.pending.take_answer(thread)
         data = content.encode("utf-8")
         files = ((filename, data), *reply.files)
         return await self._post(thread, replace(reply, files=files))
 
     async def notify_private(self, thread: ThreadRef, actor: Actor, text: str) -> None:
-        thread, answer = self.take_answer(thread)
+        thread, answer = self.pending.take_answer(thread)
         if answer is not None:
             with contextlib.suppress(discord.HTTPException):
                 await answer.followup.send(text[:MAX_CONTENT], ephemeral=True, allowed_mentions=discord_safe.NOBODY)
                 return
-        interaction = self._take_private(actor.user_id, thread.thread_id)
+        interaction = self.pending.take_private(actor.user_id, thread.thread_id)
         if interaction is not None:
             try:
                 await interaction.followup.send(
@@ -208,54 +156,17 @@ class DiscordPlatform:
         await self._send(thread, short, allowed_mentions=discord_safe.only(actor.user_id))
 
     # ------------------------------------------------------------------ helpers
-    def _take_private(self, user_id: str, thread_id: str) -> discord.Interaction[Any] | None:
-        held = self._private.pop((user_id, thread_id), None)
-        if held is None or held[1] < time.monotonic():
-            return None
-        return held[0]
-
-    def _view(self, reply: Reply) -> discord.ui.View | None:
-        if reply.controls and reply.header is not None:
-            return controls_view(reply.header.number)
-        return None
-
-    @staticmethod
-    def _allowed(reply: Reply, resolve: Any) -> discord.AllowedMentions:
-        """Exactly the users and roles of the experts' mentions this reply shows."""
-        return discord_safe.chosen(resolve(m) for m in reply.mentions)
-
-    def _extras(self, reply: Reply) -> dict[str, Any]:
-        """Files and, for a digest with a report object, an embed (with the chart as its image)."""
-        extras: dict[str, Any] = {}
-        files = [discord.File(io.BytesIO(body), filename=name) for name, body in reply.files[:10]]
-        if files:
-            extras["files"] = files
-        if reply.kind == ReplyKind.DIGEST and reply.data is not None:
-            png = next((name for name, _ in reply.files if name.lower().endswith(".png")), None)
-            try:
-                embed = render_discord(reply.data, image=f"attachment://{png}" if png else None)
-                extras["embed"] = discord.Embed.from_dict(embed)
-            except Exception:  # a report the renderer cannot read: the text says it all
-                _log.exception("digest embed could not be rendered; posting text")
-        return extras
-
     async def _post(self, thread: ThreadRef, reply: Reply) -> MessageRef:
         dest, _ = _ids(thread)
-        extras = self._extras(reply)
-        resolve = self._resolver(dest)
-        parts = render_parts(reply, resolve)
-        if "embed" in extras:  # the embed carries the digest; the text stays a one-line fallback
-            parts = render_parts(Reply(reply.text.split("\n", 1)[0][:300], kind=reply.kind), resolve)
-        allowed = self._allowed(reply, resolve)
-        view = self._view(reply)
+        out = prepare(reply, self._guild_for(dest))
         ids: list[int] = []
         where = thread
-        for part in parts:
-            kwargs: dict[str, Any] = {"allowed_mentions": allowed}
+        for part in out.parts:
+            kwargs: dict[str, Any] = {"allowed_mentions": out.allowed}
             if part.last:
-                kwargs.update(extras)
-                if view is not None:
-                    kwargs["view"] = view
+                kwargs.update(out.extras)
+                if out.view is not None:
+                    kwargs["view"] = out.view
             sent, where = await self._send(where, part.content, **kwargs)
             ids.append(sent)
         if len(ids) > 1:
@@ -274,7 +185,7 @@ class DiscordPlatform:
         except discord.NotFound as exc:
             if exc.code == UNKNOWN_CHANNEL and tid != cid:  # a message id that never became a thread
                 return await self._reply_to(cid, tid, content, **kwargs), ThreadRef(NAME, str(cid), str(cid))
-            raise PlatformError(_describe(exc, "post a message")) from exc
+            raise PlatformError(describe(exc, "post a message")) from exc
         return message.id, thread
 
     async def _send_to(self, dest: int, content: str, **kwargs: Any) -> discord.Message:
@@ -287,8 +198,8 @@ class DiscordPlatform:
                     return await channel.send(content, **kwargs)
             if isinstance(exc, discord.NotFound):
                 raise
-            _log.warning("post in %s: %s", dest, _describe(exc, "post a message"))
-            raise PlatformError(_describe(exc, "post a message")) from exc
+            _log.warning("post in %s: %s", dest, describe(exc, "post a message"))
+            raise PlatformError(describe(exc, "post a message")) from exc
 
     async def _reply_to(self, channel_id: int, message_id: int, content: str, **kwargs: Any) -> int:
         channel = self.client.get_partial_messageable(channel_id)
@@ -296,8 +207,8 @@ class DiscordPlatform:
         try:
             return (await channel.send(content, reference=ref, **kwargs)).id
         except discord.HTTPException as exc:
-            _log.warning("reply in %s: %s", channel_id, _describe(exc, "reply to a request"))
-            raise PlatformError(_describe(exc, "reply to a request")) from exc
+            _log.warning("reply in %s: %s", channel_id, describe(exc, "reply to a request"))
+            raise PlatformError(describe(exc, "reply to a request")) from exc
 
     async def _unarchive(self, thread_id: int) -> bool:
         try:
@@ -305,7 +216,7 @@ class DiscordPlatform:
             _log.info("unarchived thread %s to post in it", thread_id)
             return True
         except discord.HTTPException as exc:
-            _log.warning("thread %s: %s", thread_id, _describe(exc, "unarchive the thread"))
+            _log.warning("thread %s: %s", thread_id, describe(exc, "unarchive the thread"))
             return False
 
     async def _edit_one(
@@ -327,24 +238,18 @@ class DiscordPlatform:
             raise
 
     async def _followup(self, interaction: discord.Interaction[Any], thread: ThreadRef, reply: Reply) -> MessageRef:
-        extras = self._extras(reply)
         dest, _ = _ids(thread)
-        resolve = self._resolver(dest)
-        parts = render_parts(reply, resolve)
-        if "embed" in extras:
-            parts = render_parts(Reply(reply.text.split("\n", 1)[0][:300], kind=reply.kind), resolve)
-        allowed = self._allowed(reply, resolve)
+        out = prepare(reply, self._guild_for(dest))
         first: int | None = None
-        for part in parts:
-            kwargs: dict[str, Any] = {"allowed_mentions": allowed}
+        for part in out.parts:
+            kwargs: dict[str, Any] = {"allowed_mentions": out.allowed}
             if part.last:
-                kwargs.update(extras)
+                kwargs.update(out.extras)
             sent = await interaction.followup.send(part.content, wait=True, **kwargs)
             first = first or sent.id
         assert first is not None
         return MessageRef(NAME, thread.channel, str(first), thread.thread_id)
 
-    # ------------------------------------------------------------------ mentions
     def _guild_for(self, channel_id: int) -> discord.Guild | None:
         channel = self.client.get_channel(channel_id)
         guild = getattr(channel, "guild", None)
@@ -353,14 +258,6 @@ class DiscordPlatform:
         if self.guild_id is not None:
             return self.client.get_guild(self.guild_id)
         return self.client.guilds[0] if self.client.guilds else None
-
-    def _resolver(self, channel_id: int) -> Any:
-        guild = self._guild_for(channel_id)
-
-        def resolve(handle: str) -> str:
-            return mention_for(handle, guild)
-
-        return resolve
 
 
 def _ids(thread: ThreadRef) -> tuple[int, int]:

@@ -26,8 +26,11 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from adapters.chat.slack.events import SlackEvents
+from adapters.chat.slack.commands import CommandListeners
+from adapters.chat.slack.events import EventListeners
 from adapters.chat.slack.http import SERVER_OPTIONS, EdgeLimits, SlackEdge, Verified
+from adapters.chat.slack.intake import SlackIntake
+from adapters.chat.slack.interactivity import InteractivityListeners
 from adapters.chat.slack.platform import SlackPlatform, make_client
 
 if TYPE_CHECKING:
@@ -47,7 +50,7 @@ def _secret(value: Any) -> str | None:
     return raw or None
 
 
-def build_app(*, platform: SlackPlatform, runtime: Runtime) -> tuple[AsyncApp, SlackEvents]:
+def build_app(*, platform: SlackPlatform, runtime: Runtime) -> tuple[AsyncApp, SlackIntake]:
     """The bolt app with draftloop's listeners; work runs after the ack through `runtime.spawn`.
 
     bolt's own signature check is off: over HTTP the edge has checked the raw bytes already, and
@@ -62,14 +65,15 @@ def build_app(*, platform: SlackPlatform, runtime: Runtime) -> tuple[AsyncApp, S
         process_before_response=False,
         logger=logging.getLogger("slack_bolt"),
     )
-    events = SlackEvents(
+    intake = SlackIntake(
         platform=platform,
         settings=runtime.settings,
         spawn=runtime.spawn,
         handle=runtime.workflow.handle,
     )
-    events.register(app)
-    return app, events
+    for listeners in (EventListeners(intake), CommandListeners(intake), InteractivityListeners(intake)):
+        listeners.register(app)
+    return app, intake
 
 
 async def dispatch_verified(app: AsyncApp, request: web.Request, verified: Verified) -> web.StreamResponse:
@@ -121,7 +125,7 @@ class SlackService:
         self.port: int = settings.port
         self.platform = SlackPlatform(make_client(token, base_url=settings.slack_api_url))
         self._signing_secret = _secret(settings.slack_signing_secret) if mode == "http" else None
-        self.app, self.events = build_app(platform=self.platform, runtime=runtime)
+        self.app, self.intake = build_app(platform=self.platform, runtime=runtime)
         self.web_app: web.Application | None = None
         self._app_token = _secret(settings.slack_app_token)
         self._runner: web.AppRunner | None = None

@@ -1,0 +1,175 @@
+"""Discord interactions → core events: the decision buttons, the two forms and the slash commands.
+
+Every interaction is answered inside Discord's 3 seconds (a message, a form or a defer) before the
+work is handed to `spawn(handle(event))`; its id is the event's key, so a repeat is dropped by the core.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from adapters.chat.common.minutes import NotMinutes, form_minutes
+from adapters.chat.discord.intake import actor_of, thread_ref
+from adapters.chat.discord.platform import DiscordPlatform
+from adapters.chat.discord.policy import NAME
+from adapters.chat.discord.views import BRIEF_FORM, CHANGES_FORM, MAX_CONTENT, BriefModal, ChangesModal, form_values
+from bot import texts
+from bot.config import CATEGORIES
+from bot.events import CommandInvoked, DecisionSignal, Event, Locator, MessageRef, Outcome, RequestPosted, ThreadReply
+
+_log = logging.getLogger(__name__)
+
+Handle = Callable[[Event], Coroutine[Any, Any, None]]
+Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+class Interactions:
+    def __init__(self, *, platform: DiscordPlatform, handle: Handle, spawn: Spawn) -> None:
+        self.platform = platform
+        self.handle = handle
+        self.spawn = spawn
+
+    def _run(self, event: Event) -> None:
+        self.spawn(self.handle(event))
+
+    async def on_control(self, interaction: discord.Interaction[Any], action: str, number: int) -> None:
+        """A click on Accept / Request changes / Reject (also after a restart)."""
+        if action == "changes":
+            await interaction.response.send_modal(ChangesModal(number))
+            return
+        await interaction.response.defer()  # within 3 s; nothing visible changes
+        thread = thread_ref(interaction.channel, interaction.channel_id or 0)
+        actor = actor_of(interaction.user)
+        self.platform.pending.hold_private(actor.user_id, thread.thread_id, interaction)
+        outcome = Outcome.ACCEPT if action == "accept" else Outcome.REJECT
+        key = f"ix:{interaction.id}"
+        self._run(DecisionSignal(Locator(number=number), actor, outcome, via="button", event_key=key, reply_to=thread))
+
+    async def on_form(self, interaction: discord.Interaction[Any]) -> None:
+        """A submitted form, found by its custom_id (so a form opened before a restart still lands)."""
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        values = form_values(data)
+        changes = CHANGES_FORM.fullmatch(custom_id)
+        try:
+            if changes is not None:
+                await self._changes_submitted(interaction, int(changes["number"]), values)
+            elif custom_id == BRIEF_FORM:
+                await self.start(interaction, values.get("brief", ""), values.get("category", ""))
+        except discord.HTTPException as exc:
+            _log.warning("discord: could not answer a form (%s %s)", exc.status, exc.code)
+
+    async def _changes_submitted(
+        self, interaction: discord.Interaction[Any], number: int, values: dict[str, str]
+    ) -> None:
+        feedback = values.get("feedback", "").strip()
+        try:
+            minutes = form_minutes(values.get("minutes"))
+        except NotMinutes:
+            minutes = None  # a Discord form cannot show an error: the feedback counts, the time does not
+        actor = actor_of(interaction.user)
+        if not feedback:
+            await interaction.response.send_message("The form was empty; nothing was sent.", ephemeral=True)
+            return
+        spent = f" · {minutes} min" if minutes else ""
+        shown = f"✏️ **Changes requested by {actor.display}**{spent}\n{feedback}"
+        if len(shown) > MAX_CONTENT:
+            shown = shown[: MAX_CONTENT - 1] + "…"
+        # The answer is the visible record of the feedback in the thread.
+        callback = await interaction.response.send_message(shown, allowed_mentions=discord.AllowedMentions.none())
+        message_id = str(getattr(callback.resource, "id", "") or callback.message_id or "")
+        thread = thread_ref(interaction.channel, interaction.channel_id or 0)
+        self.platform.pending.hold_private(actor.user_id, thread.thread_id, interaction)
+        key = f"ix:{interaction.id}"
+        self._run(
+            ThreadReply(
+                Locator(number=number), actor, feedback, message_id=message_id, stated_minutes=minutes, event_key=key
+            )
+        )
+
+    async def start(self, interaction: discord.Interaction[Any], brief: str, category: str) -> None:
+        """`/draft` or its form: answer at once with a message showing the request; the thread opens on it."""
+        brief = brief.strip()
+        if not brief:
+            await interaction.response.send_modal(BriefModal(category))
+            return
+        if isinstance(interaction.channel, discord.Thread) or interaction.guild_id is None:
+            await interaction.response.send_message(
+                "Use `/draft` in a text channel of the server; the project gets its own thread there.", ephemeral=True
+            )
+            return
+        actor = actor_of(interaction.user)
+        head = f"📝 **Request from <@{actor.user_id}>**" + (f" · {category}" if category else "") + "\n"
+        body = brief if len(head) + len(brief) <= MAX_CONTENT else brief[: MAX_CONTENT - len(head) - 1] + "…"
+        callback = await interaction.response.send_message(head + body, allowed_mentions=discord.AllowedMentions.none())
+        message_id = getattr(callback.resource, "id", None) or callback.message_id
+        if message_id is None:  # Discord always returns it with with_response=1; be safe anyway
+            message_id = (await interaction.original_response()).id
+        origin = MessageRef(NAME, str(interaction.channel_id), str(message_id))
+        self.platform.note_request(origin)
+        self._run(RequestPosted(origin, actor, brief, category=category or None, event_key=f"ix:{interaction.id}"))
+
+    async def command(self, interaction: discord.Interaction[Any], name: str) -> None:
+        await interaction.response.defer(thinking=True)
+        channel = interaction.channel
+        thread = thread_ref(channel, interaction.channel_id or 0)
+        locator = Locator(thread=thread) if isinstance(channel, discord.Thread) and name == "status" else None
+        reply_to = self.platform.pending.answer_target(thread, interaction)
+        command = CommandInvoked(
+            name, actor_of(interaction.user), reply_to, locator=locator, event_key=f"ix:{interaction.id}"
+        )
+        self.spawn(self._answer_command(command, interaction))
+
+    async def _answer_command(self, command: CommandInvoked, interaction: discord.Interaction[Any]) -> None:
+        await self.handle(command)
+        if self.platform.pending.take_answer(command.reply_to)[1] is interaction:
+            try:  # the core said nothing: close the "thinking…" placeholder
+                await interaction.edit_original_response(content="Done.")
+            except discord.HTTPException as exc:
+                _log.info("discord: could not close a deferred command (%s)", exc.status)
+
+    def add_commands(self, tree: app_commands.CommandTree[Any]) -> None:
+        """`/draft [brief] [category]` and `/draftloop help|status|digest`."""
+        choices = [app_commands.Choice(name=c, value=c) for c in CATEGORIES]
+
+        @app_commands.command(name="draft", description="Start a draftloop request: an AI draft that experts improve")
+        @app_commands.describe(brief="What you need (leave empty to open a form)", category="Category (optional)")
+        @app_commands.choices(category=choices)
+        @app_commands.guild_only()
+        async def draft(
+            interaction: discord.Interaction[Any],
+            brief: str | None = None,
+            category: app_commands.Choice[str] | None = None,
+        ) -> None:
+            await self.start(interaction, brief or "", category.value if category else "")
+
+        tree.add_command(draft)
+        tree.add_command(self._draftloop_group())
+
+        @tree.error
+        async def on_tree_error(interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
+            _log.exception("discord: slash command failed", exc_info=error)
+            if not interaction.response.is_done():
+                await interaction.response.send_message(texts.INTERNAL_ERROR, ephemeral=True)
+
+    def _draftloop_group(self) -> app_commands.Group:
+        group = app_commands.Group(name="draftloop", description="draftloop: help, status, digest", guild_only=True)
+
+        @group.command(name="help", description="How draftloop works here")
+        async def help_(interaction: discord.Interaction[Any]) -> None:
+            await self.command(interaction, "help")
+
+        @group.command(name="status", description="Open projects in this channel, or this thread's project")
+        async def status(interaction: discord.Interaction[Any]) -> None:
+            await self.command(interaction, "status")
+
+        @group.command(name="digest", description="The last 7 days: completion alone and with feedback")
+        async def digest(interaction: discord.Interaction[Any]) -> None:
+            await self.command(interaction, "digest")
+
+        return group

@@ -1,0 +1,64 @@
+"""A Reply made ready to send on Discord: its message parts, who it may notify, its buttons, its files.
+
+Pure preparation, no sending: `platform.py` sends, edits and follows up with what this gives.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+
+from adapters.chat.discord import safe as discord_safe
+from adapters.chat.discord.safe import mention_for
+from adapters.chat.discord.views import Part, controls_view, render_parts
+from bot.replies import Reply, ReplyKind
+from bot.report.render import render_discord
+
+_log = logging.getLogger(__name__)
+
+MAX_FILES = 10  # per message
+FALLBACK_CHARS = 300  # the text beside a digest's embed
+
+
+@dataclass
+class Outgoing:
+    parts: list[Part]
+    allowed: discord.AllowedMentions  # exactly the users and roles of the experts' mentions shown
+    view: discord.ui.View | None = None
+    extras: dict[str, Any] = field(default_factory=dict)  # files, embed: on the last part
+
+
+def prepare(reply: Reply, guild: discord.Guild | None, *, attachments: bool = True) -> Outgoing:
+    """The reply's parts (split at 2,000 characters), mentions resolved in `guild`; with `attachments`,
+    its files and, for a digest, an embed that carries it (the text then is a one-line fallback)."""
+
+    def resolve(handle: str) -> str:
+        return mention_for(handle, guild)
+
+    extras = _extras(reply) if attachments else {}
+    shown = reply
+    if "embed" in extras:
+        shown = Reply(reply.text.split("\n", 1)[0][:FALLBACK_CHARS], kind=reply.kind)
+    view = controls_view(reply.header.number) if reply.controls and reply.header is not None else None
+    allowed = discord_safe.chosen(resolve(m) for m in reply.mentions)
+    return Outgoing(render_parts(shown, resolve), allowed, view, extras)
+
+
+def _extras(reply: Reply) -> dict[str, Any]:
+    """Files and, for a digest with a report object, an embed (with the chart as its image)."""
+    extras: dict[str, Any] = {}
+    files = [discord.File(io.BytesIO(body), filename=name) for name, body in reply.files[:MAX_FILES]]
+    if files:
+        extras["files"] = files
+    if reply.kind == ReplyKind.DIGEST and reply.data is not None:
+        png = next((name for name, _ in reply.files if name.lower().endswith(".png")), None)
+        try:
+            embed = render_discord(reply.data, image=f"attachment://{png}" if png else None)
+            extras["embed"] = discord.Embed.from_dict(embed)
+        except Exception:  # a report the renderer cannot read: the text says it all
+            _log.exception("digest embed could not be rendered; posting text")
+    return extras

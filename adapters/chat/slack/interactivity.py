@@ -1,0 +1,161 @@
+"""Slack interactivity: the Accept / Request changes / Reject buttons and the two forms → core events."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt.app.async_app import AsyncApp
+
+from adapters.chat.common.minutes import NotMinutes, form_minutes
+from adapters.chat.slack import blocks, forms
+from adapters.chat.slack.intake import SlackIntake
+from adapters.chat.slack.platform import PLATFORM
+from bot.errors import DraftloopError
+from bot.events import DecisionSignal, Event, Locator, Outcome, ThreadRef, ThreadReply
+
+log = logging.getLogger(__name__)
+
+
+class InteractivityListeners:
+    def __init__(self, intake: SlackIntake) -> None:
+        self.intake = intake
+
+    def register(self, app: AsyncApp) -> None:
+        app.action(blocks.ACTION_ACCEPT)(self.on_decision_button)
+        app.action(blocks.ACTION_REJECT)(self.on_decision_button)
+        app.action(blocks.ACTION_CHANGES)(self.on_changes_button)
+        app.view(forms.DRAFT_FORM)(self.on_draft_form)
+        app.view(forms.CHANGES_FORM)(self.on_changes_form)
+
+    async def on_decision_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        number = _number(action.get("value"))
+        if number is None:
+            return
+        outcome = Outcome.ACCEPT if action["action_id"] == blocks.ACTION_ACCEPT else Outcome.REJECT
+        channel, thread = _where(body)
+        user = body["user"]
+        key = f"action:{channel}:{action.get('action_ts')}:{user['id']}"
+
+        async def build() -> Event:
+            return DecisionSignal(
+                locator=Locator(number=number),
+                actor=await self.intake.actor(str(user["id"]), str(user.get("name") or "")),
+                outcome=outcome,
+                via="button",
+                event_key=key,
+                reply_to=ThreadRef(PLATFORM, channel, thread) if channel else None,
+            )
+
+        self.intake.submit(key, build())
+
+    async def on_changes_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        number = _number(action.get("value"))
+        if number is None:
+            return
+        channel, thread = _where(body)
+        view = forms.changes_form(number=number, channel_id=channel, thread_ts=thread)
+        try:
+            await self.intake.platform.client.views_open(trigger_id=body["trigger_id"], view=view)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("slack: views.open failed: %s", type(exc).__name__)
+
+    async def on_draft_form(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = forms.form_values(view)
+        checked = await _checked_form(ack, values, "brief", "Write what the agent should do.")
+        if checked is None:
+            return
+        brief, minutes = checked
+        category = values.get("category")
+        key = f"view:{view.get('id')}"
+        work = self.intake.rooted_request(
+            channel=str(_meta(view).get("channel") or ""),
+            user=str(body["user"]["id"]),
+            text=brief,
+            key=key,
+            category=None if category in (None, "auto") else category,
+            deadline=values.get("deadline"),
+            minutes=minutes,
+        )
+        self.intake.submit(key, work)
+
+    async def on_changes_form(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        checked = await _checked_form(ack, forms.form_values(view), "feedback", "Say what should change.")
+        if checked is None:
+            return
+        feedback, minutes = checked
+        meta = _meta(view)
+        number = _number(meta.get("number"))
+        if number is None:
+            return
+        key = f"view:{view.get('id')}"
+        self.intake.submit(key, self._form_feedback(number, meta, str(body["user"]["id"]), feedback, minutes, key))
+
+    async def _form_feedback(
+        self, number: int, meta: dict[str, Any], user: str, feedback: str, minutes: int | None, key: str
+    ) -> Event:
+        """Show the form's feedback in the thread (so the thread tells the whole story), then hand it on."""
+        message_id = ""
+        channel, thread = str(meta.get("channel") or ""), str(meta.get("thread") or "")
+        if channel and thread:
+            spent = f" ({minutes} min)" if minutes else ""
+            quoted = "\n".join("> " + line for line in feedback[:2500].splitlines())
+            try:
+                # The person's mention is draftloop's own choice, so it stays live past the neutralising.
+                ref = await self.intake.platform.post_attributed(
+                    channel, f"asked for changes{spent}:\n{quoted}", user=user, thread_ts=thread
+                )
+                message_id = ref.message_id
+            except DraftloopError as exc:
+                log.warning("slack: %s", exc)
+        return ThreadReply(
+            locator=Locator(number=number),
+            actor=await self.intake.actor(user),
+            text=feedback,
+            message_id=message_id,
+            stated_minutes=minutes,
+            event_key=key,
+        )
+
+
+def _number(value: Any) -> int | None:
+    try:
+        number = int(str(value).lstrip("#"))
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+async def _checked_form(ack: Any, values: dict[str, Any], field: str, missing: str) -> tuple[str, int | None] | None:
+    """Validate a form's text field and optional minutes; answer Slack with the errors, or ack."""
+    text = (values.get(field) or "").strip()
+    if not text:
+        await ack(response_action="errors", errors={field: missing})
+        return None
+    try:
+        minutes = form_minutes(values.get("minutes"))
+    except NotMinutes:
+        await ack(response_action="errors", errors={"minutes": "A number of minutes up to 1440 (a day), please."})
+        return None
+    await ack()
+    return text, minutes
+
+
+def _meta(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _where(body: dict[str, Any]) -> tuple[str, str]:
+    """(channel, thread ts) of the message whose button was clicked."""
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+    thread = str(message.get("thread_ts") or container.get("thread_ts") or message.get("ts") or "")
+    return channel, thread
