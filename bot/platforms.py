@@ -10,7 +10,8 @@ needs to know about one even when it is not running (a unit test, a digest job, 
   platform's ids count, `is_id` says which entries have that shape) or `"names"` (the console);
 - whether role *names* match (`role_names`: Discord, where renaming a role takes a permission);
 - whether it is one room (`one_room`: every project is "here", so status lists them all);
-- the platform's sentences of the help text (`help`).
+- the platform's sentences of the help text (`help`);
+- the environment variables that hold its secrets (`secret_env`), for the one redaction (bot/redact.py).
 
 A platform package makes one policy and names it as its `draftloop.services` entry point: calling the
 policy with `(runtime, role)` is the service factory (`service`, which imports the SDK only then).
@@ -92,6 +93,7 @@ class PlatformPolicy(Generic[TableT]):
     role_names: bool = False
     one_room: bool = False
     help: PlatformHelp = GENERIC_HELP
+    secret_env: tuple[str, ...] = ()  # e.g. ("SLACK_BOT_TOKEN", …): masked wherever they could show
     service: Callable[[Any, Any], Any] | None = None  # (runtime, role) -> Service | None
 
     def __post_init__(self) -> None:
@@ -156,6 +158,11 @@ def policy(name: str) -> PlatformPolicy[Any]:
         if found is None:
             found = _defaults[name] = PlatformPolicy(name)
     return found
+
+
+def declared_secret_envs() -> tuple[str, ...]:
+    """Every installed platform's secret variables, once each."""
+    return tuple(dict.fromkeys(env for p in installed().values() for env in p.secret_env))
 
 
 def register(new: PlatformPolicy[Any]) -> None:

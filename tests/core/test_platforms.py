@@ -67,6 +67,7 @@ def test_the_installed_platforms_are_found_by_their_entry_points() -> None:
     assert found["slack"] is SLACK and found["discord"] is DISCORD
     assert found["console"].people == "names" and found["console"].one_room and found["console"].table is None
     assert not found["slack"].one_room and not found["discord"].one_room
+    assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_TOKEN"} <= set(platforms.declared_secret_envs())
 
 
 def test_each_platform_table_is_parsed_by_its_own_model(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.states import State
 from tests.slack.conftest import CHANNEL, EXPERT, GROUP, OUTSIDER, REQUESTER, SlackHarness
 
@@ -62,11 +64,13 @@ async def test_full_loop_two_feedback_rounds_and_accept_by_button(slack: SlackHa
     print("\nWeb API calls of one full loop:", dict(sorted(fake.counts().items())))
 
 
-async def test_accept_by_reaction_on_the_draft(slack: SlackHarness) -> None:
+@pytest.mark.parametrize("reaction", ["white_check_mark", "heavy_check_mark", "ballot_box_with_check"])
+async def test_accept_by_reaction_on_the_draft(slack: SlackHarness, reaction: str) -> None:
+    """Every accepting emoji of the one vocabulary (bot/vocabulary.py), as Slack names it."""
     request = await slack.mention("[writing] Write a haiku about autumn")
     await slack.settle()
     draft = slack.drafts()[-1]
-    status, _ = await slack.react(draft["ts"], "white_check_mark", user=REQUESTER)
+    status, _ = await slack.react(draft["ts"], reaction, user=REQUESTER)
     assert status == 200
     await slack.settle()
     assert (await slack.project(1)).state == State.ACCEPTED.value

@@ -61,5 +61,6 @@ DISCORD: PlatformPolicy[DiscordConfig] = PlatformPolicy(
         decide="the Accept / Reject buttons, a ✅ / ❌ reaction, or a reply `accept` / `reject`",
         commands="`/draftloop help`, `/draftloop status`, `/draftloop digest`, a reply `retry` in a thread",
     ),
+    secret_env=("DISCORD_TOKEN",),
     service=_service,
 )

@@ -60,5 +60,6 @@ SLACK: PlatformPolicy[SlackConfig] = PlatformPolicy(
         commands="`/draftloop help`, `/draftloop status` (this channel's projects; `status N` for one of them), "
         "`/draftloop digest`, a reply `retry` in a thread",
     ),
+    secret_env=("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"),
     service=_service,
 )
