@@ -15,8 +15,8 @@ from bot.errors import NotAllowed, UnknownProject, UserFacingError
 from bot.events import Actor, CommandInvoked, Locator
 from bot.loop import transitions
 from bot.loop.drafting import Drafting
-from bot.loop.platforms import Platforms
 from bot.loop.receipts import Receipt
+from bot.loop.registry import Platforms
 from bot.loop.threads import Threads, header, number_of
 from bot.permissions import is_admin, may_see
 from bot.ports import Clock

@@ -12,8 +12,8 @@ from bot.errors import UnknownProject, UserFacingError
 from bot.events import DecisionSignal, Outcome
 from bot.loop import transitions
 from bot.loop.memory import People
-from bot.loop.platforms import Platforms
 from bot.loop.receipts import Receipt
+from bot.loop.registry import Platforms
 from bot.loop.threads import Threads, header, number_of, thread_of
 from bot.permissions import may_decide
 from bot.ports import Clock

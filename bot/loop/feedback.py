@@ -19,8 +19,8 @@ from bot.loop.commands import Commands
 from bot.loop.decisions import Decisions
 from bot.loop.drafting import Drafting
 from bot.loop.memory import People
-from bot.loop.platforms import Platforms
 from bot.loop.receipts import Receipt
+from bot.loop.registry import Platforms
 from bot.loop.threads import Threads, header, number_of, thread_of
 from bot.permissions import is_expert, may_give_feedback
 from bot.ports import Clock

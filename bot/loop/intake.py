@@ -20,8 +20,8 @@ from bot.events import MessageRef, RequestPosted, ThreadRef
 from bot.loop.drafting import Drafting
 from bot.loop.first_draft import FirstDraft, Write
 from bot.loop.memory import People, RecentKeys
-from bot.loop.platforms import Platforms
 from bot.loop.receipts import Receipt
+from bot.loop.registry import Platforms
 from bot.loop.threads import header, number_of
 from bot.loop.turns import Turns
 from bot.ports import ChatPlatform, Clock

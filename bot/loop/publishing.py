@@ -10,7 +10,7 @@ from bot.errors import AgentError
 from bot.events import MessageRef
 from bot.loop import transitions
 from bot.loop.first_draft import Writes
-from bot.loop.platforms import Platforms
+from bot.loop.registry import Platforms
 from bot.loop.threads import Threads, header, number_of, thread_of
 from bot.ports import Clock
 from bot.redact import Redactor

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot import texts
 from bot.errors import UnknownProject
 from bot.events import CommandInvoked, DecisionSignal, Event, Locator, RequestPosted, ThreadRef, ThreadReply
-from bot.loop.platforms import Platforms
+from bot.loop.registry import Platforms
 from bot.replies import DraftHeader, Reply
 from storage import Session, projects as store
 from storage.engine import Database

@@ -4,7 +4,7 @@ each inbound event to its stage.
 Reading order, following one mention to its posted draft: intake.py (the request becomes a project
 and a thread), first_draft.py (the model asked on arrival), drafting.py (leases and cycles),
 writing.py (one version), publishing.py (showing it). Then feedback.py (replies), decisions.py
-(accept, reject) and commands.py. Beside them: threads.py (projects ↔ chat threads), platforms.py,
+(accept, reject) and commands.py. Beside them: threads.py (projects ↔ chat threads), registry.py,
 transitions.py (every state change, through the state table), receipts.py (event keys), memory.py,
 turns.py, streaming.py.
 
@@ -29,9 +29,9 @@ from bot.loop.drafting import Drafting
 from bot.loop.feedback import Feedback
 from bot.loop.intake import Intake
 from bot.loop.memory import People
-from bot.loop.platforms import Platforms
 from bot.loop.publishing import Publisher
 from bot.loop.receipts import Receipt, Redelivered
+from bot.loop.registry import Platforms
 from bot.loop.threads import Threads
 from bot.loop.turns import Turns
 from bot.loop.writing import Writer

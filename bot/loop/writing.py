@@ -20,8 +20,8 @@ from bot.agents import AgentPool, cost_usd
 from bot.errors import AgentError
 from bot.loop import transitions
 from bot.loop.first_draft import FirstDraft, Writes
-from bot.loop.platforms import Platforms
 from bot.loop.publishing import Publisher, Shown
+from bot.loop.registry import Platforms
 from bot.loop.streaming import ThrottledEditor
 from bot.loop.threads import header, number_of, thread_of
 from bot.loop.turns import Turns

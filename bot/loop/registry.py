@@ -1,4 +1,8 @@
-"""The chat platforms the loop posts to, by name, each behind the process's one redaction."""
+"""The registry of running chat platforms: each by name, behind the process's one redaction.
+
+Not to be confused with bot/platforms.py, which says what the core knows of a platform by name
+(its policy) whether or not it runs here.
+"""
 
 from __future__ import annotations
 
