@@ -19,6 +19,7 @@ from bot.loop.receipts import Receipt
 from bot.loop.registry import Platforms
 from bot.loop.threads import Threads, header, number_of
 from bot.permissions import is_admin, may_see
+from bot.platforms import policy
 from bot.ports import Clock
 from bot.replies import Reply, ReplyKind
 from bot.report.digest import Period, build_report, render_text
@@ -29,8 +30,6 @@ from storage.engine import Database
 from storage.models import Project
 
 DIGEST_DAYS = 7
-# Platforms that are one room: every project is "here" (the console in a terminal).
-ONE_ROOM = frozenset({"console"})
 NAMES = ("help", "status", "digest", "retry", "cancel")
 
 
@@ -82,8 +81,8 @@ class Commands:
         await self._tell(cmd, project, Reply(text, kind=ReplyKind.STATUS, header=header(project)))
 
     async def _list(self, cmd: CommandInvoked) -> None:
-        """The open projects of the channel asked in (the console is one room and lists them all)."""
-        channel = None if cmd.reply_to.platform in ONE_ROOM else cmd.reply_to.channel
+        """The open projects of the channel asked in (a platform that is one room lists them all)."""
+        channel = None if policy(cmd.reply_to.platform).one_room else cmd.reply_to.channel
         async with self.db.session() as session:
             open_ = await store.open_projects(session=session, platform=cmd.reply_to.platform, channel=channel)
         lines = [texts.status_line(p) for p in open_] or ["No open projects."]
@@ -163,7 +162,7 @@ def _here(cmd: CommandInvoked, project: Project) -> bool:
     where = cmd.reply_to
     if where.platform != project.platform:
         return False
-    return where.platform in ONE_ROOM or where.channel == project.channel
+    return policy(where.platform).one_room or where.channel == project.channel
 
 
 def _number_arg(cmd: CommandInvoked) -> Locator | None:

@@ -1,6 +1,6 @@
 """Feedback: a reply in a project's thread, and what the core makes of it.
 
-A reply that is a decision word ("accept", "✅") is a decision (bot/loop/decisions.py); a command
+A reply that is a decision word ("accept", "✅": bot/vocabulary.py) is a decision (bot/loop/decisions.py); a command
 word ("retry", "status") a command (bot/loop/commands.py). Anything else is stored with the
 event's key in one transaction: as feedback that starts a revision, or as an aside (kept, no
 revision) when it starts with the aside marker, the project is closed, or the author's replies
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bot import texts
 from bot.errors import InvalidRequest, UnknownProject
-from bot.events import CommandInvoked, DecisionSignal, Locator, Outcome, ThreadReply
+from bot.events import CommandInvoked, DecisionSignal, Locator, ThreadReply
 from bot.loop import transitions
 from bot.loop.commands import Commands
 from bot.loop.decisions import Decisions
@@ -28,18 +28,10 @@ from bot.replies import Reply, ReplyKind
 from bot.settings import Settings
 from bot.states import FINAL, State
 from bot.stats import estimate_minutes, parse_minutes
+from bot.vocabulary import word_outcome
 from storage import projects as store
 from storage.models import Project
 
-DECISION_WORDS: dict[str, Outcome] = {
-    "accept": Outcome.ACCEPT,
-    "accepted": Outcome.ACCEPT,
-    "approve": Outcome.ACCEPT,
-    "✅": Outcome.ACCEPT,
-    "reject": Outcome.REJECT,
-    "rejected": Outcome.REJECT,
-    "❌": Outcome.REJECT,
-}
 THREAD_COMMANDS = ("retry", "status", "cancel", "help")
 
 
@@ -77,11 +69,11 @@ class Feedback:
 
     async def on_reply(self, event: ThreadReply, receipt: Receipt) -> None:
         text = event.text.strip()
-        word = text.lower().rstrip(".! ")
-        if word in DECISION_WORDS:
-            decision = DecisionSignal(event.locator, event.actor, DECISION_WORDS[word], via="text")
-            await self.decisions.on_decision(decision, receipt)
+        outcome = word_outcome(text)
+        if outcome is not None:
+            await self.decisions.on_decision(DecisionSignal(event.locator, event.actor, outcome, via="text"), receipt)
             return
+        word = text.lower().rstrip(".! ")
         if word in THREAD_COMMANDS:
             project = await self.threads.require(event.locator)
             if project is not None:

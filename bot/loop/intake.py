@@ -19,7 +19,7 @@ from bot.errors import InvalidRequest
 from bot.events import MessageRef, RequestPosted, ThreadRef
 from bot.loop.drafting import Drafting
 from bot.loop.first_draft import FirstDraft, Write
-from bot.loop.memory import People, RecentKeys
+from bot.loop.memory import People, RecentEvents
 from bot.loop.receipts import Receipt
 from bot.loop.registry import Platforms
 from bot.loop.threads import header, number_of
@@ -65,7 +65,7 @@ class Intake:
         self.people = people
         self.drafting = drafting
         # Keys this process saw: a redelivery starts no model call (the database has the final word).
-        self.recent = RecentKeys()
+        self.recent = RecentEvents()
 
     async def on_request(self, event: RequestPosted, receipt: Receipt) -> None:
         platform = self.platforms.named(event.actor.platform)

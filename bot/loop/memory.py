@@ -3,11 +3,10 @@ and people it has recorded. Both are bounded; the database always has the final 
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from bot.events import Actor
 from bot.permissions import is_expert
 from bot.ports import Clock
+from bot.recent import RecentKeys
 from bot.settings import Settings
 from storage import Session, projects as store
 
@@ -15,24 +14,17 @@ RECENT_KEYS = 10_000  # event keys this process remembers, so a redelivery start
 PEOPLE = 10_000  # people whose record this process knows to be current
 
 
-class RecentKeys:
-    """The last `limit` event keys seen, oldest forgotten first."""
+class RecentEvents:
+    """Event keys this process saw lately, per platform (bot/recent.py bounds the memory)."""
 
     def __init__(self, limit: int = RECENT_KEYS) -> None:
-        self.limit = limit
-        self._keys: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._keys: RecentKeys[tuple[str, str]] = RecentKeys(limit)
 
     def saw(self, platform: str, key: str | None) -> bool:
         """Whether this key was seen before; it is remembered from now on."""
         if not key:
             return False
-        entry = (platform, key)
-        if entry in self._keys:
-            return True
-        self._keys[entry] = None
-        if len(self._keys) > self.limit:
-            self._keys.popitem(last=False)
-        return False
+        return not self._keys.first_time((platform, key))
 
 
 class People:
