@@ -14,7 +14,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
     ValidatorFunctionWrapHandler,
     field_validator,
@@ -84,8 +83,9 @@ class FileConfig(_Strict):
     categories: dict[str, CategoryConfig] = Field(default_factory=dict)
     workflow: WorkflowConfig = WorkflowConfig()
     digest: DigestConfig = DigestConfig()
-    # Each installed platform's `[name]` table (bot/platforms.py), parsed by that platform's model.
-    _tables: dict[str, BaseModel] = PrivateAttr(default_factory=dict)
+    # Each installed platform's `[name]` table (bot/platforms.py), parsed by that platform's model. Not
+    # a key of the file (the validator below fills it); a field, since permissions read it on every check.
+    platform_tables: dict[str, BaseModel] = Field(default_factory=dict, exclude=True, repr=False)
 
     @field_validator("timezone")
     @classmethod
@@ -105,12 +105,10 @@ class FileConfig(_Strict):
             return cast(FileConfig, handler(data))
         installed = platforms.installed()
         raw = {k: v for k, v in data.items() if k not in cls.model_fields and _has_table(installed.get(k))}
+        rest = {k: v for k, v in data.items() if k not in raw and k != _TABLES}
         errors: list[ErrorDetails] = []
-        cfg: FileConfig | None = None
-        try:
-            cfg = cast(FileConfig, handler({k: v for k, v in data.items() if k not in raw}))
-        except ValidationError as exc:
-            errors += exc.errors()
+        if _TABLES in data:
+            errors.append({"type": "extra_forbidden", "loc": (_TABLES,), "input": data[_TABLES], "msg": "", "url": ""})
         tables: dict[str, BaseModel] = {}
         for name, value in raw.items():
             model = installed[name].table
@@ -119,14 +117,20 @@ class FileConfig(_Strict):
                 tables[name] = model.model_validate(value)
             except ValidationError as exc:
                 errors += [{**e, "loc": (name, *e["loc"])} for e in exc.errors()]
-        if errors or cfg is None:
+        try:
+            cfg = cast(FileConfig, handler({**rest, _TABLES: tables}))
+        except ValidationError as exc:
+            errors = exc.errors() + errors
+        if errors:
             raise ValidationError.from_exception_data(cls.__name__, [_again(e) for e in errors])
-        cfg._tables = tables
         return cfg
 
     def table(self, name: str) -> BaseModel | None:
         """The `[name]` table as its platform's model, if the file has one (see PlatformPolicy.config)."""
-        return self._tables.get(name)
+        return self.platform_tables.get(name)
+
+
+_TABLES = "platform_tables"
 
 
 def _has_table(policy: platforms.PlatformPolicy[Any] | None) -> bool:

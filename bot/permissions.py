@@ -18,7 +18,8 @@ def is_admin(actor: Actor, settings: Settings) -> bool:
     policy = platforms.policy(actor.platform)
     if names(actor, cfg.admins + policy.admins_in(cfg)):
         return True
-    return has_role(actor, policy.admin_roles_in(cfg))
+    roles = policy.admin_roles_in(cfg)
+    return bool(roles) and has_role(actor, roles)
 
 
 def is_expert(actor: Actor, category: str, settings: Settings) -> bool:

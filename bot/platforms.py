@@ -127,7 +127,7 @@ class PlatformPolicy(Generic[TableT]):
 
 _found: dict[str, PlatformPolicy[Any]] | None = None
 _registered: dict[str, PlatformPolicy[Any]] = {}
-_defaults: dict[str, PlatformPolicy[Any]] = {}
+_known: dict[str, PlatformPolicy[Any]] = {}  # every name asked so far (permission checks ask often)
 
 
 def _load() -> dict[str, PlatformPolicy[Any]]:
@@ -152,11 +152,9 @@ def installed() -> dict[str, PlatformPolicy[Any]]:
 
 def policy(name: str) -> PlatformPolicy[Any]:
     """The policy of platform `name`; the default policy for a name nobody declared."""
-    found = _registered.get(name) or _load().get(name)
+    found = _known.get(name)
     if found is None:
-        found = _defaults.get(name)
-        if found is None:
-            found = _defaults[name] = PlatformPolicy(name)
+        found = _known[name] = _registered.get(name) or _load().get(name) or PlatformPolicy(name)
     return found
 
 
@@ -168,8 +166,10 @@ def declared_secret_envs() -> tuple[str, ...]:
 def register(new: PlatformPolicy[Any]) -> None:
     """Add (or replace) a policy without an entry point. Do it before the config file is read."""
     _registered[new.name] = new
+    _known.pop(new.name, None)
 
 
 def unregister(name: str) -> None:
     """Remove a policy `register` added (entry points stay)."""
     _registered.pop(name, None)
+    _known.pop(name, None)

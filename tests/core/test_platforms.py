@@ -90,6 +90,7 @@ def test_each_platform_table_is_parsed_by_its_own_model(tmp_path: Path) -> None:
         ('[slak]\nadmins = ["U1"]\n', "slak"),  # a table of no installed platform
         ("[console]\n", "console"),  # the console declares no table
         ('[pager]\nadmins = ["p-1"]\n', "pager"),  # not registered here
+        ("platform_tables = {}\n", "platform_tables"),  # where the parsed tables are kept: not a key
     ],
 )
 def test_typos_and_unknown_tables_fail_at_start_up(tmp_path: Path, toml: str, where: str) -> None:
