@@ -53,3 +53,7 @@ class People:
             is_expert=expert,
             now=self.clock.now(),
         )
+
+    def forget(self, actor: Actor) -> None:
+        """The transaction that recorded `actor` failed: record them again next time."""
+        self._known.pop((actor.platform, actor.user_id), None)

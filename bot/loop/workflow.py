@@ -73,7 +73,7 @@ class Workflow:
         # Identifies this process in revision leases.
         self.owner = owner or uuid.uuid4().hex[:16]
         turns = Turns(TURNS)
-        people = People(settings=settings, clock=self.clock)
+        self.people = people = People(settings=settings, clock=self.clock)
         settings, clock, platforms = self.settings, self.clock, self.platforms
         publisher = Publisher(
             db=db, settings=settings, clock=clock, platforms=platforms, threads=self.threads, redactor=self.redactor
@@ -147,7 +147,9 @@ class Workflow:
         except UserFacingError as exc:
             await self._refuse(event, receipt, exc)
         except Exception:
-            # The key is left unrecorded unless the effect was stored: the platform's retry is handled.
+            # The key is left unrecorded unless the effect was stored: the platform's retry is
+            # handled, and records its author again (the failed transaction took the record along).
+            self.people.forget(event.actor)
             _log.exception("unhandled error while handling %s", type(event).__name__)
             await self._answer(event, Reply(texts.INTERNAL_ERROR, kind=ReplyKind.ERROR))
 

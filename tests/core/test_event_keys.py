@@ -15,7 +15,7 @@ from bot.app.runtime import Runtime
 from bot.events import Actor, CommandInvoked, DecisionSignal, Locator, Outcome, ThreadRef, ThreadReply
 from bot.settings import Settings
 from storage.engine import Database
-from storage.models import Decision, Feedback, InboundEvent, Project
+from storage.models import Decision, Feedback, InboundEvent, Person, Project
 from tests.conftest import request_event
 
 
@@ -68,13 +68,14 @@ async def _drafted(make_runtime: Callable[..., Runtime], settings: Settings) -> 
 
 
 ED = Actor("console", "alice", "alice")  # the requester: her replies are feedback, her word decides
+BOB = Actor("console", "bob", "Bob")  # no experts are configured: anyone's reply is feedback
 
 
 async def test_feedback_whose_storing_failed_is_handled_when_redelivered(
     make_runtime: Callable[..., Runtime], settings_factory: Callable[..., Settings], db: Database
 ) -> None:
     rt = await _drafted(make_runtime, settings_factory())
-    reply = ThreadReply(Locator(number=1), ED, "make it shorter", event_key="Ev-reply")
+    reply = ThreadReply(Locator(number=1), BOB, "make it shorter", event_key="Ev-reply")
     async with refusing(db, "INSERT", "feedback"):
         await rt.workflow.handle(reply)
     assert rt.chat.texts()[-1] == texts.INTERNAL_ERROR  # type: ignore[attr-defined]
@@ -87,6 +88,19 @@ async def test_feedback_whose_storing_failed_is_handled_when_redelivered(
 
     await rt.workflow.handle(reply)  # stored now: a third delivery is dropped
     assert (await _project(db)).current_version == 2 and await _count(db, Feedback) == 1
+
+
+async def test_the_author_of_a_failed_reply_is_recorded_by_its_retry(
+    make_runtime: Callable[..., Runtime], settings_factory: Callable[..., Settings], db: Database
+) -> None:
+    rt = await _drafted(make_runtime, settings_factory())
+    reply = ThreadReply(Locator(number=1), BOB, "make it shorter", event_key="Ev-reply")
+    async with refusing(db, "UPDATE", "projects"):  # fails the reply's transaction after Bob was recorded in it
+        await rt.workflow.handle(reply)
+    await rt.workflow.handle(reply)
+    assert (await _project(db)).current_version == 2
+    async with db.session() as s:
+        assert (await s.execute(select(Person.name).where(Person.user_id == "bob"))).scalar_one() == "Bob"
 
 
 async def test_a_decision_whose_storing_failed_is_handled_when_redelivered(
