@@ -24,21 +24,21 @@ async def test_request_feedback_aside_accept(driver: Driver) -> None:
     await scenarios.request_feedback_aside_accept(driver)
 
 
-@sqlite
 @over_all
+@sqlite
 async def test_refused_decision(driver: Driver) -> None:
     await scenarios.refused_decision(driver)
 
 
-@sqlite
 @over_all
+@sqlite
 async def test_redelivered_event_has_one_effect(driver: Driver) -> None:
     if not driver.redelivers:
         pytest.skip(f"{driver.platform} has no redelivery: each line typed is a new message")
     await scenarios.redelivered_events(driver)
 
 
-@sqlite
 @over_all
+@sqlite
 async def test_failure_then_retry(driver: Driver) -> None:
     await scenarios.failure_then_retry(driver, driver.backend.fail_once)  # type: ignore[attr-defined]
