@@ -32,7 +32,6 @@ def _from(sources: Iterable[State], target: State) -> tuple[str, ...]:
 # back into revision (a move the table allows) when feedback came while it was written.
 _LANDS_FROM = _from(WORKING, State.IN_REVIEW)
 assert can_move(State.IN_REVIEW, State.REVISING), "a landed version with feedback waiting goes back to revision"
-_FAILS_FROM = _from(WORKING, State.FAILED)
 _CHANGED = "#{number} changed just now; look at its status and try again."
 
 
@@ -88,15 +87,7 @@ async def settle(session: Session, project_id: int) -> bool:
 
 async def fail(session: Session, project_id: int, *, reason: str, now: datetime) -> bool:
     """A version could not be written; False when the project was decided meanwhile."""
-    return await store.move_state(
-        session=session,
-        project_id=project_id,
-        expected=_FAILS_FROM,
-        target=State.FAILED.value,
-        last_error=reason,
-        updated_at=now,
-        decided_at=now,
-    )
+    return await move_any(session, project_id, WORKING, State.FAILED, last_error=reason, updated_at=now, decided_at=now)
 
 
 async def land(session: Session, project_id: int, *, number: int, model: str, now: datetime) -> Project | None:
