@@ -72,7 +72,7 @@ async def run(kind: str, projects: int) -> dict[str, float]:
             rt = Runtime(settings, db=Database(url))
             rt.register_platform(NullChat(limits=PlatformLimits()))
             agent = TimedAgent()
-            rt.agents._backends["offline"] = agent
+            rt.agents.use("offline", agent)
             steps: dict[str, list[float]] = {"request": [], "feedback": [], "accept": []}
             started = time.perf_counter()
             for i in range(1, projects + 1):

@@ -152,7 +152,7 @@ async def _post_digest(runtime: Runtime, report: DigestReport, platform: str, ch
     try:
         for service in services:
             await service.start()
-        from bot.report.jobs import digest_reply
+        from bot.app.jobs import digest_reply
 
         reply = await asyncio.to_thread(digest_reply, report)
         await runtime.workflow.platform(platform).post(ThreadRef(platform, channel, ""), reply)

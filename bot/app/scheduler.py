@@ -1,4 +1,4 @@
-"""Wires bot/report/jobs.py into an APScheduler 3 AsyncIOScheduler. Started by `draftloop worker` only.
+"""Wires bot/app/jobs.py into an APScheduler 3 AsyncIOScheduler. Started by `draftloop worker` only.
 
 - One cron job per `[[digest.channels]]` entry (default `0 9 * * mon`), in the channel's time zone
   or the team's (`timezone` in the config, UTC when unset).
@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.app import jobs
 from bot.config import DigestChannel
-from bot.report import jobs
 
 if TYPE_CHECKING:
     from bot.app.runtime import Runtime

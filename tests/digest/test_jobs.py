@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from bot.app import jobs
 from bot.app.runtime import Runtime
 from bot.app.scheduler import JobScheduler
 from bot.replies import Reply, ReplyKind
-from bot.report import jobs
 from bot.settings import Settings
 from storage.engine import Database
 from storage.models import DigestRun, Nudge, Project

@@ -187,9 +187,9 @@ async def test_service_entry_point_roles(
 async def test_scheduled_digest_is_an_embed_with_the_chart(dc: DiscordHarness) -> None:
     from datetime import UTC, datetime
 
+    from bot.app.jobs import digest_reply
     from bot.events import ThreadRef
     from bot.report.digest import Period, build_report
-    from bot.report.jobs import digest_reply
 
     fake = dc.fake
     request = await fake.message(fake.general, fake.alice, "[writing] a launch post", mention=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.app.jobs import send_digest
 from bot.config import DigestChannel
-from bot.report.jobs import send_digest
 from tests.slack.conftest import CHANNEL, REQUESTER, SlackHarness
 
 

@@ -12,7 +12,16 @@ import aiohttp
 from bot.states import State
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.slack_api import event_envelope, sign
-from tests.slack.conftest import CHANNEL, EXPERT, REQUESTER, SECRET, SlackHarness, message_event
+from tests.slack.conftest import (
+    CHANNEL,
+    EXPERT,
+    REQUESTER,
+    SECRET,
+    SlackHarness,
+    block_actions,
+    button_in,
+    message_event,
+)
 
 
 async def test_bad_signature_and_stale_timestamp_get_401(slack: SlackHarness) -> None:
@@ -292,3 +301,19 @@ async def test_malformed_signed_payloads_are_refused_and_nothing_breaks(slack: S
     await slack.mention("[writing] Still here?")  # the app keeps serving
     await slack.settle()
     assert await slack.project_count() == 1
+
+
+async def test_a_click_whose_channel_is_a_bare_id_is_handled(slack: SlackHarness) -> None:
+    # Slack's schema check lets `channel` through as an id or an object (bolt reads both); the
+    # listener must read both too, not fail after the ack (found by the edge's property test).
+    await slack.mention("[writing] Write a haiku about tea", user=REQUESTER)
+    await slack.settle()
+    draft = slack.drafts()[-1]
+    payload = block_actions(
+        draft, button_in(draft, "dl_accept"), user=REQUESTER, channel=CHANNEL, response_url=slack.fake.response_url()
+    )
+    payload["channel"] = CHANNEL
+    status, _ = await slack.interact(payload)
+    assert status == 200
+    await slack.settle()
+    assert (await slack.project(1)).state == State.ACCEPTED

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from adapters.chat.console.policy import CONSOLE, NAME
+from adapters.chat.console.policy import NAME
 from bot.events import (
     Actor,
     CommandInvoked,
@@ -173,8 +173,3 @@ class ConsoleService:
         origin = MessageRef(NAME, CHANNEL, message_id)
         await wf.handle(RequestPosted(origin, self.actor(), text))
         return True
-
-
-# The `draftloop.services` entry point (as in pyproject.toml): the console's policy, whose call with
-# (runtime, role) makes the ConsoleService for role "chat" (adapters/chat/console/policy.py).
-create = CONSOLE

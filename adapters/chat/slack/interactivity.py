@@ -152,10 +152,17 @@ def _meta(view: dict[str, Any]) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _where(body: dict[str, Any]) -> tuple[str, str]:
     """(channel, thread ts) of the message whose button was clicked."""
-    container = body.get("container") or {}
-    message = body.get("message") or {}
-    channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+    container = _object(body.get("container"))
+    message = _object(body.get("message"))
+    # The edge lets `channel` through as an id or an object, as bolt reads both.
+    named = body.get("channel")
+    channel_id = named if isinstance(named, str) else _object(named).get("id")
+    channel = str(channel_id or container.get("channel_id") or "")
     thread = str(message.get("thread_ts") or container.get("thread_ts") or message.get("ts") or "")
     return channel, thread
