@@ -24,7 +24,7 @@ class State(StrEnum):
 
 
 FINAL: frozenset[State] = frozenset({State.ACCEPTED, State.REJECTED, State.CANCELLED, State.EXPIRED})
-# "decided" in the digest: every final state but cancelled, plus failed (DESIGN.md, digest contract).
+# "decided" in the digest: every final state but cancelled, plus failed (docs/digest.md).
 DECIDED: frozenset[State] = frozenset({State.ACCEPTED, State.REJECTED, State.EXPIRED, State.FAILED})
 WORKING: frozenset[State] = frozenset({State.DRAFTING, State.REVISING})
 

@@ -6,7 +6,7 @@ the few grouped rows that come back. The projects of a period are grouped once b
 figures are folded from those rows, so the digest runs a handful of queries whatever the size of
 the history. The covering indexes that keep these index-only are in migration 0002.
 
-Definitions (DESIGN.md "Metrics"): a project is *decided* in [since, until) when its state is one
+Definitions (docs/digest.md): a project is *decided* in [since, until) when its state is one
 of `states.decided` (the core's: accepted, rejected, expired or failed) and `decided_at` falls in
 the period; *agent alone* is accepted at version 1 with no feedback. Expert minutes of a group
 are those given in the period (feedback `created_at` in [since, until)), stated and estimated

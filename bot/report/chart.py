@@ -1,6 +1,6 @@
 """The digest chart: completion after k feedback cycles, and agent-alone vs with-feedback bars.
 
-Input is the digest's JSON contract (`DigestReport.to_json()`, see DESIGN.md "Digest JSON"), so the
+Input is the digest's JSON contract (`DigestReport.to_json()`, see docs/digest.md), so the
 chart depends on nothing but that fixed shape. matplotlib is used through its object API with the
 Agg canvas (no pyplot, no global state, no display): safe in a worker thread and headless.
 

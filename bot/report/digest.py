@@ -1,6 +1,6 @@
-"""The digest: aggregate queries → one report object → the JSON contract (DESIGN.md) and its renderings.
+"""The digest: aggregate queries → one report object → the JSON contract (docs/digest.md) and its renderings.
 
-Rates follow DESIGN.md: agent alone = accepted at v1 with no feedback, over decided; with feedback
+Rates follow docs/digest.md: agent alone = accepted at v1 with no feedback, over decided; with feedback
 = accepted at any version, over decided; by_cycle[c] = accepted by version c+1, over decided,
 cumulative, from 0 up to the largest number of cycles among the decided projects (at least 0 and 1).
 

@@ -1,6 +1,6 @@
 """One digest, four renderings: Markdown text (console, CLI, chat), Slack Block Kit, Discord embed, JSON.
 
-Every renderer reads the digest's JSON object (the fixed contract in DESIGN.md, plus the extra keys
+Every renderer reads the digest's JSON object (the fixed contract in docs/digest.md, plus the extra keys
 `bot/report/digest.py` adds: `change`, `medians`, `per_accepted`, `expert_minutes_per_project`, `waiting`),
 so all four show the same figures, built from the same lines and tables (bot/report/lines.py). Slack
 and Discord shapes are plain dicts; this module imports no SDK. Order, top to bottom: the headline,
@@ -108,5 +108,5 @@ def render_discord(report: HasJson | Json, *, image: str | None = None) -> dict[
 
 
 def render_json(report: HasJson | Json, *, indent: int | None = None) -> str:
-    """The digest JSON contract as one object (DESIGN.md "Digest JSON")."""
+    """The digest JSON contract as one object (docs/digest.md)."""
     return json.dumps(as_json(report), indent=indent, ensure_ascii=False, sort_keys=False)

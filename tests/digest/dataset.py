@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from storage.engine import Database
 from storage.models import Feedback, Project, Version
 
-# The study's three model/category pairs plus a thin group (DESIGN.md).
+# The study's three model/category pairs plus a thin group (docs/digest.md).
 SONNET, GEMINI, GPT5, OFFLINE = "claude-sonnet-4", "gemini-2.5-pro", "gpt-5", "offline-v1"
 EXPERT_OF = {"data-science": "ana", "sales-marketing": "ben", "engineering": "cy", "writing": "dee"}
 
