@@ -12,6 +12,7 @@ import os
 import signal
 from collections.abc import Callable, Coroutine
 from datetime import date
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -39,6 +40,23 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 _log = logging.getLogger("draftloop")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"draftloop {metadata.version('draftloop')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """AI drafts, expert feedback in threads, acceptance: in Slack, Discord or this console."""
+
+
 T = TypeVar("T")
 
 

@@ -67,3 +67,13 @@ def test_bad_post_target_is_a_usage_error(filled: Path, post: str) -> None:
     result = CliRunner().invoke(app, ["digest", "--post", post])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_version_and_an_unknown_log_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    shown = runner.invoke(app, ["--version"])
+    assert shown.exit_code == 0 and shown.output.startswith("draftloop ")
+    monkeypatch.setenv("DRAFTLOOP_LOG_LEVEL", "LOUD")
+    refused = runner.invoke(app, ["digest"])
+    assert refused.exit_code == 2
+    assert "'LOUD' is not a log level" in refused.output and "Traceback" not in refused.output
