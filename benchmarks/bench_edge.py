@@ -36,6 +36,7 @@ import aiohttp
 import psutil  # type: ignore[import-untyped]
 
 from adapters.chat.slack.http import MAX_BODY
+from benchmarks._serving import wait_healthy
 from tests.fakes.slack_api import FakeSlackAPI
 
 SECRET = "bench-edge-secret"
@@ -93,17 +94,7 @@ def start(fake: FakeSlackAPI, workdir: Path, name: str) -> Server:
 
 
 async def wait_ready(server: Server, session: aiohttp.ClientSession) -> None:
-    for _ in range(300):
-        try:
-            async with session.get(f"http://127.0.0.1:{server.port}/healthz") as resp:
-                if resp.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"draftloop serve exited with {server.proc.returncode}")
-        await asyncio.sleep(0.1)
-    raise RuntimeError("draftloop serve did not become ready")
+    await wait_healthy(server.port, server.proc, "draftloop serve", session)
 
 
 def stop(server: Server) -> None:

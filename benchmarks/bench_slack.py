@@ -34,6 +34,7 @@ from typing import Any
 import aiohttp
 import psutil
 
+from benchmarks._serving import wait_healthy
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.slack_api import FakeSlackAPI, event_envelope, sign
 
@@ -163,17 +164,7 @@ def start_app(kind: str, fake: FakeSlackAPI, llm: FakeLLMServer, workdir: Path) 
 
 
 async def wait_ready(app: App, session: aiohttp.ClientSession) -> None:
-    for _ in range(300):
-        try:
-            async with session.get(f"http://127.0.0.1:{app.port}/healthz") as resp:
-                if resp.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        if app.proc.poll() is not None:
-            raise RuntimeError(f"{app.name} exited with {app.proc.returncode}")
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"{app.name} did not become ready")
+    await wait_healthy(app.port, app.proc, app.name, session)
 
 
 def stop_app(app: App) -> None:

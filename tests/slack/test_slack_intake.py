@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pytest
 from pypdf import PdfWriter
@@ -52,22 +53,26 @@ async def test_draft_command_without_text_opens_the_form(slack: SlackHarness) ->
     assert project.state == State.IN_REVIEW.value
 
 
-async def test_message_shortcut_turns_a_message_into_a_request(slack: SlackHarness) -> None:
-    fake = slack.fake
-    msg = fake.add_user_message(CHANNEL, "We need a FAQ for the new pricing page", user="UOTHER")
-    payload = {
+def shortcut_on(msg: dict[str, Any], response_url: str, action_ts: str) -> dict[str, Any]:
+    """Slack's payload for "Draft from message" (the message shortcut) on `msg`, by the requester."""
+    return {
         "type": "message_action",
         "callback_id": "dl_draft_from_message",
-        "trigger_id": "trig.short",
+        "trigger_id": f"trig.{action_ts}",
         "user": {"id": REQUESTER, "name": "req"},
         "team": {"id": "T0001", "domain": "example"},
         "channel": {"id": CHANNEL, "name": "general"},
         "message": msg,
         "message_ts": msg["ts"],
-        "response_url": fake.response_url(),
-        "action_ts": "1700000000.1",
+        "response_url": response_url,
+        "action_ts": action_ts,
     }
-    status, _ = await slack.interact(payload)
+
+
+async def test_message_shortcut_turns_a_message_into_a_request(slack: SlackHarness) -> None:
+    fake = slack.fake
+    msg = fake.add_user_message(CHANNEL, "We need a FAQ for the new pricing page", user="UOTHER")
+    status, _ = await slack.interact(shortcut_on(msg, fake.response_url(), "1700000000.1"))
     assert status == 200
     await slack.settle()
     project = await slack.project(1)
@@ -169,18 +174,7 @@ async def test_the_shortcut_on_a_message_that_is_already_a_project_says_so(
     fake = slack.fake
     msg = await slack.mention("[writing] Write a launch tweet", user=REQUESTER)
     await slack.settle()
-    payload = {
-        "type": "message_action",
-        "callback_id": "dl_draft_from_message",
-        "trigger_id": "trig.again",
-        "user": {"id": REQUESTER, "name": "req"},
-        "team": {"id": "T0001", "domain": "example"},
-        "channel": {"id": CHANNEL, "name": "general"},
-        "message": msg,
-        "message_ts": msg["ts"],
-        "response_url": fake.response_url(),
-        "action_ts": "1700000000.2",
-    }
+    payload = shortcut_on(msg, fake.response_url(), "1700000000.2")
     with caplog.at_level("WARNING"):
         status, _ = await slack.interact(payload)
         await slack.settle()
