@@ -13,7 +13,10 @@ if TYPE_CHECKING:
     from bot.triage import Triage
     from storage.models import Project
 
-INTERNAL_ERROR = "Something went wrong on our side. Nothing you sent was lost; try again in a moment."
+# What went wrong is said as it is: whether the message was saved decides what the person must do.
+INTERNAL_ERROR = "Something went wrong on our side and this message was not saved. Please send it again in a moment."
+SAVED_THEN_FAILED = "Something went wrong on our side after your message was saved; draftloop picks it up again shortly."
+KEPT_FOR_RETRY = "Something went wrong on our side. Your message is kept and will be handled again shortly."
 
 _HELP = """*draftloop* turns a request into an AI draft that experts improve in the thread.
 
