@@ -13,9 +13,23 @@ if TYPE_CHECKING:
     from bot.triage import Triage
     from storage.models import Project
 
+
+def plural(count: float, one: str, many: str | None = None) -> str:
+    """`1 project`, `2 projects`, `1,200 characters`: the count and the word that agrees with it.
+
+    `many` is the plural when adding an s is wrong (`1 feedback point`, `3 feedback points` need no
+    `many`; `1 person`, `2 people` do). A fraction is plural: `1.5 cycles`.
+    """
+    word = one if count == 1 else (many or f"{one}s")
+    shown = f"{count:,}" if isinstance(count, int) else f"{count:,g}"
+    return f"{shown} {word}"
+
+
 # What went wrong is said as it is: whether the message was saved decides what the person must do.
 INTERNAL_ERROR = "Something went wrong on our side and this message was not saved. Please send it again in a moment."
-SAVED_THEN_FAILED = "Something went wrong on our side after your message was saved; draftloop picks it up again shortly."
+SAVED_THEN_FAILED = (
+    "Something went wrong on our side after your message was saved; draftloop picks it up again shortly."
+)
 KEPT_FOR_RETRY = "Something went wrong on our side. Your message is kept and will be handled again shortly."
 
 _HELP = """*draftloop* turns a request into an AI draft that experts improve in the thread.
@@ -36,7 +50,7 @@ def help_text(platform: str) -> str:
 
 
 def too_long(what: str, size: int, limit: int) -> str:
-    return f"That {what} is {size:,} characters; the limit is {limit:,}. Attach the material as a file instead."
+    return f"That {what} is {plural(size, 'character')}; the limit is {limit:,}. Attach the material as a file instead."
 
 
 def already_a_project(number: int) -> str:
@@ -76,7 +90,8 @@ def moved_to_file(version: int) -> str:
 
 def file_summary(project: Project, text: str) -> str:
     head = " ".join(text.split())[:400]
-    return f"v{project.current_version} is {len(text):,} characters, attached as a Markdown file. It begins: {head}…"
+    size = plural(len(text), "character")
+    return f"v{project.current_version} is {size}, attached as a Markdown file. It begins: {head}…"
 
 
 def closed(project: Project) -> str:
@@ -108,10 +123,25 @@ def no_draft_yet(project: Project) -> str:
     return f"#{project.id} has no draft yet; wait for v1 or reply `reject` to drop it."
 
 
+def person(actor: Actor, project: Project | None = None) -> str:
+    """How a message names someone: by name, never by a ping.
+
+    The name the platform gave with the event; for the requester when it gave none (a Slack message
+    or reaction carries only an id), the name stored with their request; the platform id last.
+    """
+    if actor.name:
+        return actor.name
+    if project is not None and actor.user_id == project.requester_id and project.requester_name:
+        return project.requester_name
+    return actor.user_id
+
+
 def decided(project: Project, actor: Actor, outcome: Outcome) -> str:
+    who = person(actor, project)
+    end = "" if who.endswith(".") else "."  # "by Alice B." ends the sentence once
     if outcome == Outcome.ACCEPT:
-        return f"✅ #{project.id} accepted at v{project.current_version} by {actor.display}."
-    return f"❌ #{project.id} rejected at v{project.current_version} by {actor.display}."
+        return f"✅ #{project.id} accepted at v{project.current_version} by {who}{end}"
+    return f"❌ #{project.id} rejected at v{project.current_version} by {who}{end}"
 
 
 def failed(project: Project, version: int, reason: str) -> str:
