@@ -32,9 +32,10 @@ from bot.replies import Reply, ReplyKind
 from bot.report.chart import chart_png
 from bot.report.digest import DigestReport, build_report
 from bot.report.period import Period, last_fires, period_for_fire
-from bot.report.render import render_text
+from bot.report.render import render_chat
 from bot.settings import Settings
 from bot.states import State, can_move
+from bot.texts import plural
 from bot.triage import experts_for
 from storage.digest_runs import claim_digest_run, finish_digest_run
 from storage.reminders import AlreadyRecorded, due_for_reminder, idle_in_review, record_expiry, record_reminder
@@ -101,9 +102,11 @@ async def _finish_run(runtime: Runtime, key: str, period: Period, *, posted: boo
 
 
 def digest_reply(report: DigestReport, *, chart: bool = True) -> Reply:
+    """The digest as a chat message: Markdown text (render_chat), the report for a platform that
+    renders it richly, and the chart."""
     data = report.to_json()
     files = ((CHART_FILENAME, chart_png(data)),) if chart and data.get("decided") else ()
-    return Reply(render_text(data), kind=ReplyKind.DIGEST, data=report, files=files)
+    return Reply(render_chat(data), kind=ReplyKind.DIGEST, data=report, files=files)
 
 
 async def send_digest(
@@ -123,11 +126,11 @@ async def send_digest(
         platform = runtime.workflow.platform(channel.platform)
         await platform.post(ThreadRef(channel.platform, channel.channel, ""), reply)
     except Exception as exc:
-        _log.exception("digest for %s (%s → %s) failed", key, period.since, period.until)
+        _log.exception("digest for %s (%s → %s) failed", key, period.since, period.last_day)
         await _finish_run(runtime, key, period, posted=False)
         return DigestOutcome(key, period, "failed", type(exc).__name__)
     await _finish_run(runtime, key, period, posted=True)
-    _log.info("digest for %s (%s → %s) posted", key, period.since, period.until)
+    _log.info("digest for %s (%s → %s) posted", key, period.since, period.last_day)
     return DigestOutcome(key, period, "posted")
 
 
@@ -218,7 +221,7 @@ async def expire_idle(runtime: Runtime, *, now: datetime | None = None) -> int:
         thread = opened_thread(project)
         if thread is None:
             continue
-        text = f"#{project.id} expired after {days:g} days without activity. Post a new request to start again."
+        text = f"#{project.id} expired after {plural(days, 'day')} without activity. Post a new request to start again."
         reply = Reply(text, kind=ReplyKind.NOTICE, header=header(project, target.value))
         await _notify(runtime, thread, reply, f"expiry notice for #{project.id}")
     return expired

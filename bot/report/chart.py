@@ -13,6 +13,8 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from bot.report.lines import days_shown
+
 CHART_WIDTH = 1200
 CHART_HEIGHT = 600
 _DPI = 100
@@ -20,6 +22,11 @@ _MAX_SERIES = 8  # more lines than this is unreadable; the largest groups are ke
 
 _ALONE = "#9aa5b1"
 _WITH = "#2f7ed8"
+
+
+def chart_title(data: Mapping[str, Any]) -> str:
+    """`draftloop digest 2026-11-16 to 2026-11-22 (UTC)`: the first and last day the period includes."""
+    return f"draftloop digest {days_shown(data, arrow=' to ')}"
 
 
 def _pct(rate: Mapping[str, Any] | None) -> float | None:
@@ -122,10 +129,8 @@ def chart_png(
     right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False)
     right.grid(True, axis="x", alpha=0.3)
 
-    period = data.get("period") or {}
-    if period:
-        since, until, tz = period.get("since", ""), period.get("until", ""), period.get("tz", "UTC")
-        fig.suptitle(f"draftloop digest {since} to {until} ({tz})", fontsize=11)
+    if data.get("period"):
+        fig.suptitle(chart_title(data), fontsize=11)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=_DPI)

@@ -13,7 +13,8 @@ Beyond the contract's keys, `to_json()` adds (never changing the contract's own 
 - `per_accepted`: tokens (input + output) and cost of the accepted projects, per accepted project;
 - `previous` and `change`: the same headline figures for the period of equal length just before,
   and the differences (rates in percentage points);
-- `waiting` / `waiting_total`: projects in review now, oldest first, with hours waited.
+- `waiting` / `waiting_total`: projects in review, oldest first, with hours waited up to `now` (for
+  a period in the past, up to its end, and only those already in review then).
 
 Periods are whole local days (bot/report/period.py).
 """
@@ -79,7 +80,7 @@ class DigestReport:
     previous: Headline | None = None
     waiting: list[Waiting] = field(default_factory=list)
     waiting_total: int = 0
-    now: datetime | None = None
+    now: datetime | None = None  # what waiting ages are measured to (Period.measured_at)
 
     @property
     def headline(self) -> Headline:
@@ -232,7 +233,11 @@ def group_json(g: GroupFigures) -> dict[str, Any]:
 async def build_report(
     db: Database, period: Period, *, now: datetime | None = None, compare: bool = True, waiting_limit: int = 10
 ) -> DigestReport:
-    """Run the digest's aggregate queries for `period` in one read transaction."""
+    """Run the digest's aggregate queries for `period` in one read transaction.
+
+    `now` is the caller's clock; ages are measured to it (capped at the period's end,
+    Period.measured_at). Without it, the moment a `Period.last_days` period was cut at.
+    """
     since, until = period.start, period.end
     async with db.session() as session:
         opened = await metrics.opened(session=session, since=since, until=until)
@@ -248,6 +253,8 @@ async def build_report(
             )
             previous = Headline.of(prev_figs["all"]["all"])
         waiting, waiting_total = await metrics.waiting(session=session, states=STORED, limit=waiting_limit)
+    at = period.measured_at(now)
+    waiting, waiting_total = _waiting_at(at, waiting, waiting_total)
     return DigestReport(
         period=period,
         opened=opened,
@@ -260,8 +267,19 @@ async def build_report(
         previous=previous,
         waiting=waiting,
         waiting_total=waiting_total,
-        now=now or until,
+        now=at,
     )
+
+
+def _waiting_at(at: datetime, waiting: list[Waiting], total: int) -> tuple[list[Waiting], int]:
+    """The waiting projects that were already in review at `at` (earlier than now for a past period).
+
+    The list is oldest first, so when one is cut here every later one would be too: the total is
+    then exact. (When none of the listed ones is cut, ones beyond the list that entered review
+    after `at` may still be counted.)
+    """
+    kept = [w for w in waiting if w.review_since <= at]
+    return (kept, len(kept)) if len(kept) < len(waiting) else (waiting, total)
 
 
 def _ordered(groups: dict[str, GroupFigures]) -> list[GroupFigures]:
@@ -269,5 +287,10 @@ def _ordered(groups: dict[str, GroupFigures]) -> list[GroupFigures]:
 
 
 def render_text(report: DigestReport) -> str:
-    """The digest as Markdown text (console, CLI, chat); see bot/report/render.py for the other forms."""
+    """The digest as plain text for a terminal; see bot/report/render.py for the other forms."""
     return digest_render.render_text(report)
+
+
+def render_chat(report: DigestReport) -> str:
+    """The digest as Markdown for a chat message."""
+    return digest_render.render_chat(report)

@@ -7,7 +7,10 @@ the projects waiting for review, and the small number formats they use.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any
+
+from bot.texts import plural
 
 Json = Mapping[str, Any]
 
@@ -57,6 +60,18 @@ def _duration(seconds: float | None) -> str:
     return f"{hours / 24:.1f} d"
 
 
+def _age(hours: float) -> str:
+    """How long something has waited: `under a minute`, `12 min`, `18 h`, `3.5 d`."""
+    minutes = hours * 60
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    if hours < 48:
+        return f"{hours:.0f} h"
+    return f"{hours / 24:.1f} d"
+
+
 def _tokens(n: float | None) -> str:
     if n is None:
         return "–"
@@ -76,10 +91,25 @@ def _minutes(em: Json | None) -> float:
 # --------------------------------------------------------------------------- the pieces
 
 
-def title(data: Json) -> str:
+def days_shown(data: Json, *, arrow: str = " → ") -> str:
+    """The period as people read it: first and last *included* day (`until` is exclusive), and the zone.
+
+    `2026-11-16 → 2026-11-22 (Europe/Berlin)` for the JSON period {since 2026-11-16, until 2026-11-23};
+    one day shows once. A period that is not two ISO dates is shown as given.
+    """
     period = data.get("period") or {}
-    since, until, tz = period.get("since", "?"), period.get("until", "?"), period.get("tz", "UTC")
-    return f"draftloop digest {since} → {until} ({tz})"
+    since, until, tz = str(period.get("since", "?")), str(period.get("until", "?")), period.get("tz", "UTC")
+    try:
+        first, last = date.fromisoformat(since), date.fromisoformat(until) - timedelta(days=1)
+    except (ValueError, OverflowError):
+        return f"{since}{arrow}{until} ({tz})"
+    if last <= first:
+        return f"{first.isoformat()} ({tz})"
+    return f"{first.isoformat()}{arrow}{last.isoformat()} ({tz})"
+
+
+def title(data: Json) -> str:
+    return f"draftloop digest {days_shown(data)}"
 
 
 def headline(data: Json) -> str:
@@ -169,6 +199,13 @@ def group_rows(groups: Sequence[Json], limit: int = 8, label: str = "") -> list[
 
 
 def text_table(rows: list[list[str]]) -> str:
+    """Columns aligned: the first to the left, the others to the right, a thin mark (`25%*`) hanging
+    past the figures so that the figures line up."""
+    rows = [list(row) for row in rows]
+    for i in range(1, len(rows[0])):
+        if any(row[i].endswith("*") for row in rows[1:]):
+            for row in rows:
+                row[i] = row[i] if row[i].endswith("*") else f"{row[i]} "
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for row in rows:
@@ -184,9 +221,11 @@ def expert_lines(data: Json, limit: int = 8) -> list[str]:
     lines = []
     for expert in experts[:limit]:
         em = expert.get("expert_minutes") or {}
+        feedback = plural(int(expert.get("feedback", 0) or 0), "feedback point")
+        projects = plural(int(expert.get("projects", 0) or 0), "project")
         lines.append(
-            f"{expert.get('name', '?')}: {expert.get('feedback', 0)} feedback on {expert.get('projects', 0)} "
-            f"projects, {em.get('stated', 0)} min stated + {em.get('estimated', 0)} min estimated"
+            f"{expert.get('name', '?')}: {feedback} on {projects}, "
+            f"{em.get('stated', 0)} min stated + {em.get('estimated', 0)} min estimated"
         )
     if len(experts) > limit:
         lines.append(f"… and {len(experts) - limit} more")
@@ -198,7 +237,7 @@ def waiting_lines(data: Json, limit: int = 10) -> list[str]:
     lines = []
     for item in waiting[:limit]:
         hours = item.get("waiting_hours")
-        since = f"{float(hours):.0f} h" if hours is not None else "?"
+        since = _age(float(hours)) if hours is not None else "?"
         lines.append(f"#{item.get('number')} {item.get('category', '')} v{item.get('version', '?')}, waiting {since}")
     total = data.get("waiting_total", len(waiting))
     if total > min(len(waiting), limit):

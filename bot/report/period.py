@@ -7,7 +7,7 @@ long, as the calendar says.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,9 @@ class Period:
     since: date
     until: date
     tz: ZoneInfo
+    # The moment a period "up to now" was cut at (`last_days`): the digest measures how long projects
+    # have waited up to it, not up to the period's end. Not part of the period's identity.
+    as_of: datetime | None = field(default=None, compare=False)
 
     @property
     def start(self) -> datetime:
@@ -36,11 +39,23 @@ class Period:
         """The period of the same number of days just before this one (week over week)."""
         return Period(self.since - timedelta(days=self.days), self.since, self.tz)
 
+    @property
+    def last_day(self) -> date:
+        """The last day the period includes (`until` is the first day it does not)."""
+        return self.until - timedelta(days=1)
+
     @classmethod
     def last_days(cls, days: int, *, now: datetime, tz: ZoneInfo) -> Period:
         """The `days` whole local days up to and including today."""
         today = now.astimezone(tz).date()
-        return cls(today - timedelta(days=days - 1), today + timedelta(days=1), tz)
+        return cls(today - timedelta(days=days - 1), today + timedelta(days=1), tz, as_of=now)
+
+    def measured_at(self, now: datetime | None = None) -> datetime:
+        """The moment ages in this period's digest are measured to: `now` (else the moment the
+        period was cut at), but no later than the period's end: a period in the past reports how long
+        projects had waited when it ended. Without either, the end."""
+        moment = now if now is not None else self.as_of
+        return self.end if moment is None or moment > self.end else moment
 
     @classmethod
     def ending(cls, until: date, *, days: int, tz: ZoneInfo) -> Period:

@@ -1,8 +1,9 @@
-"""One digest, four renderings: Markdown text (console, CLI, chat), Slack Block Kit, Discord embed, JSON.
+"""One digest, five renderings: plain text (a terminal), Markdown (a chat message), Slack Block Kit,
+a Discord embed, JSON.
 
 Every renderer reads the digest's JSON object (the fixed contract in docs/digest.md, plus the extra keys
 `bot/report/digest.py` adds: `change`, `medians`, `per_accepted`, `expert_minutes_per_project`, `waiting`),
-so all four show the same figures, built from the same lines and tables (bot/report/lines.py). Slack
+so all of them show the same figures, built from the same lines and tables (bot/report/lines.py). Slack
 and Discord shapes are plain dicts; this module imports no SDK. Order, top to bottom: the headline,
 per-category and per-model tables, the experts, then the projects waiting for review. Short enough
 to read in a minute.
@@ -32,8 +33,30 @@ def as_json(report: HasJson | Json) -> Json:
 # --------------------------------------------------------------------------- renderers
 
 
+THIN_NOTE = "* fewer than 5 decided projects: read with care. Rates are over decided projects."
+INDENT = "  "
+
+
 def render_text(report: HasJson | Json) -> str:
-    """Markdown text for the console, the CLI and plain chat messages."""
+    """Plain text for a terminal (the CLI, the console): no markup, sections under plain headings,
+    their lines and tables indented and aligned."""
+    data = as_json(report)
+    out = [title(data), headline(data), *summary_lines(data)]
+    for key, label in (("by_category", "By category"), ("by_model", "By model")):
+        if data.get(key):
+            table = text_table(group_rows(data[key], label=key[3:]))
+            out += ["", label, *(INDENT + line for line in table.splitlines())]
+    for label, lines in (("Experts", expert_lines(data)), ("Waiting for review", waiting_lines(data))):
+        if lines:
+            out += ["", label, *(INDENT + line for line in lines)]
+    if _thin(data):
+        out += ["", THIN_NOTE]
+    return "\n".join(out).strip() + "\n"
+
+
+def render_chat(report: HasJson | Json) -> str:
+    """Markdown for a chat message (bold headings, tables in code blocks): the text of the digest a
+    platform posts, and its fallback where it renders the digest richly (Slack blocks, Discord embed)."""
     data = as_json(report)
     out = [f"**{title(data)}**", headline(data), *summary_lines(data)]
     if data.get("by_category"):
@@ -46,9 +69,14 @@ def render_text(report: HasJson | Json) -> str:
     waiting = waiting_lines(data)
     if waiting:
         out += ["**Waiting for review**", *(f"- {line}" for line in waiting)]
-    if any((g.get("agent_alone") or {}).get("thin") for g in [*data.get("by_category", []), *data.get("by_model", [])]):
-        out.append("_* fewer than 5 decided projects: read with care. Rates are over decided projects._")
+    if _thin(data):
+        out.append(f"_{THIN_NOTE}_")
     return "\n".join(out).strip() + "\n"
+
+
+def _thin(data: Json) -> bool:
+    groups = [*data.get("by_category", []), *data.get("by_model", [])]
+    return any((g.get("agent_alone") or {}).get("thin") for g in groups)
 
 
 def _mrkdwn(section: str) -> dict[str, Any]:

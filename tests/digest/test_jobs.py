@@ -235,3 +235,14 @@ async def test_idle_project_expires_once(make_runtime, settings_factory, clock: 
     # an expired project is decided: the digest counts it, and it is no longer waiting or nudged
     clock.current += timedelta(days=2)
     assert await jobs.nudge_reviewers(rt) == 0
+
+
+async def test_a_one_day_expiry_says_day(make_runtime, settings_factory, clock: FakeClock) -> None:
+    rt = make_runtime(settings_factory(CONFIG.replace("expire_after_days = 14", "expire_after_days = 1")))
+    start = clock.now()
+    await _in_review(rt)
+    clock.current = start + timedelta(days=1, minutes=1)
+    assert await jobs.expire_idle(rt) == 1
+    assert [s.reply.text for s in rt.chat.sent if "expired after" in s.reply.text] == [
+        "#1 expired after 1 day without activity. Post a new request to start again."
+    ]

@@ -13,7 +13,7 @@ import pytest
 from bot.report.chart import CHART_HEIGHT, CHART_WIDTH, chart_png
 from bot.report.digest import Period, build_report
 from bot.report.lines import headline
-from bot.report.render import render_discord, render_json, render_slack, render_text
+from bot.report.render import render_chat, render_discord, render_json, render_slack, render_text
 from bot.stats import rate
 from storage.engine import Database
 from tests.digest.dataset import NOISE, STUDY, at, insert_specs
@@ -88,16 +88,28 @@ def test_chart_of_an_empty_period() -> None:
 async def test_text_reads_headline_first_then_tables_experts_waiting(data: dict) -> None:
     text = render_text(data)
     lines = text.splitlines()
-    assert lines[0] == "**draftloop digest 2026-11-16 → 2026-11-23 (Europe/Berlin)**"
+    assert lines[0] == "draftloop digest 2026-11-16 → 2026-11-22 (Europe/Berlin)"
     assert lines[1] == headline(data)
     assert lines[1].startswith("Agents finished 40% alone; with expert feedback 62% (+22 pts), 0.4 cycles, ")
     assert lines[1].endswith(" expert-min per project")
-    order = [text.index(h) for h in ("**By category**", "**By model**", "**Experts**", "**Waiting for review**")]
+    order = [lines.index(h) for h in ("By category", "By model", "Experts", "Waiting for review")]
     assert order == sorted(order)
     assert "data-science" in text and "93%" in text and "64%" in text
-    assert "ben: 78 feedback on 74 projects" in text
+    assert "  ben: 78 feedback points on 74 projects, 0 min stated + 390 min estimated" in lines
     assert "25%*" in text  # the thin writing group is marked
     assert len(lines) < 45  # readable in a minute
+
+
+async def test_chat_text_is_markdown_in_the_same_order(data: dict) -> None:
+    text = render_chat(data)
+    lines = text.splitlines()
+    assert lines[0] == "**draftloop digest 2026-11-16 → 2026-11-22 (Europe/Berlin)**"
+    assert lines[1] == headline(data)
+    order = [text.index(h) for h in ("**By category**", "**By model**", "**Experts**", "**Waiting for review**")]
+    assert order == sorted(order)
+    assert text.count("```") == 4  # each table in a code block
+    assert "- ben: 78 feedback points on 74 projects" in text
+    assert lines[-1].startswith("_* fewer than 5") and lines[-1].endswith("_")
 
 
 async def test_slack_blocks_and_discord_embed_are_plain_dicts_within_limits(data: dict) -> None:
