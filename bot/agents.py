@@ -1,5 +1,6 @@
 """The agent pool: turns agent names into backends (providers from bot/agent_registry.py), limits calls
-in flight per agent, retries what is worth retrying, falls back to the next agent, and prices the result.
+in flight per agent (adaptively: bot/concurrency.py), retries what is worth retrying, falls back to the
+next agent, and prices the result.
 
 `register_backend(name, factory)` adds a provider (re-exported from bot/agent_registry.py);
 `AgentPool.use(agent, backend)` makes one pool draft with a given backend for one agent.
@@ -17,12 +18,29 @@ from typing import Protocol, cast
 from bot import agent_registry
 from bot.agent_registry import register_backend, unregister_backend
 from bot.agent_spec import AgentSpec
-from bot.errors import AgentError, AgentRejected, AgentUnavailable, ConfigError, DraftloopError
+from bot.concurrency import AdaptiveLimit, Gate, LimitState, Outcome
+from bot.errors import (
+    AgentError,
+    AgentRateLimited,
+    AgentRejected,
+    AgentUnavailable,
+    ConfigError,
+    DraftloopError,
+)
 from bot.ports import AgentBackend, DraftRequest, DraftResult
 from bot.settings import Settings
 from bot.triage import default_agent_name, resolve_spec
 
-__all__ = ["AgentCheck", "AgentFacts", "AgentPool", "cost_usd", "register_backend", "unregister_backend"]
+__all__ = [
+    "AgentCheck",
+    "AgentFacts",
+    "AgentPool",
+    "LimitState",
+    "ceiling_of",
+    "cost_usd",
+    "register_backend",
+    "unregister_backend",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -51,6 +69,15 @@ def cost_usd(spec: AgentSpec, result: DraftResult) -> float:
     ) / 1_000_000
 
 
+def ceiling_of(spec: AgentSpec) -> int | None:
+    """The agent's hard ceiling on calls in flight: `max_concurrency` when the config sets it, else None
+    (adaptive up to bot.concurrency.DEFAULT_CEILING). A default value never counts as a ceiling."""
+    if "max_concurrency" not in spec.model_fields_set:
+        return None
+    value: int | None = spec.max_concurrency
+    return value
+
+
 @dataclass(frozen=True)
 class AgentFacts:
     """What a backend says of itself (an optional `facts()` method): where it calls, which key it reads."""
@@ -71,6 +98,7 @@ class AgentCheck:
     status: str
     facts: AgentFacts | None = None  # None when the agent cannot be built
     spec: AgentSpec | None = None
+    concurrency: LimitState | None = None  # str(): "adaptive concurrency[, at most N in flight]"
 
     @property
     def ok(self) -> bool:
@@ -78,18 +106,21 @@ class AgentCheck:
 
 
 class AgentPool:
-    """Backends by agent name, each behind its own FIFO limit of calls in flight.
+    """Backends by agent name, each behind its own FIFO gate whose limit of calls in flight adapts
+    (bot/concurrency.py): it grows while calls succeed, is cut by a 429, an overload, a 5xx, a time-out
+    or a lost connection, and holds new calls while a provider's retry-after runs.
 
     `draft` tries each agent of the route in turn: AgentUnavailable and AgentRateLimited are retried
     on the same agent (`max_retries` times, back-off 0.5 s·2^n with jitter, or the provider's
     retry-after), any other AgentError or a retry-after above MAX_RETRY_WAIT moves on to the next
     agent, and when all fail the last error propagates (the workflow marks the project failed).
+    A retry goes ahead of new calls in the agent's queue.
     """
 
     def __init__(self, settings: Settings, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.settings = settings
         self._backends: dict[str, AgentBackend] = {}
-        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._gates: dict[str, Gate] = {}
         self.sleep = sleep  # replaceable: tests record back-off instead of waiting
 
     def spec(self, name: str) -> AgentSpec:
@@ -116,21 +147,40 @@ class AgentPool:
         key_set = bool(key_env and self.settings.env(key_env))
         return AgentFacts(spec.base_url or f"{spec.provider} default", key_env, key_set)
 
-    def _limit(self, spec: AgentSpec) -> asyncio.Semaphore:
-        # asyncio.Semaphore wakes waiters in FIFO order: first come, first served.
-        sem = self._limits.get(spec.name)
-        if sem is None:
-            sem = self._limits[spec.name] = asyncio.Semaphore(max(1, spec.max_concurrency))
-        return sem
+    def _gate(self, spec: AgentSpec) -> Gate:
+        gate = self._gates.get(spec.name)
+        if gate is None:
+            gate = self._gates[spec.name] = Gate(AdaptiveLimit(ceiling=ceiling_of(spec)))
+        return gate
 
-    async def _once(self, spec: AgentSpec, request: DraftRequest, progress: Progress | None) -> DraftResult:
+    def limit_of(self, spec: AgentSpec) -> LimitState:
+        """The agent's limit of calls in flight as it stands (its starting value before any call)."""
+        gate = self._gates.get(spec.name)
+        if gate is not None:
+            return gate.state()
+        limit = AdaptiveLimit(ceiling=ceiling_of(spec))
+        return LimitState(ceiling_of(spec), limit.value, 0, 0, 0)
+
+    async def _once(
+        self, spec: AgentSpec, request: DraftRequest, progress: Progress | None, *, retry: bool = False
+    ) -> DraftResult:
         backend = self.backend(spec)
+        gate = self._gate(spec)
+        paused = gate.paused_for()
+        if not retry and paused > MAX_RETRY_WAIT:
+            raise AgentRateLimited(
+                f"agent {spec.name}: the provider asked to wait {paused:.0f}s more", agent=spec.name, retry_after=paused
+            )
         text = ""
-        async with self._limit(spec):
+        lease = await gate.acquire(retry=retry)
+        outcome: Outcome = "neutral"
+        retry_after: float | None = None
+        try:
             async for item in backend.stream(request):
                 if isinstance(item, DraftResult):
                     if not item.text.strip():
                         raise AgentRejected(f"agent {spec.name} returned an empty answer", agent=spec.name)
+                    outcome = "ok"
                     return item
                 text += item
                 if progress is not None:
@@ -139,6 +189,11 @@ class AgentPool:
                     except Exception as exc:  # showing progress is best effort; the draft goes on
                         _log.warning("progress update for agent %s failed, streaming display off: %s", spec.name, exc)
                         progress = None
+        except (AgentRateLimited, AgentUnavailable) as exc:
+            outcome, retry_after = "congested", exc.retry_after
+            raise
+        finally:
+            gate.done(lease, outcome, retry_after=retry_after)
         raise AgentUnavailable(f"agent {spec.name}: the stream ended without a result", agent=spec.name)
 
     def _delay(self, exc: AgentError, attempt: int) -> float | None:
@@ -156,11 +211,14 @@ class AgentPool:
             spec = self.spec(name)
             for attempt in range(spec.max_retries + 1):
                 try:
-                    return await self._once(spec, request, progress), spec
+                    return await self._once(spec, request, progress, retry=attempt > 0), spec
                 except AgentError as exc:
                     last = exc
-                    _log.warning("agent %s attempt %d failed: %s", spec.name, attempt + 1, exc)
-                    if not exc.retryable or attempt == spec.max_retries:
+                    final = not exc.retryable or attempt == spec.max_retries
+                    # a 429 about to be retried is the adaptive limit finding the provider's capacity: routine
+                    level = logging.INFO if isinstance(exc, AgentRateLimited) and not final else logging.WARNING
+                    _log.log(level, "agent %s attempt %d failed: %s", spec.name, attempt + 1, exc)
+                    if final:
                         break
                     delay = self._delay(exc, attempt)
                     if delay is None:
@@ -216,7 +274,7 @@ class AgentPool:
                     status = str(await reach())
             except DraftloopError as exc:
                 status = str(exc)
-            return AgentCheck(spec.name, spec.provider, spec.model, roles, status, facts, spec)
+            return AgentCheck(spec.name, spec.provider, spec.model, roles, status, facts, spec, self.limit_of(spec))
 
         return list(await asyncio.gather(*(one(name, roles) for name, roles in self.routes().items())))
 
@@ -224,3 +282,5 @@ class AgentPool:
         for backend in self._backends.values():
             await backend.aclose()
         self._backends.clear()
+        for gate in self._gates.values():
+            gate.close()

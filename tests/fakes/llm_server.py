@@ -15,6 +15,13 @@ Every request is logged (`server.log`) with its body, headers, and timing, and t
 the highest number of concurrent requests it saw per model (`server.max_in_flight`), which is
 how tests check per-agent concurrency limits without timing anything.
 
+A capacity, like a provider's concurrency limit, answers 429 at once to a request that would be
+one more than N in flight for its model (it is logged with fault "capacity" and is not counted in
+`in_flight`); its retry-after is when the earliest running request is due to end, unless fixed:
+
+    FakeLLMServer(capacity=20)                      # every model
+    server.capacity_by_model["gpt-x"] = 5           # one model
+
 Standalone, for manual runs and the chat benchmarks:
 
     python -m tests.fakes.llm_server --port 8089 --latency 2
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import time
 import uuid
 from collections import defaultdict
@@ -212,6 +220,8 @@ class FakeLLMServer(LoopbackServer):
         chunk_words: int = 3,
         reply: Callable[[str, str], str] | None = None,
         api_key: str | None = None,
+        capacity: int | None = None,
+        capacity_retry_after: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -221,6 +231,10 @@ class FakeLLMServer(LoopbackServer):
         self.chunk_words = chunk_words
         self.reply = reply or default_reply  # (model, last user message) -> text
         self.api_key = api_key  # when set, other keys get 401
+        self.capacity = capacity  # requests in flight per model beyond which a request gets 429; None: no limit
+        self.capacity_by_model: dict[str, int] = {}
+        self.capacity_retry_after = capacity_retry_after  # None: until the earliest running request is due
+        self._due: dict[str, list[float]] = defaultdict(list)  # per model, when each running request ends
         self.log: list[LoggedRequest] = []
         self.in_flight: dict[str, int] = defaultdict(int)
         self.max_in_flight: dict[str, int] = defaultdict(int)
@@ -319,6 +333,13 @@ class FakeLLMServer(LoopbackServer):
         stream = bool(body.get("stream", False))
         entry = LoggedRequest(api, model, stream, body, dict(request.headers), time.monotonic())
         self.log.append(entry)
+        delay = self.latency_by_model.get(model, self.latency)
+        full = self._over_capacity(api, model, entry.started)
+        if full is not None:
+            entry.fault, entry.status, entry.ended = "capacity", full.status, time.monotonic()
+            return full
+        due = entry.started + delay
+        self._due[model].append(due)
         self.in_flight[model] += 1
         self.max_in_flight[model] = max(self.max_in_flight[model], self.in_flight[model])
         try:
@@ -328,7 +349,6 @@ class FakeLLMServer(LoopbackServer):
                 return denied
             fault = self._take_fault(model)
             entry.fault = fault.kind if fault else ""
-            delay = self.latency_by_model.get(model, self.latency)
             if fault is not None and fault.kind == "stall":
                 delay = max(delay, fault.seconds)
             if delay:
@@ -345,7 +365,21 @@ class FakeLLMServer(LoopbackServer):
             return await self._stream(request, api, model, answer, fault)
         finally:
             self.in_flight[model] -= 1
+            self._due[model].remove(due)
             entry.ended = time.monotonic()
+
+    def _over_capacity(self, api: str, model: str, now: float) -> web.Response | None:
+        """A 429 when `model` already has its capacity of requests in flight, else None."""
+        capacity = self.capacity_by_model.get(model, self.capacity)
+        if capacity is None or self.in_flight[model] < capacity:
+            return None
+        after = self.capacity_retry_after
+        if after is None:
+            after = max(0.0, min(self._due[model], default=now) - now)
+        # as OpenAI does: milliseconds, and whole seconds for clients that read only `retry-after`
+        headers = {"retry-after-ms": str(round(after * 1000)), "retry-after": str(math.ceil(after))}
+        kind = "rate_limit_error" if api == "messages" else "rate_limit_exceeded"
+        return self._error_response(api, 429, kind, "too many requests in flight, slow down", headers)
 
     # -- answers ---------------------------------------------------------------------------------
 
@@ -709,6 +743,7 @@ async def _serve(args: argparse.Namespace) -> None:
         latency=args.latency,
         chunk_delay=args.chunk_delay,
         api_key=args.api_key,
+        capacity=args.capacity,
     )
     for model, fault in args.fault:
         server.inject(fault, model=model, times=None)
@@ -729,6 +764,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed chunks")
     parser.add_argument("--api-key", default=None, help="require this key (default: accept any)")
+    parser.add_argument("--capacity", type=int, default=None, help="answer 429 above N requests in flight per model")
     parser.add_argument(
         "--fault",
         type=parse_fault,
