@@ -6,14 +6,16 @@ accepted; the async driver (aiosqlite, asyncpg) is chosen here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, text
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage import hygiene
@@ -25,6 +27,63 @@ _log = logging.getLogger(__name__)
 Session: TypeAlias = AsyncSession
 
 _STATES = "draftloop.states"  # the key of a session's StateSets in `session.info`
+
+T = TypeVar("T")
+
+# A unit of work is retried this many times in all when the connection (not the statement) fails;
+# the back-off doubles from RETRY_BASE_S, so the last attempt comes about 1.5 s after the first.
+ATTEMPTS = 5
+RETRY_BASE_S = 0.1
+
+# SQLSTATEs that say "the connection or the transaction's luck", not "this statement is wrong":
+# serialization failure, deadlock, admin shutdown / terminated backend, crash, cannot connect now,
+# and the connection exceptions (class 08).
+_TRANSIENT_STATES = {"40001", "40P01", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006"}
+_UNLUCKY = {"40001", "40P01"}
+# What asyncpg and aiosqlite say when a connection was lost mid-use, or left unusable by it.
+_TRANSIENT_WORDS = (
+    "another operation is in progress",
+    "connection is closed",
+    "connection was closed",
+    "connection has been released",
+    "terminating connection",
+    "server closed the connection",
+    "database is locked",
+    "connection refused",
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying the unit of work may succeed: the connection failed, not the statement."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "connection_invalidated", False):
+            return True
+        if isinstance(current, (ConnectionError, TimeoutError)) or (
+            isinstance(current, OSError) and not isinstance(current, FileNotFoundError)
+        ):
+            return True
+        state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(state, str) and state in _TRANSIENT_STATES:
+            return True
+        message = str(current).lower()
+        if any(words in message for words in _TRANSIENT_WORDS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _lost_connection(context: ExceptionContext) -> None:
+    """A connection left mid-operation by a terminated backend fails every later use with "another
+    operation is in progress": count it as a disconnect, so the pool drops it instead of lending it
+    out again."""
+    original = context.original_exception
+    if context.is_disconnect or getattr(original, "sqlstate", None) in _UNLUCKY:
+        return  # a serialization failure or deadlock leaves the connection fine
+    if is_transient(original):
+        context.is_disconnect = True
 
 
 def async_url(url: str | None, *, data_dir: Path) -> str:
@@ -112,6 +171,7 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         hygiene.install(self.engine.sync_engine)
+        event.listen(self.engine.sync_engine, "handle_error", _lost_connection)
         self.states: StateSets | None = None
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         if states is not None:
@@ -134,5 +194,37 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    async def run(self, work: Callable[[Session], Awaitable[T]], *, attempts: int = ATTEMPTS) -> T:
+        """`work` in one transaction, run again (in a new transaction) when the connection fails
+        under it: a terminated backend, a refused connection, a serialization failure. `work` must
+        be safe to repeat: everything it wrote was rolled back with the failed attempt."""
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.session() as session:
+                    return await work(session)
+            except Exception as exc:
+                if attempt == attempts or not is_transient(exc):
+                    raise
+                delay = RETRY_BASE_S * 2 ** (attempt - 1) * (0.5 + random.random())
+                _log.warning("database: %s; trying again in %.2f s", _first_line(exc), delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def ping(self, timeout: float = 2.0) -> bool:
+        """Whether the database answers a trivial query within `timeout` seconds."""
+        try:
+            async with asyncio.timeout(timeout), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable now"
+            _log.debug("database ping failed: %s", _first_line(exc))
+            return False
+        return True
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error's kind and first line: never its parameters (statements hide them anyway)."""
+    line = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__

@@ -51,18 +51,25 @@ async def renew(*, session: AsyncSession, project_id: int, owner: str, until: da
     return bool(_rowcount(await session.execute(_renew, params)))
 
 
-_release = (
+_returning = (_projects.c.state, _projects.c.current_version, pending_exists(bindparam("project_id")))
+_release = update(_projects).where(_held_by_owner).values(lease_owner=None, lease_until=None).returning(*_returning)
+# The same, for a cycle that showed a version: it is posted, and the progress message is now the draft.
+_release_shown = (
     update(_projects)
     .where(_held_by_owner)
-    .values(lease_owner=None, lease_until=None)
-    .returning(_projects.c.state, _projects.c.current_version, pending_exists(bindparam("project_id")))
+    .values(lease_owner=None, lease_until=None, posted_version=bindparam("shown"), progress_message_id=None)
+    .returning(*_returning)
 )
 
 
-async def release(*, session: AsyncSession, project_id: int, owner: str) -> bool:
-    """Hand the lease back; True when the project has work waiting (a first draft not written,
-    or feedback pending in review), read in the same statement so no reply slips between."""
-    row = (await session.execute(_release, {"project_id": project_id, "owner": owner})).first()
+async def release(*, session: AsyncSession, project_id: int, owner: str, shown: int | None = None) -> bool:
+    """Hand the lease back (recording `shown`, the version the cycle posted); True when the project
+    has work waiting (a first draft not written, or feedback pending in review), read in the same
+    statement so no reply slips between."""
+    params: dict[str, object] = {"project_id": project_id, "owner": owner}
+    if shown is not None:
+        params["shown"] = shown
+    row = (await session.execute(_release if shown is None else _release_shown, params)).first()
     if row is None:
         return False
     state, version, pending = row

@@ -68,6 +68,10 @@ class Project(SQLModel, table=True):
     first_draft_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     review_since: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     decided_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # migration 0004: what a resumed cycle still owes the thread
+    acked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))  # None: no acknowledgement yet
+    posted_version: int = 0  # the last version shown in the thread; below current_version: a post failed
+    progress_message_id: str | None = Field(default=None, max_length=128)  # a cycle's "Writing vN…" message
 
 
 class Version(SQLModel, table=True):
@@ -179,6 +183,27 @@ class InboundEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=32)
     key: str = Field(max_length=255)
+    created_at: datetime = Field(sa_column=_ts())
+
+
+class InboxEntry(SQLModel, table=True):
+    """An inbound delivery stored before it is acknowledged, so a crash or a database fault after
+    the acknowledgement loses nothing: `pending` until the event's effect is stored (in the same
+    transaction: bot/loop/receipts.py), replayed by the sweeper when its claim runs out."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("source", "key", name="uq_inbox"),
+        Index("ix_inbox_due", "status", "claimed_until"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)  # the platform whose replayer reads `payload`
+    key: str = Field(max_length=255)  # the event's key, as the core records it
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=16)  # pending, done, dropped
+    attempts: int = 0
+    claimed_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     created_at: datetime = Field(sa_column=_ts())
 
 

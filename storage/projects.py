@@ -173,23 +173,30 @@ async def move_state(
 
 
 async def projects_needing_work(*, session: AsyncSession, now: datetime, limit: int = 500) -> list[int]:
-    """Projects a crash or restart left mid-cycle, whose lease is free or expired."""
+    """Projects left owing work whose lease is free or expired: a first draft or its acknowledgement,
+    a revision with pending feedback, a stored version whose post failed. Rows another process is
+    looking at right now are skipped on PostgreSQL (`SKIP LOCKED`); the caller claims each one's
+    lease before working on it, so this is a list of candidates, not a claim."""
     states = states_of(session)
     pending = (
         select(col(Feedback.project_id))
         .where(col(Feedback.consumed_by) == None, col(Feedback.is_aside) == False)  # noqa: E711, E712
         .distinct()
     )
+    in_review = col(Project.state) == states.review
     stmt = (
         select(col(Project.id))
         .where(
             (col(Project.state).in_(states.working))
-            | ((col(Project.state) == states.review) & col(Project.id).in_(pending)),
+            | (in_review & col(Project.id).in_(pending))
+            | (in_review & (col(Project.posted_version) < col(Project.current_version))),
             (col(Project.lease_until) == None) | (col(Project.lease_until) < now),  # noqa: E711
         )
         .order_by(col(Project.id))
         .limit(limit)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
     return [int(pid) for pid in (await session.execute(stmt)).scalars() if pid is not None]
 
 

@@ -102,8 +102,25 @@ class Runtime:
         await self.db.dispose()
 
 
+class SweeperService:
+    """The sweeper (bot/loop/sweeper.py) as a service: `serve` and `worker` both run one, so work a
+    stopped process left is finished whichever process is still (or again) running."""
+
+    name = "sweeper"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.sweeper = runtime.workflow.sweeper
+
+    async def start(self) -> None:
+        self.sweeper.start()
+
+    async def stop(self) -> None:
+        await self.sweeper.stop()
+
+
 def load_services(runtime: Runtime, role: Role, *, names: tuple[str, ...] | None = None) -> list[Service]:
-    services = []
+    """The chat services configured for `role`, and with them (for serve and worker) the sweeper."""
+    services: list[Service] = []
     for ep in sorted(entry_points(group=SERVICE_GROUP), key=lambda e: e.name):
         if names is not None and ep.name not in names:
             continue
@@ -115,4 +132,6 @@ def load_services(runtime: Runtime, role: Role, *, names: tuple[str, ...] | None
         service = factory(runtime, role)
         if service is not None:
             services.append(service)
+    if services and role in ("web", "worker"):
+        services.append(SweeperService(runtime))
     return services

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from bot.agents import AgentPool
 from bot.loop import transitions
+from bot.loop.acks import Acknowledger
 from bot.loop.first_draft import FirstDraft
 from bot.loop.publishing import Shown
 from bot.loop.threads import number_of
@@ -38,6 +39,7 @@ class Drafting:
         clock: Clock,
         turns: Turns,
         writer: Writer,
+        acks: Acknowledger,
         owner: str,
     ) -> None:
         self.db = db
@@ -46,6 +48,7 @@ class Drafting:
         self.clock = clock
         self.turns = turns
         self.writer = writer
+        self.acks = acks
         self.owner = owner  # this process, in lease tokens
 
     def new_token(self) -> str:
@@ -112,7 +115,8 @@ class Drafting:
             # Stored holding the lease a moment ago: nothing to claim, no feedback to fold in yet
             # (replies that beat the first draft are pending at release; the next cycle takes them).
             return Claim(fresh, [], None)
-        async with self.turns.turn(run.ticket), run.writes.session(self.db) as session:
+
+        async def claim(session: Session) -> Claim | None:
             now = self.clock.now()
             until = now + timedelta(seconds=self.lease)
             project = await locks.claim(
@@ -122,26 +126,29 @@ class Drafting:
                 return None
             return await _load(session, project)
 
+        async with self.turns.turn(run.ticket):
+            return await run.writes.run(self.db, claim)
+
     async def _release(self, run: Run, shown: Shown | None) -> bool:
         """Record where the version was shown (the message link carries its version), hand the
         lease back, and say whether work arrived meanwhile, so no reply waits: one transaction."""
 
-        async def release() -> bool:
-            async with run.writes.session(self.db) as session:
-                if shown is not None:
-                    await store.link_message(
-                        session=session,
-                        platform=shown.platform,
-                        channel=shown.channel,
-                        message_id=shown.message_id,
-                        project_id=run.project_id,
-                        kind="draft",
-                        version=shown.version,
-                    )
-                return await locks.release(session=session, project_id=run.project_id, owner=run.token)
+        async def release(session: Session) -> bool:
+            if shown is not None:
+                await store.link_message(
+                    session=session,
+                    platform=shown.platform,
+                    channel=shown.channel,
+                    message_id=shown.message_id,
+                    project_id=run.project_id,
+                    kind="draft",
+                    version=shown.version,
+                )
+            version = shown.version if shown is not None else None
+            return await locks.release(session=session, project_id=run.project_id, owner=run.token, shown=version)
 
         # Shielded: a cancelled task (SIGTERM) must still hand its lease back.
-        return await asyncio.shield(release())
+        return await asyncio.shield(run.writes.run(self.db, release))
 
     async def _one(self, claim: Claim, run: Run) -> Shown | None:
         """Write the version the project is owed, if it is owed one."""
@@ -149,6 +156,8 @@ class Drafting:
         state = State(project.state)
         if state in FINAL or state == State.FAILED:
             return None
+        if state == State.DRAFTING and project.acked_at is None and run.first is None:
+            claim.project = project = await self.acks.resume(project)  # its acknowledgement failed
         if state == State.DRAFTING and project.current_version == 0:
             first = run.first
             if first is not None and first.task is not None and (claim.pending or first.agents[0] != project.agent):
@@ -165,6 +174,8 @@ class Drafting:
                 async with self.db.session() as session:
                     claim = await _load(session, project)
             return await self.writer.write(claim, run)
+        if state == State.IN_REVIEW and project.posted_version < project.current_version:
+            return await self.writer.show_again(project)  # stored, but its post failed
         if state == State.REVISING:
             async with self.db.session() as session:  # nothing pending: repair the state
                 await transitions.settle(session, number_of(project))

@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from bot.agent_spec import AgentSpec
 from bot.agents import AgentPool, Progress
@@ -23,6 +24,7 @@ from storage.engine import Database
 from storage.models import Project
 
 Write = Callable[[Session], Awaitable[None]]
+T = TypeVar("T")
 
 
 class Writes:
@@ -44,6 +46,20 @@ class Writes:
                 await write(session)
             yield session
         del self._todo[: len(writes)]
+
+    async def run(self, db: Database, work: Callable[[Session], Awaitable[T]]) -> T:
+        """`work` after the waiting writes, in one transaction that is tried again when the
+        database connection fails under it (Database.run)."""
+        writes = list(self._todo)
+
+        async def unit(session: Session) -> T:
+            for write in writes:
+                await write(session)
+            return await work(session)
+
+        result = await db.run(unit)
+        del self._todo[: len(writes)]
+        return result
 
 
 class FirstDraft:

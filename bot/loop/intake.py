@@ -17,19 +17,20 @@ from bot import texts
 from bot.agents import AgentPool
 from bot.errors import InvalidRequest
 from bot.events import MessageRef, RequestPosted, ThreadRef
+from bot.loop.acks import Acknowledger, ack_reply
 from bot.loop.drafting import Drafting
-from bot.loop.first_draft import FirstDraft, Write
+from bot.loop.first_draft import FirstDraft
 from bot.loop.memory import People, RecentEvents
 from bot.loop.receipts import Receipt
 from bot.loop.registry import Platforms
-from bot.loop.threads import header, number_of
+from bot.loop.threads import number_of
 from bot.loop.turns import Turns
 from bot.ports import ChatPlatform, Clock
 from bot.replies import Reply, ReplyKind
 from bot.settings import Settings
 from bot.states import State
 from bot.triage import Triage, normalise_category, split_explicit, triage, triage_request
-from storage import Session, projects as store
+from storage import projects as store
 from storage.models import Project
 
 _log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Intake:
         turns: Turns,
         people: People,
         drafting: Drafting,
+        acks: Acknowledger,
     ) -> None:
         self.settings = settings
         self.agents = agents
@@ -64,6 +66,7 @@ class Intake:
         self.turns = turns
         self.people = people
         self.drafting = drafting
+        self.acks = acks
         # Keys this process saw: a redelivery starts no model call (the database has the final word).
         self.recent = RecentEvents()
 
@@ -89,9 +92,12 @@ class Intake:
         try:
             async with self.turns.turn(first.ticket):
                 project = await self._store(event, routed, first, receipt)
-                thread, ack = await self._acknowledge(platform, event, project, routed)
+                opened = await self._acknowledge(platform, event, project, routed)
+            if opened is None:
+                return  # stored, owing its acknowledgement: the sweeper resumes it when its lease runs out
+            thread, ack = opened
             route = await self._reroute(platform, project, routed, ack) if routed.asking else {}
-            first.writes.add(_remember(project, thread, ack, route))
+            first.writes.add(lambda session: self.acks.remember(session, project, thread, ack, **route))
             await self.drafting.run_first(first)
         finally:
             first.cancel()
@@ -151,19 +157,28 @@ class Intake:
 
     async def _acknowledge(
         self, platform: ChatPlatform, event: RequestPosted, project: Project, routed: _Routed
-    ) -> tuple[ThreadRef, MessageRef]:
-        """Open the project's thread (unless the platform gave one) and say the project exists."""
+    ) -> tuple[ThreadRef, MessageRef] | None:
+        """Open the project's thread (unless the platform gave one) and say the project exists.
+
+        None when the chat API failed: the project is stored and holds its lease, so when the lease
+        runs out the sweeper acknowledges it (in the thread opened here, if one was) and drafts it.
+        Nobody is told meanwhile: the chat that failed is where they would be told."""
         number = number_of(project)
-        thread = event.thread or await platform.open_thread(event.origin, number=number, title=_title(routed.brief))
-        project.thread_id = thread.thread_id  # this copy, for the first cycle; the row learns it with it
-        found = routed.found
-        reply = Reply(
-            texts.ack(number, found, asking=routed.asking),
-            kind=ReplyKind.ACK,
-            header=header(project),
-            mentions=found.mentions,
-        )
-        return thread, await platform.post(thread, reply)
+        thread = event.thread
+        try:
+            if thread is None:
+                thread = await platform.open_thread(event.origin, number=number, title=_title(routed.brief))
+            project.thread_id = thread.thread_id  # this copy, for the first cycle; the row learns it with it
+            return thread, await platform.post(thread, ack_reply(project, routed.found, asking=routed.asking))
+        except Exception as exc:  # noqa: BLE001 - any failure of the chat leaves the same resumable state
+            _log.warning("could not acknowledge project %s (%s); it is resumed later", number, type(exc).__name__)
+            if thread is not None and event.thread is None:
+                opened = thread
+                try:
+                    await self.acks.db.run(lambda session: self.acks.remember(session, project, opened, None))
+                except Exception:  # noqa: BLE001 - unrecorded, the resume opens the thread again
+                    _log.warning("could not record the thread of project %s", number)
+            return None
 
     async def _reroute(
         self, platform: ChatPlatform, project: Project, routed: _Routed, ack: MessageRef
@@ -174,30 +189,8 @@ class Intake:
         route |= {"agent": better.agent.name, "model": better.agent.model}
         for key, value in route.items():
             setattr(project, key, value)  # this copy, for the first cycle; the row learns it with it
-        reply = Reply(
-            texts.ack(number_of(project), better), kind=ReplyKind.ACK, header=header(project), mentions=better.mentions
-        )
-        await platform.edit(ack, reply)
+        await platform.edit(ack, ack_reply(project, better))
         return route
-
-
-def _remember(project: Project, thread: ThreadRef, ack: MessageRef, route: dict[str, str]) -> Write:
-    """The intake's last writes, made in the first cycle's first transaction: the thread, the
-    triage model's route, and the acknowledgement's link (a reaction on it finds the project)."""
-    number = number_of(project)
-
-    async def remember(session: Session) -> None:
-        await store.update_project(session=session, project_id=number, thread_id=thread.thread_id, **route)
-        await store.link_message(
-            session=session,
-            platform=project.platform,
-            channel=project.channel,
-            message_id=ack.message_id,
-            project_id=number,
-            kind="ack",
-        )
-
-    return remember
 
 
 def _brief(text: str, event: RequestPosted) -> str:

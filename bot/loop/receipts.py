@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.ports import Clock
-from storage import Session, projects as store
+from storage import Session, inbox, projects as store
 from storage.engine import Database
 
 
@@ -29,13 +29,15 @@ class Redelivered(Exception):
 
 
 class Receipt:
-    """One inbound event's key (None: the platform gives none, and nothing is recorded)."""
+    """One inbound event's key (None: the platform gives none, and nothing is recorded). `stored`:
+    the delivery is in the inbox (bot/loop/inbox.py), finished with the key."""
 
-    def __init__(self, *, db: Database, clock: Clock, platform: str, key: str | None) -> None:
+    def __init__(self, *, db: Database, clock: Clock, platform: str, key: str | None, stored: bool = False) -> None:
         self.db = db
         self.clock = clock
         self.platform = platform
         self.key = key or None
+        self.stored = stored
         self.recorded = self.key is None
 
     @asynccontextmanager
@@ -52,6 +54,8 @@ class Receipt:
             return
         if await store.seen_event(session=session, platform=self.platform, key=self.key, now=self.clock.now()):
             raise Redelivered(self.platform, self.key)
+        if self.stored:
+            await inbox.finish(session=session, source=self.platform, key=self.key)
 
     async def settle(self) -> None:
         """Record the key on its own, for handling that stores nothing; Redelivered when seen before."""

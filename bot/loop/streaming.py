@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bot.events import MessageRef, ThreadRef
 from bot.ports import ChatPlatform
@@ -33,6 +33,7 @@ class ThrottledEditor:
         *,
         message: MessageRef | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_posted: Callable[[MessageRef], Awaitable[None]] | None = None,
     ) -> None:
         self.platform = platform
         self.thread = thread
@@ -44,6 +45,7 @@ class ThrottledEditor:
         self._last: float | None = clock() if message is not None else None
         self._shown = ""
         self.edits = 0
+        self.on_posted = on_posted  # told of the message once it is posted (its id is kept)
 
     async def update(self, text: str) -> None:
         now = self._clock()
@@ -58,6 +60,8 @@ class ThrottledEditor:
         reply = Reply(shown + CURSOR, kind=ReplyKind.PROGRESS, header=self.header)
         if self.message is None:
             self.message = await self.platform.post(self.thread, reply)
+            if self.on_posted is not None:
+                await self.on_posted(self.message)
         else:
             await self.platform.edit(self.message, reply)
             self.edits += 1

@@ -8,9 +8,11 @@ writing.py (one version), publishing.py (showing it). Then feedback.py (replies)
 transitions.py (every state change, through the state table), receipts.py (event keys), memory.py,
 turns.py, streaming.py.
 
-`Workflow.handle(event)` runs an event to completion (the agent call included) and never raises
-for a user's mistake: a UserFacingError becomes a reply, anything else is logged and answered with
-a generic "nothing was lost". Every step ends in a state the store can resume from.
+`Workflow.handle(event, delivery)` runs an event to completion (the agent call included) and never
+raises for a user's mistake: a UserFacingError becomes a reply. Anything else is logged and
+answered with what is true: a delivery stored before it was acknowledged (inbox.py) is retried by
+the sweeper (sweeper.py); an event whose effect was stored is picked up again; any other was not
+saved, and the person is asked to send it again. Every step ends in a state the store can resume from.
 """
 
 from __future__ import annotations
@@ -23,15 +25,18 @@ from bot.agents import AgentPool
 from bot.errors import NotAllowed, UserFacingError
 from bot.events import CommandInvoked, DecisionSignal, Event, Locator, RequestPosted, ThreadRef, ThreadReply
 from bot.loop import threads
+from bot.loop.acks import Acknowledger
 from bot.loop.commands import Commands
 from bot.loop.decisions import Decisions
 from bot.loop.drafting import Drafting
 from bot.loop.feedback import Feedback
+from bot.loop.inbox import Delivery, Inbox
 from bot.loop.intake import Intake
 from bot.loop.memory import People
 from bot.loop.publishing import Publisher
 from bot.loop.receipts import Receipt, Redelivered
 from bot.loop.registry import Platforms
+from bot.loop.sweeper import Sweeper
 from bot.loop.threads import Threads
 from bot.loop.turns import Turns
 from bot.loop.writing import Writer
@@ -40,8 +45,7 @@ from bot.redact import Redactor
 from bot.replies import DraftHeader, Reply, ReplyKind
 from bot.settings import Settings
 from bot.text_hygiene import clean_event
-from storage import projects as store
-from storage.engine import Database
+from storage.engine import Database, is_transient
 from storage.models import Project
 
 _log = logging.getLogger(__name__)
@@ -87,9 +91,19 @@ class Workflow:
             turns=turns,
             publisher=publisher,
         )
+        acks = Acknowledger(db=db, settings=settings, agents=agents, clock=clock, platforms=platforms)
         self.drafting = Drafting(
-            db=db, settings=settings, agents=agents, clock=clock, turns=turns, writer=writer, owner=self.owner
+            db=db,
+            settings=settings,
+            agents=agents,
+            clock=clock,
+            turns=turns,
+            writer=writer,
+            acks=acks,
+            owner=self.owner,
         )
+        self.inbox = Inbox(db=db, settings=settings, clock=clock)
+        self.sweeper = Sweeper(db=db, settings=settings, clock=clock, drafting=self.drafting, inbox=self.inbox)
         self.intake = Intake(
             settings=settings,
             agents=agents,
@@ -98,6 +112,7 @@ class Workflow:
             turns=turns,
             people=people,
             drafting=self.drafting,
+            acks=acks,
         )
         self.commands = Commands(
             db=db, settings=settings, clock=clock, platforms=platforms, threads=self.threads, drafting=self.drafting
@@ -126,11 +141,13 @@ class Workflow:
 
     # -- the single entry point --------------------------------------------------------------
 
-    async def handle(self, event: Event) -> None:
+    async def handle(self, event: Event, delivery: Delivery = Delivery.DIRECT) -> None:
         # NUL bytes and undecodable text are cleaned here, once for every platform, so they are
         # stored like any other text instead of failing a statement.
         event = clean_event(event)
-        receipt = Receipt(db=self.db, clock=self.clock, platform=event.actor.platform, key=event.event_key)
+        stored = delivery is not Delivery.DIRECT and event.event_key is not None
+        platform, key = event.actor.platform, event.event_key
+        receipt = Receipt(db=self.db, clock=self.clock, platform=platform, key=key, stored=stored)
         try:
             match event:
                 case RequestPosted():
@@ -144,22 +161,33 @@ class Workflow:
             await receipt.settle()  # handling that stored nothing: the key on its own
         except Redelivered:
             _log.info("dropping redelivered event %s", event.event_key)
+            if stored and key is not None:
+                await self.inbox.finish(platform, key)
         except UserFacingError as exc:
             await self._refuse(event, receipt, exc)
-        except Exception:
+        except Exception as exc:
             # The key is left unrecorded unless the effect was stored: the platform's retry is
             # handled, and records its author again (the failed transaction took the record along).
             self.people.forget(event.actor)
-            _log.exception("unhandled error while handling %s", type(event).__name__)
-            await self._answer(event, Reply(texts.INTERNAL_ERROR, kind=ReplyKind.ERROR))
+            transient = is_transient(exc)
+            if transient:
+                _log.warning("database fault while handling %s: %s", type(event).__name__, type(exc).__name__)
+            else:
+                _log.exception("unhandled error while handling %s", type(event).__name__)
+            if receipt.recorded and receipt.key is not None:
+                # The effect is stored (a project, feedback): the sweeper finishes what is owed.
+                await self._answer(event, Reply(texts.SAVED_THEN_FAILED, kind=ReplyKind.ERROR))
+            elif stored and key is not None:
+                await self.inbox.retry_soon(platform, key)
+                if delivery is Delivery.STORED and not transient:
+                    await self._answer(event, Reply(texts.KEPT_FOR_RETRY, kind=ReplyKind.ERROR))
+            else:
+                await self._answer(event, Reply(texts.INTERNAL_ERROR, kind=ReplyKind.ERROR))
 
     async def resume_pending(self) -> int:
-        """Finish cycles a stopped process left behind; returns how many projects were picked up."""
-        async with self.db.session() as session:
-            ids = await store.projects_needing_work(session=session, now=self.clock.now())
-        for project_id in ids:
-            await self.drafting.run(project_id)
-        return len(ids)
+        """Finish what stopped processes left behind, once (the sweeper does it every few seconds
+        in serve and worker); returns how many projects were picked up."""
+        return (await self.sweeper.sweep()).resumed
 
     # -- the project gateway, for callers outside the loop (bot/loop/threads.py) ----------------
 

@@ -18,6 +18,7 @@ from bot import texts
 from bot.agent_spec import AgentSpec
 from bot.agents import AgentPool, cost_usd
 from bot.errors import AgentError
+from bot.events import MessageRef, ThreadRef
 from bot.loop import transitions
 from bot.loop.first_draft import FirstDraft, Writes
 from bot.loop.publishing import Publisher, Shown
@@ -25,11 +26,11 @@ from bot.loop.registry import Platforms
 from bot.loop.streaming import ThrottledEditor
 from bot.loop.threads import header, number_of, thread_of
 from bot.loop.turns import Turns
-from bot.ports import Clock, DraftRequest, DraftResult, FeedbackPoint
+from bot.ports import ChatPlatform, Clock, DraftRequest, DraftResult, FeedbackPoint
 from bot.prompts import build_request
 from bot.replies import Reply, ReplyKind
 from bot.settings import Settings
-from storage import locks, projects as store
+from storage import Session, locks, projects as store
 from storage.engine import Database
 from storage.models import Feedback, Project
 
@@ -121,22 +122,78 @@ class Writer:
             saved = await self._save(project, number, result, used, upto, latency, run.writes)
             if saved is None:
                 return None
-            return await self.publisher.publish(saved, result.text, progress_id)
+            try:
+                return await self.publisher.publish(saved, result.text, progress_id)
+            except Exception as exc:  # noqa: BLE001 - stored: the sweeper shows it (show_again)
+                _log.warning("v%d of project %s is stored but could not be shown (%s)", number, project.id, exc)
+                return None
+
+    async def show_again(self, project: Project) -> Shown | None:
+        """Show the current version, stored by a cycle whose post failed (in its progress message, if any)."""
+        async with self.db.session() as session:
+            latest = await store.latest_version(session=session, project_id=number_of(project))
+        if latest is None or latest.number != project.current_version:
+            return None
+        _log.info("showing v%d of project %s again: its post had failed", latest.number, project.id)
+        if project.progress_message_id:
+            try:
+                return await self.publisher.publish(project, latest.text, project.progress_message_id)
+            except Exception as exc:  # noqa: BLE001 - the progress message may be gone: post anew
+                _log.info("could not show v%d in its progress message (%s)", latest.number, type(exc).__name__)
+        return await self.publisher.publish(project, latest.text, None)
 
     async def _editor(self, project: Project, number: int, run: Run) -> ThrottledEditor | None:
-        """Where the words show while they are written, on a platform that edits messages."""
+        """Where the words show while they are written, on a platform that edits messages.
+
+        The progress message's id is stored as soon as it is posted: a cycle resumed after a crash
+        takes that message back instead of leaving a "Writing vN…" that never changes."""
         platform = self.platforms.named(project.platform)
         if platform.limits.min_edit_interval <= 0:
             return None
         shown = header(project)
         thread = thread_of(project)
+
+        async def posted(ref: MessageRef) -> None:
+            await self._record_progress(project, ref, run)
+
         ref = None
-        if number > 1:
+        if project.progress_message_id:
+            ref = MessageRef(project.platform, project.channel, project.progress_message_id, thread.thread_id)
+        if number > 1 or ref is not None:
             # A revision shows at once that the feedback was taken up; a first draft has its
             # acknowledgement, so its message appears once there are words to show.
+            reply = Reply(texts.drafting(number), kind=ReplyKind.PROGRESS, header=shown)
             async with self.turns.turn(run.ticket):
-                ref = await platform.post(thread, Reply(texts.drafting(number), kind=ReplyKind.PROGRESS, header=shown))
-        return ThrottledEditor(platform, thread, shown, message=ref)
+                ref = await self._progress_message(platform, thread, ref, reply)
+                if ref is not None and ref.message_id != project.progress_message_id:
+                    await posted(ref)
+        return ThrottledEditor(platform, thread, shown, message=ref, on_posted=posted)
+
+    async def _progress_message(
+        self, platform: ChatPlatform, thread: ThreadRef, stale: MessageRef | None, reply: Reply
+    ) -> MessageRef | None:
+        if stale is not None:
+            try:
+                await platform.edit(stale, reply)
+                return stale
+            except Exception as exc:  # noqa: BLE001 - deleted or not ours any more: post a new one
+                _log.info("could not take back a progress message (%s); posting a new one", type(exc).__name__)
+        return await platform.post(thread, reply)
+
+    async def _record_progress(self, project: Project, ref: MessageRef, run: Run) -> None:
+        """Store the progress message's id (with the writes waiting to be made). Best effort: a
+        resumed cycle without it posts a new message."""
+
+        async def record(session: Session) -> None:
+            await store.update_project(
+                session=session, project_id=number_of(project), progress_message_id=ref.message_id
+            )
+
+        try:
+            await run.writes.run(self.db, record)
+            project.progress_message_id = ref.message_id
+        except Exception as exc:  # noqa: BLE001
+            _log.warning("could not record the progress message of project %s: %s", project.id, type(exc).__name__)
 
     def _request(self, claim: Claim) -> DraftRequest:
         project = claim.project
@@ -158,9 +215,12 @@ class Writer:
     async def _renew_forever(self, project_id: int, token: str) -> None:
         while True:
             await asyncio.sleep(self.lease / 3)
-            async with self.db.session() as session:
-                until = self.clock.now() + timedelta(seconds=self.lease)
-                await locks.renew(session=session, project_id=project_id, owner=token, until=until)
+            try:
+                async with self.db.session() as session:
+                    until = self.clock.now() + timedelta(seconds=self.lease)
+                    await locks.renew(session=session, project_id=project_id, owner=token, until=until)
+            except Exception as exc:  # noqa: BLE001 - the next renewal may succeed; the lease has time left
+                _log.warning("could not renew the lease of project %s: %s", project_id, type(exc).__name__)
 
     async def _save(
         self,
@@ -176,32 +236,35 @@ class Writer:
         nothing stored) when the project was decided while the version was being written."""
         now = self.clock.now()
         model = result.model or spec.model
-        try:
-            async with writes.session(self.db) as session:
-                if upto:  # 0: no feedback was pending for this version
-                    await store.consume_feedback(
-                        session=session, project_id=number_of(project), upto_id=upto, version=number
-                    )
-                fresh = await transitions.land(session, number_of(project), number=number, model=model, now=now)
-                if fresh is None:
-                    raise _Dropped
-                await store.add_version(
-                    session=session,
-                    project_id=number_of(fresh),
-                    number=number,
-                    text=result.text,
-                    agent=spec.name,
-                    model=model,
-                    input_tokens=result.input_tokens,
-                    output_tokens=result.output_tokens,
-                    cached_tokens=result.cached_tokens,
-                    cost_usd=cost_usd(spec, result),
-                    latency_ms=latency,
-                    finish_reason=result.finish_reason[:32],
-                    feedback_upto=upto,
-                    created_at=now,
+
+        async def save(session: Session) -> Project:
+            if upto:  # 0: no feedback was pending for this version
+                await store.consume_feedback(
+                    session=session, project_id=number_of(project), upto_id=upto, version=number
                 )
-                return fresh
+            fresh = await transitions.land(session, number_of(project), number=number, model=model, now=now)
+            if fresh is None:
+                raise _Dropped
+            await store.add_version(
+                session=session,
+                project_id=number_of(fresh),
+                number=number,
+                text=result.text,
+                agent=spec.name,
+                model=model,
+                input_tokens=result.input_tokens,
+                output_tokens=result.output_tokens,
+                cached_tokens=result.cached_tokens,
+                cost_usd=cost_usd(spec, result),
+                latency_ms=latency,
+                finish_reason=result.finish_reason[:32],
+                feedback_upto=upto,
+                created_at=now,
+            )
+            return fresh
+
+        try:
+            return await writes.run(self.db, save)
         except _Dropped:
             _log.info("project %s was decided while v%d was written; version dropped", project.id, number)
             return None  # the waiting writes were rolled back with it: the release makes them

@@ -62,12 +62,13 @@ async def test_work_to_resume_and_open_projects_follow_the_given_names(other_db:
     new = await _project(other_db, now, state="new")
     waiting_with_feedback = await _project(other_db, now, state="waiting", current_version=1)
     await _feedback(other_db, waiting_with_feedback, now)
-    await _project(other_db, now, state="waiting", current_version=1)  # nothing pending
+    await _project(other_db, now, state="waiting", current_version=1, posted_version=1)  # nothing pending
+    shown_late = await _project(other_db, now, state="waiting", current_version=1)  # stored, its post failed
     await _project(other_db, now, state="ok", current_version=1)
     async with other_db.session() as session:
-        assert await store.projects_needing_work(session=session, now=now) == [new, waiting_with_feedback]
+        assert await store.projects_needing_work(session=session, now=now) == [new, waiting_with_feedback, shown_late]
         listed = await store.open_projects(session=session, platform="console", channel="C1")
-    assert [p.state for p in listed] == ["new", "waiting", "waiting"]
+    assert [p.state for p in listed] == ["new", "waiting", "waiting", "waiting"]
 
 
 async def test_a_finished_version_goes_to_the_given_review_or_revising_state(other_db: Database, clock: Any) -> None:

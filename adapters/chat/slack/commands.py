@@ -45,7 +45,7 @@ class CommandListeners:
         work = self.intake.rooted_request(
             channel=channel, user=str(body["user_id"]), text=text, key=key, respond=respond
         )
-        self.intake.submit(key, work)
+        await self.intake.submit(key, work, body)
 
     async def on_draftloop_command(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
@@ -62,7 +62,7 @@ class CommandListeners:
             actor = await self.intake.actor(str(body["user_id"]), str(body.get("user_name") or ""))
             return CommandInvoked(name, actor, reply_to=reply_to, args=args, locator=locator, event_key=key)
 
-        self.intake.submit(key, build())
+        await self.intake.submit(key, build(), body)
 
     async def on_shortcut(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
@@ -81,4 +81,4 @@ class CommandListeners:
                 event_key=key,
             )
 
-        self.intake.submit(key, build())
+        await self.intake.submit(key, build(), body)

@@ -55,7 +55,7 @@ class EventListeners:
         if thread_of(event):
             return  # a mention inside a thread arrives as a message event too: a thread reply
         key = body.get("event_id")
-        self.intake.submit(key, self._request(event, key, context.get("bot_user_id")))
+        await self.intake.submit(key, self._request(event, key, context.get("bot_user_id")), body)
 
     async def _request(self, event: dict[str, Any], key: str | None, bot_user_id: str | None) -> Event:
         channel, ts = str(event["channel"]), str(event["ts"])
@@ -84,9 +84,9 @@ class EventListeners:
         parent = thread_of(event)
         if parent is not None:
             text = strip_mention(event.get("text") or "", context.get("bot_user_id"))
-            self.intake.submit(key, self._reply(event, parent, text, key))
+            await self.intake.submit(key, self._reply(event, parent, text, key), body)
         elif event.get("channel_type") == "im":
-            self.intake.submit(key, self._request(event, key, context.get("bot_user_id")))
+            await self.intake.submit(key, self._request(event, key, context.get("bot_user_id")), body)
         # top-level channel messages without a mention are not for us (mentions come as app_mention)
 
     async def _reply(self, event: dict[str, Any], parent: str, text: str, key: str | None) -> Event | None:
@@ -118,7 +118,7 @@ class EventListeners:
                 locator=Locator(message=message), actor=actor, outcome=outcome, via="reaction", event_key=key
             )
 
-        self.intake.submit(key, build())
+        await self.intake.submit(key, build(), body)
 
     async def on_other_event(self) -> None:
         return None

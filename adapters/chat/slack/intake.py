@@ -1,11 +1,18 @@
-"""What every Slack listener shares: acknowledged work handed on, actors, files, rooted requests.
+"""What every Slack listener shares: deliveries stored then handed on, actors, files, rooted requests.
 
-Every listener acknowledges Slack first (events are auto-acked by bolt before the listener runs;
-commands, actions and views call `ack()` at once) and hands the work to `submit`, so Slack gets its
-answer well inside 3 seconds. Each event carries an `event_key` (the Events API `event_id`, or a
-stable id of the click or form), and the workflow drops a key it has already seen: Slack's retries
-and Socket Mode redeliveries never make a second project or a second revision, across processes.
-A small in-process memory of recent keys spares the database the common case.
+Record, then acknowledge: bolt runs each listener before it answers Slack (`process_before_response`),
+and a listener that acts hands its work to `submit`, which stores the delivery (its payload, under
+the event's key) in the inbox (bot/loop/inbox.py) and only then lets the answer go. When the store
+fails the answer is a 500 over HTTP, and no ack in Socket Mode: Slack sends the event again. The
+work itself (building the event, the workflow) runs after the answer, so Slack still gets it well
+inside 3 seconds. A stored delivery whose handling did not finish is replayed by the sweeper
+through `replay`, as the same listener call with the same body.
+
+Each event carries an `event_key` (the Events API `event_id`, or a stable id of the click or form):
+the inbox's unique key makes the first process to store a delivery the one that handles it, and
+the workflow drops a key whose effect is stored, so Slack's retries and Socket Mode redeliveries
+never make a second project or a second revision, across processes. A small in-process memory of
+recent keys spares the database the common case.
 
 The listeners themselves: `events.py` (mentions, messages, reactions), `commands.py` (slash commands
 and the message shortcut), `interactivity.py` (buttons and forms).
@@ -13,9 +20,11 @@ and the message shortcut), `interactivity.py` (buttons and forms).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any
 
 from adapters.chat.common import files
@@ -25,44 +34,80 @@ from bot.config import CATEGORIES
 from bot.errors import DraftloopError
 from bot.events import Actor, Attachment, Event, RequestPosted
 from bot.identity import warn_config
+from bot.loop.inbox import Delivery, Inbox
 from bot.recent import RecentKeys
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, None]], Any]
-Handle = Callable[[Event], Awaitable[None]]
+Handle = Callable[[Event, Delivery], Awaitable[None]]
 Work = Coroutine[Any, Any, Event | None]
+
+# Set while the sweeper replays a stored delivery through bolt: it is stored already.
+REPLAYING: ContextVar[bool] = ContextVar("draftloop_slack_replaying", default=False)
 
 
 class SlackIntake:
     """Translates Slack traffic into core events and hands them to the workflow, after the ack."""
 
-    def __init__(self, *, platform: SlackPlatform, settings: Settings, spawn: Spawn, handle: Handle) -> None:
+    def __init__(
+        self, *, platform: SlackPlatform, settings: Settings, spawn: Spawn, handle: Handle, inbox: Inbox
+    ) -> None:
         self.platform = platform
         self.settings = settings
         self.spawn = spawn
         self.handle = handle
+        self.inbox = inbox
         self.recent: RecentKeys[str] = RecentKeys()
         self.groups = UserGroups(platform, configured_groups(settings))
         warn_config(settings.file, PLATFORM)
         self.categories = tuple(dict.fromkeys((*CATEGORIES, *settings.file.categories)))
 
-    def submit(self, key: str | None, work: Work) -> None:
-        """Run `work` (which builds the event) and then the workflow, after the ack."""
-        if key is not None and not self.recent.first_time(key):
+    async def submit(self, key: str | None, work: Work, body: dict[str, Any]) -> None:
+        """Store the delivery, then run `work` (which builds the event) and the workflow after the
+        answer. Raises NotRecorded when the delivery cannot be stored: Slack is then not acked."""
+        if REPLAYING.get():
+            self.spawn(self._run(key, work, Delivery.REPLAYED))
+            return
+        if key is None:
+            self.spawn(self._run(key, work, Delivery.DIRECT))
+            return
+        if key in self.recent:
             work.close()
             log.info("slack: dropped a redelivery of %s", key)
             return
-        self.spawn(self._run(work))
+        try:
+            fresh = await self.inbox.store(PLATFORM, key, json.dumps(body, separators=(",", ":")))
+        except Exception:
+            work.close()
+            raise
+        self.recent.add(key)
+        if not fresh:
+            work.close()
+            log.info("slack: %s is stored already (a redelivery, or another process has it)", key)
+            return
+        self.spawn(self._run(key, work, Delivery.STORED))
 
-    async def _run(self, work: Work) -> None:
+    async def _run(self, key: str | None, work: Work, delivery: Delivery) -> None:
+        stored = key is not None and delivery is not Delivery.DIRECT
         try:
             event = await work
-            if event is not None:
-                await self.handle(event)
-        except DraftloopError as exc:
-            log.warning("slack: %s", exc)
+        except Exception as exc:
+            # Building the event failed (the Slack API, a download): a stored delivery is tried again.
+            if isinstance(exc, DraftloopError):
+                log.warning("slack: %s", exc)
+            else:
+                log.exception("slack: an event could not be read")
+            if stored and key is not None:
+                await self.inbox.retry_soon(PLATFORM, key)
+            return
+        if event is None:
+            if stored and key is not None:
+                await self.inbox.finish(PLATFORM, key)  # nothing to do: nothing to replay
+            return
+        try:
+            await self.handle(event, delivery)
         except Exception:
             log.exception("slack: an event could not be handled")
 

@@ -49,7 +49,7 @@ class InteractivityListeners:
                 reply_to=ThreadRef(PLATFORM, channel, thread) if channel else None,
             )
 
-        self.intake.submit(key, build())
+        await self.intake.submit(key, build(), body)
 
     async def on_changes_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
@@ -80,7 +80,7 @@ class InteractivityListeners:
             deadline=values.get("deadline"),
             minutes=minutes,
         )
-        self.intake.submit(key, work)
+        await self.intake.submit(key, work, body)
 
     async def on_changes_form(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         checked = await _checked_form(ack, forms.form_values(view), "feedback", "Say what should change.")
@@ -92,7 +92,9 @@ class InteractivityListeners:
         if number is None:
             return
         key = f"view:{view.get('id')}"
-        self.intake.submit(key, self._form_feedback(number, meta, str(body["user"]["id"]), feedback, minutes, key))
+        await self.intake.submit(
+            key, self._form_feedback(number, meta, str(body["user"]["id"]), feedback, minutes, key), body
+        )
 
     async def _form_feedback(
         self, number: int, meta: dict[str, Any], user: str, feedback: str, minutes: int | None, key: str

@@ -1,7 +1,9 @@
 """The Slack service: `create(runtime, role)`, the `draftloop.services` entry point.
 
 - role "web" (`draftloop serve`): an aiohttp server on `$PORT` (default 3000) with
-  `POST /slack/events` (events, slash commands, shortcuts, interactivity) and `GET /healthz`.
+  `POST /slack/events` (events, slash commands, shortcuts, interactivity), `GET /healthz` (the
+  process and its database's state, always 200 while the process runs) and `GET /readyz` (200 when
+  the database answers, 503 when it does not).
   The edge (adapters/chat/slack/http.py) checks the signature and timestamp on the raw bytes
   before anything is parsed, bounds the body and the reads in flight, then checks the payload's
   shape; bolt sees only verified, well-formed requests. Needs `SLACK_BOT_TOKEN` and
@@ -16,6 +18,7 @@ The Web API base URL is `SLACK_API_URL` (default Slack's own).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -25,13 +28,15 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
 from adapters.chat.slack.commands import CommandListeners
 from adapters.chat.slack.events import EventListeners
 from adapters.chat.slack.http import SERVER_OPTIONS, EdgeLimits, SlackEdge, Verified
-from adapters.chat.slack.intake import SlackIntake
+from adapters.chat.slack.intake import REPLAYING, SlackIntake
 from adapters.chat.slack.interactivity import InteractivityListeners
-from adapters.chat.slack.platform import SlackPlatform, make_client
+from adapters.chat.slack.platform import PLATFORM, SlackPlatform, make_client
+from bot.loop.inbox import NotRecorded
 
 if TYPE_CHECKING:
     from bot.app.runtime import Runtime
@@ -40,6 +45,12 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+# Slack's last redelivery of an event (it tries three times after the first, over about an hour).
+LAST_RETRY = "3"
+NOT_TAKEN_IN = (
+    "I could not take this in: our database did not answer, and Slack has stopped resending it. Please send it again."
+)
 EDGE = web.AppKey("slack_edge", SlackEdge)
 
 
@@ -51,7 +62,8 @@ def _secret(value: Any) -> str | None:
 
 
 def build_app(*, platform: SlackPlatform, runtime: Runtime) -> tuple[AsyncApp, SlackIntake]:
-    """The bolt app with draftloop's listeners; work runs after the ack through `runtime.spawn`.
+    """The bolt app with draftloop's listeners. Each listener runs before bolt answers Slack, and
+    stores the delivery before it hands the work to `runtime.spawn` (adapters/chat/slack/intake.py).
 
     bolt's own signature check is off: over HTTP the edge has checked the raw bytes already, and
     `dispatch_verified` (the one caller in HTTP mode) takes only a `Verified` request. A second
@@ -62,7 +74,8 @@ def build_app(*, platform: SlackPlatform, runtime: Runtime) -> tuple[AsyncApp, S
         client=platform.client,
         signing_secret="",
         request_verification_enabled=False,
-        process_before_response=False,
+        # Record, then acknowledge: the listener (which stores the delivery) runs before the answer.
+        process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
     intake = SlackIntake(
@@ -70,10 +83,59 @@ def build_app(*, platform: SlackPlatform, runtime: Runtime) -> tuple[AsyncApp, S
         settings=runtime.settings,
         spawn=runtime.spawn,
         handle=runtime.workflow.handle,
+        inbox=runtime.workflow.inbox,
     )
     for listeners in (EventListeners(intake), CommandListeners(intake), InteractivityListeners(intake)):
         listeners.register(app)
+
+    @app.error
+    async def not_acknowledged(error: Exception, body: dict[str, Any], request: AsyncBoltRequest) -> BoltResponse:
+        """A delivery that could not be stored is not acknowledged, so Slack sends it again."""
+        if isinstance(error, NotRecorded):
+            log.warning("slack: %s; not acknowledged, so Slack sends it again", error)
+            if _retry_num(request) == LAST_RETRY:
+                await _tell_not_taken_in(platform, body)
+        else:
+            log.error("slack: a listener failed", exc_info=error)
+        return BoltResponse(status=500, body="")
+
+    runtime.workflow.inbox.register(PLATFORM, lambda payload: replay(app, payload))
     return app, intake
+
+
+async def replay(app: AsyncApp, payload: str) -> None:
+    """Hand a stored delivery to bolt again, as the listener call it was (its answer goes nowhere)."""
+    body = json.loads(payload)
+    token = REPLAYING.set(True)
+    try:
+        response = await app.async_dispatch(AsyncBoltRequest(body=body, mode="socket_mode"))
+    finally:
+        REPLAYING.reset(token)
+    if response.status >= 500:
+        raise RuntimeError(f"replaying a stored Slack delivery failed ({response.status})")
+
+
+def _retry_num(request: AsyncBoltRequest) -> str | None:
+    values = request.headers.get("x-slack-retry-num") or []
+    if values:
+        return str(values[0])
+    attempt = request.body.get("retry_attempt") if isinstance(request.body, dict) else None
+    return str(attempt) if attempt is not None else None
+
+
+async def _tell_not_taken_in(platform: SlackPlatform, body: dict[str, Any]) -> None:
+    """Slack's last try failed too: say so where the event happened (best effort)."""
+    event = body.get("event") or {}
+    channel, ts = event.get("channel"), event.get("thread_ts") or event.get("ts")
+    if not channel or not ts:
+        return
+    from bot.events import ThreadRef
+    from bot.replies import Reply, ReplyKind
+
+    try:
+        await platform.post(ThreadRef(PLATFORM, str(channel), str(ts)), Reply(NOT_TAKEN_IN, kind=ReplyKind.ERROR))
+    except Exception as exc:  # noqa: BLE001
+        log.warning("slack: could not say the event was not taken in: %s", type(exc).__name__)
 
 
 async def dispatch_verified(app: AsyncApp, request: web.Request, verified: Verified) -> web.StreamResponse:
@@ -91,12 +153,27 @@ async def dispatch_verified(app: AsyncApp, request: web.Request, verified: Verif
     return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
 
-def build_web_app(app: AsyncApp, signing_secret: str, limits: EdgeLimits | None = None) -> web.Application:
-    """The aiohttp application `draftloop serve` runs: /slack/events and /healthz."""
+def build_web_app(
+    app: AsyncApp, signing_secret: str, limits: EdgeLimits | None = None, *, runtime: Runtime | None = None
+) -> web.Application:
+    """The aiohttp application `draftloop serve` runs: /slack/events, /healthz and /readyz."""
     edge = SlackEdge(signing_secret, lambda request, verified: dispatch_verified(app, request, verified), limits)
 
+    async def database() -> str:
+        if runtime is None:
+            return "unknown"
+        return "ok" if await runtime.db.ping() else "unreachable"
+
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+        # Liveness: the process answers. The database's state is reported, not judged: a restart
+        # would not bring the database back.
+        return web.json_response({"ok": True, "database": await database()})
+
+    async def readyz(request: web.Request) -> web.Response:
+        state = await database()
+        return web.json_response(
+            {"ready": state != "unreachable", "database": state}, status=200 if state != "unreachable" else 503
+        )
 
     async def flush_refusals(web_app: web.Application) -> None:
         edge.close()
@@ -106,6 +183,7 @@ def build_web_app(app: AsyncApp, signing_secret: str, limits: EdgeLimits | None 
     web_app[EDGE] = edge
     web_app.router.add_post(EVENTS_PATH, edge.handle)
     web_app.router.add_get(HEALTH_PATH, healthz)
+    web_app.router.add_get(READY_PATH, readyz)
     web_app.on_cleanup.append(flush_refusals)
     return web_app
 
@@ -135,7 +213,7 @@ class SlackService:
     async def start(self) -> None:
         if self.mode == "http":
             assert self._signing_secret is not None
-            self.web_app = build_web_app(self.app, self._signing_secret)
+            self.web_app = build_web_app(self.app, self._signing_secret, runtime=self.runtime)
             self._runner = web.AppRunner(
                 self.web_app, handle_signals=False, shutdown_timeout=1.0, access_log=None, **SERVER_OPTIONS
             )

@@ -1,0 +1,128 @@
+"""Inbound deliveries stored before they are acknowledged, and replayed until they are handled.
+
+An adapter calls `Inbox.store` with the event's key and the payload as the platform sent it
+before it acknowledges the delivery. When the store fails the adapter does not acknowledge
+(`NotRecorded`): Slack sends the event again, so nothing is lost and nobody is told otherwise.
+The entry is finished in the same transaction as the event's effect (bot/loop/receipts.py); one
+whose handling failed, or whose process died, is claimed by the sweeper (bot/loop/sweeper.py) and
+given back to the platform's `Replay`, which handles it as it would have the first time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+
+from bot.ports import Clock
+from bot.settings import Settings
+from storage import inbox as entries
+from storage.engine import Database
+
+_log = logging.getLogger(__name__)
+
+Replay = Callable[[str], Awaitable[None]]
+
+# Tries before a delivery is given up (logged as an error): a fault no retry mends.
+MAX_ATTEMPTS = 5
+# The store happens while the platform waits for its acknowledgement (3 s on Slack): few tries.
+STORE_ATTEMPTS = 2
+
+
+class Delivery(Enum):
+    """How an event reached the workflow: the answer to a failure depends on it."""
+
+    DIRECT = "direct"  # not stored first (the console, Discord's gateway): a failure may lose it
+    STORED = "stored"  # stored before it was acknowledged: a failure is retried by the sweeper
+    REPLAYED = "replayed"  # the sweeper's retry of a stored delivery
+
+
+class NotRecorded(Exception):
+    """The delivery could not be stored: do not acknowledge it, so the platform sends it again."""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    source: str
+    key: str
+    payload: str
+    attempts: int
+
+
+class Inbox:
+    def __init__(self, *, db: Database, settings: Settings, clock: Clock) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self._replays: dict[str, Replay] = {}
+
+    @property
+    def claim_seconds(self) -> float:
+        # A delivery's claim lasts as long as a project's lease: long enough for the event's
+        # effect to be stored (which finishes the entry), short enough to be retried soon.
+        return self.settings.file.workflow.lease_seconds
+
+    def register(self, source: str, replay: Replay) -> None:
+        """`replay(payload)` handles a stored delivery of `source` again (the platform's adapter)."""
+        self._replays[source] = replay
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted(self._replays)
+
+    async def store(self, source: str, key: str, payload: str) -> bool:
+        """Store a delivery before acknowledging it; False when it was stored before (a redelivery
+        of one this or another process has), NotRecorded when it cannot be stored now."""
+        now = self.clock.now()
+        until = now + timedelta(seconds=self.claim_seconds)
+        try:
+            return await self.db.run(
+                lambda session: entries.store(
+                    session=session, source=source, key=key, payload=payload, now=now, claimed_until=until
+                ),
+                attempts=STORE_ATTEMPTS,
+            )
+        except Exception as exc:
+            raise NotRecorded(f"could not store {source} event {key}") from exc
+
+    async def retry_soon(self, source: str, key: str) -> None:
+        """Handling failed: due again at the next sweep. Best effort: unrecorded, the claim runs out."""
+        try:
+            async with self.db.session() as session:
+                await entries.retry_at(session=session, source=source, key=key, when=self.clock.now())
+        except Exception as exc:  # noqa: BLE001 - the claim expiring does the same, later
+            _log.warning("could not mark %s event %s for a retry: %s", source, key, type(exc).__name__)
+
+    async def finish(self, source: str, key: str) -> None:
+        """A delivery found handled already (its key was recorded by an earlier one): done."""
+        try:
+            async with self.db.session() as session:
+                await entries.finish(session=session, source=source, key=key)
+        except Exception as exc:  # noqa: BLE001 - a replay finds the key recorded again
+            _log.warning("could not finish %s event %s: %s", source, key, type(exc).__name__)
+
+    async def claim(self, limit: int = 50) -> list[Claimed]:
+        """Claim due deliveries this process can replay; give up on exhausted ones."""
+        if not self._replays:
+            return []
+        now = self.clock.now()
+        until = now + timedelta(seconds=self.claim_seconds)
+        async with self.db.session() as session:
+            dropped = await entries.drop_exhausted(session=session, now=now, max_attempts=MAX_ATTEMPTS)
+            rows = await entries.claim_due(
+                session=session, sources=self.sources, now=now, until=until, max_attempts=MAX_ATTEMPTS, limit=limit
+            )
+        for row in dropped:
+            _log.error("gave up on %s event %s after %d attempts", row.source, row.key, row.attempts)
+        return [Claimed(r.source, r.key, r.payload, r.attempts) for r in rows]
+
+    async def replay(self, claimed: Claimed) -> None:
+        replay = self._replays[claimed.source]
+        _log.info("replaying %s event %s (attempt %d)", claimed.source, claimed.key, claimed.attempts)
+        try:
+            await replay(claimed.payload)
+        except Exception:
+            _log.exception("replaying %s event %s failed", claimed.source, claimed.key)
+            await self.retry_soon(claimed.source, claimed.key)
