@@ -123,7 +123,7 @@ def test_cli_usage_and_exit_codes(tmp_path: Path, args: list[str], code: int, ne
     exe = Path(sys.executable).parent / "draftloop"
     done = subprocess.run([str(exe), *args], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == code, done.stdout + done.stderr
-    assert needle in done.stdout + done.stderr
+    assert needle.lower() in (done.stdout + done.stderr).lower()
 
 
 def test_bad_config_is_exit_2_with_a_clear_message(tmp_path: Path) -> None:
