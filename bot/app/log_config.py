@@ -4,11 +4,17 @@ The filter runs every record through the process's redactor (bot/redact.py): the
 formatted traceback and the stack. Tracebacks matter as much as messages: an SDK's exception text
 may quote a token, and a failed SQL statement's would quote what the parameters held (the engine
 hides them, `hide_parameters=True`; the filter removes any that still appear).
+
+A calm terminal: at INFO (serve, worker) a start shows draftloop's own lines only. What libraries
+say that asks nothing of the user (Alembic's migration steps, APScheduler's job bookkeeping, a
+voice library discord.py does not find, slack_bolt's note on the token it does not need) is
+`CHATTER`: shown as DEBUG with DRAFTLOOP_LOG_LEVEL=DEBUG, dropped otherwise.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import TextIO
 
 from bot import redact
@@ -32,6 +38,41 @@ QUIET_LOGGERS = (
     "asyncpg",
     "sqlalchemy",
 )
+
+
+# (logger, what it says or None for all of its records at INFO and below). draftloop never gives bolt
+# a token beside its client on purpose, and never uses voice.
+CHATTER: tuple[tuple[str, re.Pattern[str] | None], ...] = (
+    ("alembic", None),
+    ("apscheduler", None),
+    ("slack_bolt", re.compile(r"As you gave `client` as well, `token` will be unused")),
+    ("discord", re.compile(r"(PyNaCl|davey) is not installed, voice will NOT be supported")),
+)
+
+
+def _from(logger: str, record: logging.LogRecord) -> bool:
+    return record.name == logger or record.name.startswith(logger + ".")
+
+
+class DemoteChatter(logging.Filter):
+    """A handler filter: a `CHATTER` record becomes DEBUG, and is kept only when the process logs at
+    DEBUG (the root logger's level, read at each record)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not any(_from(name, record) and self._says(pattern, record) for name, pattern in CHATTER):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().level <= logging.DEBUG
+
+    @staticmethod
+    def _says(pattern: re.Pattern[str] | None, record: logging.LogRecord) -> bool:
+        if pattern is None:
+            return record.levelno <= logging.INFO
+        try:
+            message = record.getMessage()
+        except Exception:
+            return False
+        return pattern.search(message) is not None
 
 
 class RedactSecrets(logging.Filter):
@@ -71,6 +112,7 @@ class RedactSecrets(logging.Filter):
 def redacting_handler(stream: TextIO | None = None, redactor: Redactor | None = None) -> logging.Handler:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(DemoteChatter())
     handler.addFilter(RedactSecrets(redactor))
     return handler
 
