@@ -21,11 +21,13 @@ Tests drive users through `message()`, `react()`, `slash()`, `click()`, `submit_
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
 import json
 import re
 import secrets
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -34,6 +36,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.loopback import LoopbackServer, serve_until_interrupted
 
 API_PREFIX = "/api/v10"
 MAX_CONTENT = 2000
@@ -161,11 +165,12 @@ def _compile(template: str) -> re.Pattern[str]:
 _COMPILED = [(m, t, _compile(t)) for m, t in _ROUTES]
 
 
-class FakeDiscord:
+class FakeDiscord(LoopbackServer):
     """One guild, a few text channels, a forum channel, roles and members; see the module docstring."""
 
-    def __init__(self, *, heartbeat_interval_ms: int = 41_250) -> None:
+    def __init__(self, *, heartbeat_interval_ms: int = 41_250, host: str = "127.0.0.1", port: int = 0) -> None:
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.host = host
         self.application_id = snowflake()
         self.bot = FakeUser(self.application_id, "draftloop", bot=True)
         self.guild_id = snowflake()
@@ -205,7 +210,7 @@ class FakeDiscord:
         self._sessions: dict[str, _Session] = {}
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
-        self.port = 0
+        self.port = port
 
     # ------------------------------------------------------------------ set-up
     def _add_channel(self, name: str, kind: int) -> int:
@@ -235,32 +240,30 @@ class FakeDiscord:
 
     @property
     def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+        """What DISCORD_API_URL should be."""
+        return f"http://{self.host}:{self.port}{API_PREFIX}"
 
     @property
     def gateway_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/gateway"
+        """What DISCORD_GATEWAY_URL should be."""
+        return f"ws://{self.host}:{self.port}/gateway"
 
-    async def start(self) -> None:
+    def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/attachments/{key}/{filename}", self._attachment)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        # The command line's client (`say`, `click`, `state`) drives users from another process.
+        app.router.add_post("/_user_message", self._user_message_http)
+        app.router.add_post("/_click", self._click_http)
+        app.router.add_get("/_state", self._state_http)
+        return app
 
     async def stop(self) -> None:
         for session in self._sessions.values():
             if session.ws is not None and not session.ws.closed:
                 await session.ws.close(code=1001)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().stop()
 
     # ------------------------------------------------------------------ payload helpers
     def guild_payload(self) -> dict[str, Any]:
@@ -608,7 +611,7 @@ class FakeDiscord:
             meta = (payload.get("attachments") or [{}] * len(files))[index] if payload.get("attachments") else {}
             name = meta.get("filename") or fallback
             self.files[(mid, name)] = body
-            url = f"http://127.0.0.1:{self.port}/attachments/{mid}/{name}"
+            url = f"http://{self.host}:{self.port}/attachments/{mid}/{name}"
             out.append(
                 {
                     "id": str(snowflake()),
@@ -940,6 +943,92 @@ class FakeDiscord:
             self.messages.pop(mid, None)
         return web.Response(status=204)
 
+    # ------------------------------------------------------------------ the command line's client
+    def find_user(self, who: str) -> FakeUser:
+        """A member by name (alice, wendy, dana, mod, eve) or id."""
+        for user in self.users.values():
+            if who in (user.name, str(user.id)):
+                return user
+        raise LookupError(f"no member {who!r}; there are {', '.join(u.name for u in self.users.values())}")
+
+    def find_channel(self, where: str) -> int:
+        """A channel or thread by id, name (`general`, `#general`) or project number (`#3`, `3`: the
+        thread draftloop named `#3 …`)."""
+        key = where.strip()
+        if key.isdigit() and int(key) in self.channels:
+            return int(key)
+        number = key.removeprefix("#")
+        if number.isdigit():
+            for cid, ch in self.channels.items():
+                if ch["type"] == 11 and re.match(rf"#{number}(\s|$)", ch.get("name", "")):
+                    return cid
+            raise LookupError(f"no thread for project #{number} yet")
+        for cid, ch in self.channels.items():
+            if ch.get("name") == number:
+                return cid
+        names = ", ".join(c["name"] for c in self.channels.values() if c["type"] in (0, 15))
+        raise LookupError(f"no channel {where!r}; there are {names}")
+
+    def _describe(self, message: dict[str, Any]) -> dict[str, Any]:
+        ch = self.channels.get(int(message["channel_id"]), {})
+        return {
+            "id": message["id"],
+            "where": ch.get("name") or message["channel_id"],
+            "author": message["author"]["username"],
+            "content": message.get("content", ""),
+            "buttons": [b.get("label") for b in buttons(message)],
+            "embeds": [e.get("title") for e in message.get("embeds") or []],
+            "files": [a["filename"] for a in message.get("attachments") or []],
+            "edits": self.edits[int(message["id"])],
+        }
+
+    @staticmethod
+    def _refused(exc: LookupError) -> web.Response:
+        return web.json_response({"error": str(exc.args[0])}, status=400)
+
+    async def _user_message_http(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            author = self.find_user(str(body.get("user") or self.alice.name))
+            channel = self.find_channel(str(body.get("channel") or "general"))
+        except LookupError as exc:
+            return self._refused(exc)
+        msg = await self.message(channel, author, str(body["text"]), mention=bool(body.get("mention")))
+        return web.json_response(self._describe(msg))
+
+    async def _click_http(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        wanted = str(body["button"]).lower()
+        try:
+            user = self.find_user(str(body.get("user") or self.alice.name))
+            channel = self.find_channel(str(body["thread"]))
+        except LookupError as exc:
+            return self._refused(exc)
+        found = next(
+            (
+                (message, button)
+                for message in reversed(self.bot_messages(channel))
+                for button in buttons(message)
+                if str(button.get("label", "")).lower().startswith(wanted)
+            ),
+            None,
+        )
+        if found is None:
+            return self._refused(LookupError(f"no {body['button']!r} button in {body['thread']}"))
+        message, button = found
+        record = await self.click(user, message, str(button["custom_id"]))
+        await self.wait_for(lambda: record.responses, timeout=10, what="the bot to answer the click")
+        return web.json_response({"clicked": button.get("label"), "response_type": record.response_type})
+
+    async def _state_http(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "counts": {f"{m} {route}": n for (m, route), n in sorted(self.counts().items())},
+                "connected": self.connected,
+                "messages": [self._describe(self.messages[m]) for m in self.order if m in self.messages],
+            }
+        )
+
     # ------------------------------------------------------------------ driving users
     async def message(
         self,
@@ -1082,3 +1171,121 @@ class FakeDiscord:
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     """The buttons of a message payload, in order."""
     return [c for row in message.get("components") or [] for c in row.get("components", []) if c.get("type") == 2]
+
+
+# ---------------------------------------------------------------------- command line
+def _members(fake: FakeDiscord) -> str:
+    def one(user: FakeUser) -> str:
+        roles = [fake.roles[r] for r in user.roles]
+        return f"{user.name} ({', '.join(roles)})" if roles else user.name
+
+    return ", ".join(one(u) for u in fake.users.values() if not u.bot)
+
+
+async def _serve(host: str, port: int) -> None:
+    fake = FakeDiscord(host=host, port=port)
+    await fake.start()
+    print(f"fake Discord (REST and gateway) on {fake.url}", flush=True)
+    print("  server Freelancers: #general, #requests and the forum #jobs", flush=True)
+    print(f"  members: {_members(fake)}", flush=True)
+    print("export the bot's side in the worker's shell:", flush=True)
+    print(f"  export DISCORD_API_URL={fake.api_base}", flush=True)
+    print(f"  export DISCORD_GATEWAY_URL={fake.gateway_url}", flush=True)
+    print(f"  export DISCORD_TOKEN={fake.token}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await fake.stop()
+
+
+async def _call(method: str, url: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    import aiohttp
+
+    try:
+        async with aiohttp.ClientSession() as session, session.request(method, url, json=body) as resp:
+            answer: dict[str, Any] = await resp.json()
+    except aiohttp.ClientConnectionError:
+        base = url.rsplit("/", 1)[0]
+        print(f"no fake Discord at {base}; start one: python -m tests.fakes.discord_api serve", file=sys.stderr)
+        raise SystemExit(1) from None
+    if "error" in answer:
+        print(f"fake Discord: {answer['error']}", file=sys.stderr)
+        raise SystemExit(1)
+    return answer
+
+
+def _show(message: dict[str, Any]) -> str:
+    text = message["content"] if len(message["content"]) <= 160 else message["content"][:160] + "…"
+    extra = "".join(
+        f" {label}: {', '.join(str(x) for x in items)}"
+        for label, items in (("[buttons]", message["buttons"]), ("[embeds]", message["embeds"]))
+        if items
+    )
+    files = f" [files] {', '.join(message['files'])}" if message["files"] else ""
+    edits = f" (edited {message['edits']}×)" if message["edits"] else ""
+    return f"[{message['where']}] {message['author']}: {text!r}{extra}{files}{edits}"
+
+
+async def _say(args: argparse.Namespace) -> None:
+    where = args.thread or args.channel
+    mention = not args.thread if args.mention is None else args.mention
+    body = {"channel": where, "user": args.user, "text": args.text, "mention": mention}
+    message = await _call("POST", f"{args.fake}/_user_message", body)
+    print(f"{message['author']} in {message['where']}: message {message['id']}")
+
+
+async def _click(args: argparse.Namespace) -> None:
+    body = {"thread": args.thread, "button": args.button, "user": args.user}
+    answer = await _call("POST", f"{args.fake}/_click", body)
+    print(f"{args.user} clicked {answer['clicked']} (interaction answered with type {answer['response_type']})")
+
+
+async def _state(args: argparse.Namespace) -> None:
+    state = await _call("GET", f"{args.fake}/_state")
+    print(f"gateway connections: {state['connected']}")
+    print("REST calls:", json.dumps(state["counts"], sort_keys=True))
+    for message in state["messages"]:
+        print(_show(message))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fakes.discord_api",
+        description="A fake Discord (REST API and gateway) on 127.0.0.1 for `draftloop worker`, and a client for it",
+    )
+    sub = parser.add_subparsers(dest="cmd")
+    serve = sub.add_parser("serve", help="run the fake (default) and print the variables to export")
+    serve.add_argument("--port", type=int, default=8091)
+    serve.add_argument("--host", default="127.0.0.1")
+    fake_url = "http://127.0.0.1:8091"
+    say = sub.add_parser("say", help="post a message as a member (a mention of the bot outside threads)")
+    say.add_argument("text")
+    say.add_argument("--fake", default=fake_url)
+    say.add_argument("--user", default="alice", help="alice, wendy (Writers), dana (Analysts), mod (Moderators), eve")
+    say.add_argument("--channel", default="general", help="general, requests (or a channel id)")
+    say.add_argument("--thread", help="reply in a project's thread: its number (#1, 1) or the thread id")
+    say.add_argument(
+        "--mention",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mention the bot (default: outside threads)",
+    )
+    click = sub.add_parser("click", help="click a button (Accept, Reject) on the bot's latest message in a thread")
+    click.add_argument("button", help="the label's start: accept, reject, request")
+    click.add_argument("--thread", required=True, help="the project's number (#1, 1) or the thread id")
+    click.add_argument("--user", default="alice")
+    click.add_argument("--fake", default=fake_url)
+    state = sub.add_parser("state", help="print what happened: REST calls per route, then every message")
+    state.add_argument("--fake", default=fake_url)
+    args = parser.parse_args(argv)
+    if args.cmd in ("say", "click", "state"):
+        run = {"say": _say, "click": _click, "state": _state}[args.cmd]
+        asyncio.run(run(args))
+        return
+    serve_until_interrupted(
+        _serve(getattr(args, "host", "127.0.0.1"), getattr(args, "port", 8091)), name="fake Discord"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -477,8 +477,15 @@ class FakeSlackAPI(LoopbackServer):
         return {"ok": True, "users": self.usergroups.get(str(params.get("usergroup")), [])}
 
     def _m_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        # As Slack: a username, a real name, and a display name the person chose (each distinct here,
+        # so a test sees which one is shown): UEXP → name "uexp", real "Uexp Real", display "Uexp".
         uid = str(params.get("user"))
-        return {"ok": True, "user": {"id": uid, "name": uid.lower(), "real_name": uid, "is_bot": False}}
+        real = f"{uid.capitalize()} Real"
+        profile = {"display_name": uid.capitalize(), "real_name": real}
+        return {
+            "ok": True,
+            "user": {"id": uid, "name": uid.lower(), "real_name": real, "is_bot": False, "profile": profile},
+        }
 
     def _m_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{uuid.uuid4().hex[:9].upper()}"
@@ -598,8 +605,10 @@ async def _state(fake_url: str) -> None:
             print(f"[{channel} {m['ts']}{where}] {who}: {m.get('text', '')[:160]!r}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="A fake Slack Web API on 127.0.0.1, and a client for it")
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fakes.slack_api", description="A fake Slack Web API on 127.0.0.1, and a client for it"
+    )
     sub = parser.add_subparsers(dest="cmd")
     serve = sub.add_parser("serve", help="run the fake (default)")
     serve.add_argument("--port", type=int, default=8090)
@@ -614,16 +623,23 @@ def main() -> None:
     say.add_argument("--thread", help="reply in this thread (ts) instead of mentioning the bot")
     state = sub.add_parser("state", help="print what the bot did: calls per method and messages")
     state.add_argument("--fake", default="http://127.0.0.1:8090")
-    args = parser.parse_args()
-    try:
-        if args.cmd == "say":
-            asyncio.run(_say(args))
-        elif args.cmd == "state":
-            asyncio.run(_state(args.fake))
-        else:
-            asyncio.run(_serve(getattr(args, "port", 8090), getattr(args, "token", "xoxb-test-token")))
-    except KeyboardInterrupt:
-        pass
+    args = parser.parse_args(argv)
+    # Imported here: this command-line section is kept apart from the fake above it.
+    import sys
+
+    from tests.fakes.loopback import serve_until_interrupted
+
+    if args.cmd in ("say", "state"):
+        import aiohttp
+
+        try:
+            asyncio.run(_say(args) if args.cmd == "say" else _state(args.fake))
+        except aiohttp.ClientConnectionError as exc:
+            print(f"cannot reach the fake or the app: {exc}; start the fake with: {parser.prog} serve", file=sys.stderr)
+            raise SystemExit(1) from None
+        return
+    serve = _serve(getattr(args, "port", 8090), getattr(args, "token", "xoxb-test-token"))
+    serve_until_interrupted(serve, name="fake Slack")
 
 
 if __name__ == "__main__":
