@@ -4,6 +4,10 @@
 session (created from DRAFTLOOP_TEST_PG, default postgresql://postgres@127.0.0.1:5432/test), so
 parallel runs never collide; each test starts from empty tables. SQLite copies a migrated template
 file per test.
+
+When tests that need PostgreSQL are selected, the server is tried once before any runs: if it does
+not answer, the run stops with one message (which URL, how to point elsewhere) instead of each of
+those tests failing on its own. DRAFTLOOP_TEST_PG=off deselects them and runs the rest on SQLite.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -37,6 +42,48 @@ hypothesis_settings.register_profile("explore", deadline=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 PG_BASE = os.environ.get("DRAFTLOOP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG_OFF = PG_BASE.strip().lower() in ("off", "no", "none", "0", "false", "")
+PG_CONNECT_TIMEOUT = 5.0
+
+
+def _needs_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("db_url") == "postgres":
+        return True
+    return "pg_url" in getattr(item, "fixturenames", ())
+
+
+async def _postgres_problem() -> str | None:
+    """Why the server at DRAFTLOOP_TEST_PG cannot be used, or None when it answers."""
+    import asyncpg
+
+    try:
+        base = async_url(PG_BASE, data_dir=Path(".")).replace("postgresql+asyncpg", "postgresql")
+        conn = await asyncpg.connect(base, timeout=PG_CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError, asyncpg.PostgresError) as exc:
+        return str(exc) or type(exc).__name__
+    await conn.close()
+    return None
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected what they do
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needing = [item for item in items if _needs_postgres(item)]
+    if not needing:
+        return
+    if PG_OFF:
+        config.hook.pytest_deselected(items=needing)
+        items[:] = [item for item in items if not _needs_postgres(item)]
+        return
+    problem = asyncio.run(_postgres_problem())
+    if problem is not None:
+        shown = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", PG_BASE)
+        raise pytest.UsageError(
+            f"PostgreSQL at {shown} (DRAFTLOOP_TEST_PG) does not answer: {problem}. "
+            f"{len(needing)} of the selected tests run on PostgreSQL too. Start it there (trust auth, a database "
+            "`test`), point DRAFTLOOP_TEST_PG at another server (postgresql://USER@HOST:PORT/DB), "
+            "or run on SQLite only with DRAFTLOOP_TEST_PG=off."
+        )
 
 
 @pytest.fixture(autouse=True)
