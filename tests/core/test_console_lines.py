@@ -278,3 +278,13 @@ async def test_an_attachment_is_saved_and_its_path_shown(make_runtime, settings_
         out.getvalue()
         == f"[draftloop] draftloop (notice) [file: {saved}]: the digest\n\n  By category\n    writing 1\n"
     )
+
+
+async def test_a_name_too_long_to_store_is_refused_by_as(make_runtime, settings_factory) -> None:  # type: ignore[no-untyped-def]
+    """Before: `/as` took any name, and PostgreSQL refused the next request (`character varying(128)`)
+    with a traceback in the log and "Something went wrong"."""
+    long = "n" * 300
+    rt, out, _ = await _console(make_runtime, settings_factory, f"/as {long}\na post\n/as {'m' * 64}\n#1 hello\n")
+    assert "  ↳ a name is at most 64 characters; still speaking as alice" in out
+    assert "Project #1" in out and "Something went wrong" not in out
+    assert f"(now speaking as {'m' * 64})" in out and "[#1] draftloop (v2 · in_review)" in out

@@ -43,6 +43,8 @@ _DRAFT_CONTROLS = "  ↳ reply `#{n} <feedback>`, `#{n} accept` or `#{n} reject`
 # The core says "reply `retry`", as typed in a chat thread; here a reply names its thread.
 _REPLY_WORD = re.compile(r"\breply `(retry|reject|accept|cancel|status)`")
 _COMMANDS = "`/as NAME`, `/status`, `/digest`, `/help`, `/quit`"
+# The speaker's name is their id here, stored with what they send (128 characters at most).
+MAX_NAME = 64
 
 
 def login_name() -> str:
@@ -266,6 +268,8 @@ class ConsoleService:
         if command == "as":
             if not rest:
                 self.platform.write("usage: /as NAME")
+            elif len(rest) > MAX_NAME:
+                self.platform.write(f"  ↳ a name is at most {MAX_NAME} characters; still speaking as {self.speaker}")
             else:
                 self.speaker = rest
                 self.platform.write(f"(now speaking as {rest})")
