@@ -10,7 +10,6 @@ figures is printed in pytest's summary and written to $DRAFTLOOP_FAULTS_FIGURES 
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
@@ -27,11 +26,6 @@ from tests.faults.processes import OTHER_CODE, ProcessSet
 
 FIGURES_PATH = Path(os.environ.get("DRAFTLOOP_FAULTS_FIGURES", "/tmp/faults-figures.txt"))
 _recorded: list[Outcome] = []
-
-
-@functools.cache
-def _pg_off() -> str | None:
-    return pg_faults.pg_off_reason()
 
 
 @pytest.fixture(autouse=True)
@@ -88,26 +82,24 @@ def sqlite_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+def postgres_url(pg_url: str) -> Iterator[str]:
     """The session's private PostgreSQL database, emptied (for other code: a fresh database of the
-    test's own, which that code migrates); skipped when PostgreSQL is off."""
-    reason = _pg_off()
-    if reason is not None:
-        pytest.skip(reason)
+    test's own, which that code migrates). Depending on `pg_url` by name is what lets the main
+    conftest deselect these tests when PostgreSQL is off, or stop the run once when it is not there."""
     if OTHER_CODE:
         with pg_faults.fresh_database() as fresh:
             yield fresh
         return
-    url: str = request.getfixturevalue("pg_url")
-    asyncio.run(pg_faults.clean_slate(url))
-    yield url
+    asyncio.run(pg_faults.clean_slate(pg_url))
+    yield pg_url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest) -> tuple[str, str]:
-    """(name, url): a scenario run on both databases."""
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A scenario run on both databases (the main conftest's name and ids, so its PostgreSQL switch
+    applies): a fresh SQLite file, or the PostgreSQL database emptied."""
     url: str = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    return request.param, url
+    return url
 
 
 @pytest.fixture

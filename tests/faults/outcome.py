@@ -31,6 +31,10 @@ NOT_SAVED = re.compile(r"was not saved|could not take this in|send it again|rese
 _CONTROLS = re.compile(r"dl_controls_(\d+)_(\d+)")
 
 
+def database_of(url: str) -> str:
+    return "postgres" if url.startswith("postgresql") else "sqlite"
+
+
 async def eventually(predicate: Callable[[], bool], timeout: float, poll: float = 0.05) -> bool:
     """Whether `predicate()` came true within `timeout` seconds."""
     deadline = time.monotonic() + timeout

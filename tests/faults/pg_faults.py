@@ -1,4 +1,4 @@
-"""PostgreSQL for the fault suite: whether it is there, a clean slate per test on the session's
+"""PostgreSQL for the fault suite: a clean slate per test on the session's
 private database (tests/conftest.py `pg_url`), and the backend terminator.
 
 The terminator is what an operator's `pg_terminate_backend` (or a failover) does to a running
@@ -39,29 +39,6 @@ def dsn(url: str) -> str:
 
 def database_name(url: str) -> str:
     return str(make_url(url).database)
-
-
-def pg_off_reason() -> str | None:
-    """Why PostgreSQL scenarios cannot run here (None: they can). Honours the switch the main
-    conftest may define (`PG_ENABLED`) and DRAFTLOOP_TEST_PG=off; else tries to connect."""
-    from tests import conftest
-
-    if getattr(conftest, "PG_ENABLED", True) is False or os.environ.get("DRAFTLOOP_TEST_PG", "").lower() in (
-        "off",
-        "0",
-        "none",
-    ):
-        return "PostgreSQL tests are switched off"
-
-    async def probe() -> None:
-        conn = await asyncpg.connect(admin_dsn(), timeout=3)
-        await conn.close()
-
-    try:
-        asyncio.run(probe())
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        return f"PostgreSQL is not reachable at {PG_BASE}: {type(exc).__name__}"
-    return None
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from typing import Any
 
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.faults.outcome import draft_posts, eventually, measure, rows, stale_progress, until
+from tests.faults.outcome import database_of, draft_posts, eventually, measure, rows, stale_progress, until
 from tests.faults.processes import CHANNEL, LEASE_SECONDS, MODEL, SWEEP_SECONDS, ProcessSet
 from tests.faults.slack_player import SlackPlayer
 
@@ -27,13 +27,13 @@ SLACK_SECONDS = 2.0  # posting, scheduling, the fake's answers
 
 
 async def test_kill_9_mid_first_draft_and_mid_revision_resumes_after_restart_alone(
-    database: tuple[str, str],
+    db_url: str,
     procs: ProcessSet,
     fake_slack: FakeSlackAPI,
     llm: FakeLLMServer,
     record: Any,
 ) -> None:
-    name, url = database
+    name, url = database_of(db_url), db_url
     serve = await procs.started(procs.serve(url))
     player = SlackPlayer(fake_slack, [serve.events_url])
     try:
