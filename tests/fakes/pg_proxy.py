@@ -208,9 +208,10 @@ async def _main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     try:
         while True:
-            line = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
-            if not line and sys.stdin.closed:
-                break
+            raw = await loop.run_in_executor(None, sys.stdin.readline)
+            if not raw:  # end of input: keep proxying until interrupted
+                await asyncio.Event().wait()
+            line = raw.strip()
             if line == "pass":
                 task = proxy.pass_through()
                 if task is not None:

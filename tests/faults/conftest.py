@@ -4,7 +4,7 @@ database emptied), and the figures table.
 
 Every scenario records its `Outcome` with `record(outcome)`; at the end of the session the table of
 figures is printed in pytest's summary and written to $DRAFTLOOP_FAULTS_FIGURES (default
-/tmp/faults-figures.txt), ready to paste into a closing note.
+faults-figures.txt in the system's temporary directory), ready to paste into a closing note.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from tests.faults import pg_faults
 from tests.faults.outcome import Outcome
 from tests.faults.processes import OTHER_CODE, ProcessSet
 
-FIGURES_PATH = Path(os.environ.get("DRAFTLOOP_FAULTS_FIGURES", "/tmp/faults-figures.txt"))
+FIGURES_PATH = Path(os.environ.get("DRAFTLOOP_FAULTS_FIGURES") or Path(tempfile.gettempdir()) / "faults-figures.txt")
 _recorded: list[Outcome] = []
 
 
