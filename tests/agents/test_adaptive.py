@@ -274,10 +274,11 @@ async def test_an_explicit_max_concurrency_is_never_exceeded(tmp_path: Path, llm
     try:
         await asyncio.gather(*(agents.draft(agents=["capped"], request=request(f"n {i}")) for i in range(30)))
         state = agents.limit_of(agents.spec("capped"))
+        shown = {item.name: str(item.concurrency) for item in await agents.check(probe=False)}
     finally:
         await agents.aclose()
     assert llm.max_in_flight["gpt-capped"] == 3
     assert state.ceiling == 3 and state.limit == 3
-    assert str(state) == "adaptive concurrency, at most 3 in flight"
+    assert str(state) == shown["capped"] == "adaptive concurrency, at most 3 in flight"  # `draftloop agents`
     default = AgentPool(_settings(llm))
     assert str(default.limit_of(default.spec("openai:gpt-any"))) == "adaptive concurrency"
