@@ -22,7 +22,7 @@ from bot.permissions import is_admin, may_see
 from bot.platforms import policy
 from bot.ports import Clock
 from bot.replies import Reply, ReplyKind
-from bot.report.digest import Period, build_report, render_text
+from bot.report.digest import Period, build_report, render_chat
 from bot.settings import Settings
 from bot.states import State
 from storage import projects as store
@@ -115,8 +115,8 @@ class Commands:
 
     async def digest(self, cmd: CommandInvoked) -> None:
         period = Period.last_days(DIGEST_DAYS, now=self.clock.now(), tz=self.settings.tz)
-        report = await build_report(self.db, period)
-        await self._say(cmd, Reply(render_text(report), kind=ReplyKind.DIGEST, data=report))
+        report = await build_report(self.db, period, now=self.clock.now())
+        await self._say(cmd, Reply(render_chat(report), kind=ReplyKind.DIGEST, data=report))
 
     async def _project(self, cmd: CommandInvoked) -> Project:
         locator = cmd.locator or _number_arg(cmd)

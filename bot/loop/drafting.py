@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
 from bot.agents import AgentPool
 from bot.loop import transitions
 from bot.loop.acks import Acknowledger
 from bot.loop.first_draft import FirstDraft
+from bot.loop.leases import held
 from bot.loop.publishing import Shown
 from bot.loop.threads import number_of
 from bot.loop.turns import Turns
@@ -50,6 +53,8 @@ class Drafting:
         self.writer = writer
         self.acks = acks
         self.owner = owner  # this process, in lease tokens
+        # Told when feedback reaches an outside agent's project, which no model revises (bot/loop/external.py).
+        self.outside_waits: Callable[[Project], Awaitable[None]] | None = None
 
     def new_token(self) -> str:
         # A token per run, not per process: two tasks of one process must exclude each other too.
@@ -97,16 +102,21 @@ class Drafting:
                 ran = True
                 shown: Shown | None = None
                 try:
-                    shown = await self._one(claim, run)
+                    async with self.holding(run.project_id, run.token):
+                        shown = await self._one(claim, run)
                 finally:
                     run.first = None  # the first draft serves the first cycle only
                     # No turn for this: waiting for one could be cancelled, and the lease must go back.
                     more = await self._release(run, shown)
-                if not more:
-                    return ran
+                if not more or claim.project.agent.startswith(store.EXTERNAL_AGENTS):
+                    return ran  # an outside agent's pending feedback waits for that agent
         finally:
             if first is not None:
                 first.cancel()
+
+    def holding(self, project_id: int, token: str) -> AbstractAsyncContextManager[None]:
+        """The lease `token` holds on the project, renewed until the block ends (bot/loop/leases.py)."""
+        return held(self.db, self.clock, project_id=project_id, token=token, seconds=self.lease)
 
     async def _claim(self, run: Run) -> Claim | None:
         """Take the lease and read what a cycle needs, in one transaction."""
@@ -155,6 +165,13 @@ class Drafting:
         project = claim.project
         state = State(project.state)
         if state in FINAL or state == State.FAILED:
+            return None
+        if project.agent.startswith(store.EXTERNAL_AGENTS):
+            # An outside agent sends its own versions: its feedback waits for it, no model is asked.
+            if state == State.IN_REVIEW and project.posted_version < project.current_version:
+                return await self.writer.show_again(project)
+            if claim.pending and self.outside_waits is not None:
+                await self.outside_waits(project)
             return None
         if state == State.DRAFTING and project.acked_at is None and run.first is None:
             claim.project = project = await self.acks.resume(project)  # its acknowledgement failed

@@ -30,7 +30,7 @@ from bot.replies import Reply, ReplyKind
 from bot.settings import Settings
 from bot.states import State
 from bot.triage import Triage, normalise_category, split_explicit, triage, triage_request
-from storage import projects as store
+from storage import Session, projects as store
 from storage.models import Project
 
 _log = logging.getLogger(__name__)
@@ -72,7 +72,8 @@ class Intake:
 
     async def on_request(self, event: RequestPosted, receipt: Receipt) -> None:
         platform = self.platforms.named(event.actor.platform)
-        explicit, text = split_explicit(event.text.strip())
+        names = self.settings.file.category_names
+        explicit, text = split_explicit(event.text.strip(), names)
         brief = _brief(text.strip(), event)
         limit = self.settings.file.workflow.max_request_chars
         if not brief or len(brief) > limit:
@@ -83,7 +84,7 @@ class Intake:
                 )
                 return
             raise InvalidRequest(texts.too_long("request", len(brief), limit))
-        routed = self._route(brief, explicit or (event.category and normalise_category(event.category)))
+        routed = self._route(brief, explicit or (event.category and normalise_category(event.category, names)))
         agent, category = routed.found.agent.name, routed.found.category
         # The model is asked before anything is stored: its latency then overlaps the bookkeeping
         # below. A redelivery or a failure before the project exists cancels it.
@@ -92,12 +93,16 @@ class Intake:
         try:
             async with self.turns.turn(first.ticket):
                 project = await self._store(event, routed, first, receipt)
-                opened = await self._acknowledge(platform, event, project, routed)
+                async with self.drafting.holding(first.number, first.lease):
+                    opened = await self._acknowledge(platform, event, project, routed)
+                    if opened is not None:
+                        await self._remember(first, project, *opened)
             if opened is None:
                 return  # stored, owing its acknowledgement: the sweeper resumes it when its lease runs out
             thread, ack = opened
-            route = await self._reroute(platform, project, routed, ack) if routed.asking else {}
-            first.writes.add(lambda session: self.acks.remember(session, project, thread, ack, **route))
+            if routed.asking:
+                route = await self._reroute(platform, project, routed, ack)
+                first.writes.add(lambda session: self.acks.remember(session, project, thread, ack, **route))
             await self.drafting.run_first(first)
         finally:
             first.cancel()
@@ -130,7 +135,7 @@ class Intake:
                 thread_id=event.thread.thread_id if event.thread else None,
                 request_message_id=origin.message_id,
                 requester_id=event.actor.user_id,
-                requester_name=event.actor.display,
+                requester_name=event.actor.name,
                 brief=routed.brief,
                 category=found.category,
                 category_reason=found.reason,
@@ -179,6 +184,20 @@ class Intake:
                 except Exception:  # noqa: BLE001 - unrecorded, the resume opens the thread again
                     _log.warning("could not record the thread of project %s", number)
             return None
+
+    async def _remember(self, first: FirstDraft, project: Project, thread: ThreadRef, ack: MessageRef) -> None:
+        """Record the thread and the acknowledgement at once: a process that dies during the model
+        call must leave a project that is not acknowledged twice. Unrecorded (the database blinked
+        through its retries), the record rides with the first cycle's next transaction."""
+
+        async def remember(session: Session) -> None:
+            await self.acks.remember(session, project, thread, ack)
+
+        try:
+            await self.acks.db.run(remember)
+        except Exception as exc:  # noqa: BLE001
+            _log.warning("could not record the acknowledgement of project %s now: %s", project.id, type(exc).__name__)
+            first.writes.add(remember)
 
     async def _reroute(
         self, platform: ChatPlatform, project: Project, routed: _Routed, ack: MessageRef

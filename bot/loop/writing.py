@@ -7,12 +7,9 @@ module writes it, renewing the lease while the model writes.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from bot import texts
 from bot.agent_spec import AgentSpec
@@ -30,7 +27,7 @@ from bot.ports import ChatPlatform, Clock, DraftRequest, DraftResult, FeedbackPo
 from bot.prompts import build_request
 from bot.replies import Reply, ReplyKind
 from bot.settings import Settings
-from storage import Session, locks, projects as store
+from storage import Session, projects as store
 from storage.engine import Database
 from storage.models import Feedback, Project
 
@@ -93,7 +90,6 @@ class Writer:
         number = project.current_version + 1
         upto = max((f.id or 0 for f in points if f.consumed_by is None), default=0)
         editor = await self._editor(project, number, run)
-        renewer = asyncio.create_task(self._renew_forever(number_of(project), run.token))
         started = time.perf_counter()
         try:
             first = run.first
@@ -112,10 +108,6 @@ class Writer:
             async with self.turns.turn(run.ticket):
                 await self.publisher.failed(project, number, exc, _shown_id(editor), run.writes)
             return None
-        finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
         progress_id = _shown_id(editor)
         latency = int((time.perf_counter() - started) * 1000)
         async with self.turns.turn(run.ticket):
@@ -211,16 +203,6 @@ class Writer:
             max_output_tokens=spec.max_tokens,
             context_tokens=spec.context_tokens,
         )
-
-    async def _renew_forever(self, project_id: int, token: str) -> None:
-        while True:
-            await asyncio.sleep(self.lease / 3)
-            try:
-                async with self.db.session() as session:
-                    until = self.clock.now() + timedelta(seconds=self.lease)
-                    await locks.renew(session=session, project_id=project_id, owner=token, until=until)
-            except Exception as exc:  # noqa: BLE001 - the next renewal may succeed; the lease has time left
-                _log.warning("could not renew the lease of project %s: %s", project_id, type(exc).__name__)
 
     async def _save(
         self,

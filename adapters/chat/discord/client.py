@@ -63,7 +63,7 @@ class DraftloopClient(discord.Client):
         self.platform = DiscordPlatform(self, guild_id=self.guild_id)
         self.interactions = Interactions(platform=self.platform, handle=handle, spawn=spawn)
         self.tree: app_commands.CommandTree[DraftloopClient] = app_commands.CommandTree(self)
-        self.interactions.add_commands(self.tree)
+        self.interactions.add_commands(self.tree, settings.file.category_names)
 
     # ------------------------------------------------------------------ start-up
     async def setup_hook(self) -> None:

@@ -7,7 +7,7 @@ work is handed to `spawn(handle(event))`; its id is the event's key, so a repeat
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import discord
@@ -133,9 +133,10 @@ class Interactions:
             except discord.HTTPException as exc:
                 _log.info("discord: could not close a deferred command (%s)", exc.status)
 
-    def add_commands(self, tree: app_commands.CommandTree[Any]) -> None:
+    def add_commands(self, tree: app_commands.CommandTree[Any], categories: Sequence[str] = CATEGORIES) -> None:
         """`/draft [brief] [category]` and `/draftloop help|status|digest`."""
-        choices = [app_commands.Choice(name=c, value=c) for c in CATEGORIES]
+        # Discord takes at most 25 choices; a longer list leaves the rest to `[category]` in the brief.
+        choices = [app_commands.Choice(name=c, value=c) for c in categories[:25]]
 
         @app_commands.command(name="draft", description="Start a draftloop request: an AI draft that experts improve")
         @app_commands.describe(brief="What you need (leave empty to open a form)", category="Category (optional)")

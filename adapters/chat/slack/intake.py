@@ -20,6 +20,7 @@ and the message shortcut), `interactivity.py` (buttons and forms).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -28,9 +29,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from adapters.chat.common import files
-from adapters.chat.slack.people import UserGroups, configured_groups
+from adapters.chat.slack.people import UserGroups, configured_groups, names as user_names
 from adapters.chat.slack.platform import PLATFORM, SlackPlatform
-from bot.config import CATEGORIES
 from bot.errors import DraftloopError
 from bot.events import Actor, Attachment, Event, RequestPosted
 from bot.identity import warn_config
@@ -62,7 +62,7 @@ class SlackIntake:
         self.recent: RecentKeys[str] = RecentKeys()
         self.groups = UserGroups(platform, configured_groups(settings))
         warn_config(settings.file, PLATFORM)
-        self.categories = tuple(dict.fromkeys((*CATEGORIES, *settings.file.categories)))
+        self.categories = settings.file.category_names
 
     async def submit(self, key: str | None, work: Work, body: dict[str, Any]) -> None:
         """Store the delivery, then run `work` (which builds the event) and the workflow after the
@@ -112,9 +112,15 @@ class SlackIntake:
             log.exception("slack: an event could not be handled")
 
     async def actor(self, user_id: str, name: str = "") -> Actor:
-        # `name` (a payload's user.name / user_name) is shown, never matched: permissions compare ids.
-        roles = await self.groups.of(user_id) if self.groups.groups else frozenset()
-        return Actor(PLATFORM, user_id, name=name, roles=roles)
+        # A name is shown, never matched: permissions compare ids. Slack's own name for the person
+        # comes first, so one person reads the same however they acted (a payload's user.name is the
+        # old username); `name` stands in when the lookup fails, and the id when there is neither.
+        looked_up = user_names(self.platform).of(user_id)
+        if self.groups.groups:
+            shown, roles = await asyncio.gather(looked_up, self.groups.of(user_id))
+        else:
+            shown, roles = await looked_up, frozenset()
+        return Actor(PLATFORM, user_id, name=shown or name, roles=roles)
 
     async def attachments(self, shared: list[dict[str, Any]]) -> tuple[Attachment, ...]:
         """Slack's file objects → attachments; readable ones (adapters/chat/common/files.py) are read."""
