@@ -44,6 +44,7 @@ from storage.statements import insert_row, rowcount, table
 from storage.versions import add_version, finish_version, latest_version
 
 __all__ = [
+    "EXTERNAL_AGENTS",
     "add_decision",
     "add_feedback",
     "add_version",
@@ -65,6 +66,10 @@ __all__ = [
     "touch_person",
     "update_project",
 ]
+
+# The agent name of a project whose versions an outside agent sends (an MCP client, a script:
+# bot/loop/external.py), as `external:<client>`: no model drafts it, so nothing resumes its feedback.
+EXTERNAL_AGENTS = "external:"
 
 # What update_project and move_state may write besides the state: a column's value.
 Value = str | int | float | datetime | None
@@ -176,7 +181,10 @@ async def projects_needing_work(*, session: AsyncSession, now: datetime, limit: 
     """Projects left owing work whose lease is free or expired: a first draft or its acknowledgement,
     a revision with pending feedback, a stored version whose post failed. Rows another process is
     looking at right now are skipped on PostgreSQL (`SKIP LOCKED`); the caller claims each one's
-    lease before working on it, so this is a list of candidates, not a claim."""
+    lease before working on it, so this is a list of candidates, not a claim.
+
+    An outside agent's project (EXTERNAL_AGENTS) owes only a version whose post failed: its revisions
+    come from that agent, so its pending feedback is nobody's work here (and must not fill the batch)."""
     states = states_of(session)
     pending = (
         select(col(Feedback.project_id))
@@ -184,11 +192,11 @@ async def projects_needing_work(*, session: AsyncSession, now: datetime, limit: 
         .distinct()
     )
     in_review = col(Project.state) == states.review
+    ours = ~col(Project.agent).startswith(EXTERNAL_AGENTS)
     stmt = (
         select(col(Project.id))
         .where(
-            (col(Project.state).in_(states.working))
-            | (in_review & col(Project.id).in_(pending))
+            (ours & (col(Project.state).in_(states.working) | (in_review & col(Project.id).in_(pending))))
             | (in_review & (col(Project.posted_version) < col(Project.current_version))),
             (col(Project.lease_until) == None) | (col(Project.lease_until) < now),  # noqa: E711
         )
