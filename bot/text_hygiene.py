@@ -11,15 +11,25 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, TypeVar
 
-from bot.events import Event
+from bot.events import Actor, Event
 from storage.hygiene import clean_text
 
 E = TypeVar("E", bound=Event)
 
 
+# Who acted is stored in columns this wide (people, projects, feedback): a longer name from any
+# platform is cut here rather than failing the event's statement.
+ACTOR_CHARS = 128
+
+
 def clean_event(event: E) -> E:
-    """`event` with every string in it cleaned; the same object when nothing needed it."""
+    """`event` with every string in it cleaned and its actor's id and name cut to what is stored;
+    the same object when nothing needed it."""
     cleaned: E = _clean(event)
+    actor = getattr(cleaned, "actor", None)
+    if isinstance(actor, Actor) and (len(actor.name) > ACTOR_CHARS or len(actor.user_id) > ACTOR_CHARS):
+        short = dataclasses.replace(actor, user_id=actor.user_id[:ACTOR_CHARS], name=actor.name[:ACTOR_CHARS])
+        cleaned = dataclasses.replace(cleaned, actor=short)
     return cleaned
 
 

@@ -24,11 +24,18 @@ def taken_port() -> Iterator[int]:
 
 
 @pytest.mark.parametrize(
-    ("module", "name"), [("tests.fakes.discord_api", "fake Discord"), ("tests.fakes.slack_api", "fake Slack")]
+    ("module", "name", "command"),
+    [
+        ("tests.fakes.discord_api", "fake Discord", ["serve"]),
+        ("tests.fakes.slack_api", "fake Slack", ["serve"]),
+        ("tests.fakes.llm_server", "fake LLM server", []),
+    ],
 )
-def test_a_fake_on_a_port_in_use_says_so_in_one_line(taken_port: int, module: str, name: str) -> None:
+def test_a_fake_on_a_port_in_use_says_so_in_one_line(
+    taken_port: int, module: str, name: str, command: list[str]
+) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", module, "serve", "--port", str(taken_port)], capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", module, *command, "--port", str(taken_port)], capture_output=True, text=True, timeout=30
     )
     assert done.returncode == 1
     assert done.stderr == (

@@ -200,3 +200,20 @@ async def test_a_failed_statement_logs_none_of_the_brief(
     assert "unhandled error" in logged and "refused by the test" in logged  # the failure is logged...
     for piece in ("Initech", "BLUEBIRD", "Eve Example"):  # ...without the values it was writing
         assert piece not in logged and piece not in caplog.text
+
+
+async def test_an_actor_name_longer_than_its_column_is_cut_not_refused(
+    make_runtime: Callable[..., Runtime], settings_factory: Callable[..., Settings], db: Database
+) -> None:
+    # Before: PostgreSQL refused the insert (varchar(128)): a traceback and "Something went wrong".
+    rt = make_runtime(settings_factory())
+    long = Actor("console", "u" * 300, name="N" * 300)
+    await rt.workflow.handle(
+        RequestPosted(MessageRef("console", "C1", "m1"), long, "a post on tea", event_key="Ev-long")
+    )
+    async with db.session() as s:
+        project = (await s.execute(select(Project))).scalar_one()
+        person = (await s.execute(select(Person))).scalar_one()
+    assert project.requester_id == "u" * 128 and project.current_version == 1
+    assert person.name == "N" * 128
+    assert texts.INTERNAL_ERROR not in rt.chat.texts()  # type: ignore[attr-defined]

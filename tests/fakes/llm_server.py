@@ -773,10 +773,9 @@ def main(argv: list[str] | None = None) -> None:
         help="always fail: MODEL=KIND or KIND (503, 429, overloaded, break, stream-error, stall, empty, refusal)",
     )
     args = parser.parse_args(argv)
-    try:
-        asyncio.run(_serve(args))
-    except KeyboardInterrupt:
-        pass
+    from tests.fakes.loopback import serve_until_interrupted
+
+    serve_until_interrupted(_serve(args), name="fake LLM server")
 
 
 if __name__ == "__main__":
