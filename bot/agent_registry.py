@@ -2,9 +2,11 @@
 ones found by the `draftloop.agents` entry point.
 
 A provider is a name (an agent's `provider` in the config, the part before `:` in DRAFTLOOP_AGENT), a
-factory `(spec: AgentSpec, settings: Settings) -> AgentBackend`, and the environment variable its key is
-read from by default. The core knows no provider by name: it masks every declared key variable
-(bot/redact.py) and asks a built backend where it calls (`draftloop agents`).
+factory `(spec: AgentSpec, settings: Settings) -> AgentBackend`, the environment variable its key is
+read from by default, and the one that moves its endpoint, with whether an endpoint must be given (a
+provider with no endpoint of its own, such as any OpenAI-compatible server, is refused at start-up
+without one instead of quietly calling someone else's). The core knows no provider by name: it masks
+every declared key variable (bot/redact.py) and asks a built backend where it calls (`draftloop agents`).
 
 The built-ins are declared in `adapters/agents/__init__.py` (BUILTIN_TABLE). bot/ never imports adapters,
 so that table is named here by its import path and read on first need; its entries name each backend
@@ -35,19 +37,37 @@ class Provider:
     name: str
     factory: Callable[..., object] | str
     key_env: str = ""  # the variable holding the key unless an agent names its own `key_env`; "" none
+    base_url_env: str = ""  # the variable holding the endpoint unless an agent names its own `base_url`
+    base_url_required: bool = False  # no default endpoint: `base_url` or `base_url_env` must be set
 
 
 _registered: dict[str, Provider] = {}
 _loaded: dict[str, Callable[..., object]] = {}
 
 
-def register_backend(name: str, factory: Callable[..., object] | str, *, key_env: str | None = None) -> None:
+def register_backend(
+    name: str,
+    factory: Callable[..., object] | str,
+    *,
+    key_env: str | None = None,
+    base_url_env: str | None = None,
+    base_url_required: bool | None = None,
+) -> None:
     """Make `name` a provider built by `factory(spec, settings)`; it replaces any provider of that name.
 
-    `key_env` defaults to the factory's own `key_env` attribute (a backend class declares it).
+    Each declaration defaults to the factory's own attribute of that name (a backend class declares them).
     """
-    declared = key_env if key_env is not None else str(getattr(factory, "key_env", "") or "")
-    _registered[name] = Provider(name, factory, declared)
+
+    def declared(attr: str, given: object) -> object:
+        return given if given is not None else getattr(factory, attr, None)
+
+    _registered[name] = Provider(
+        name,
+        factory,
+        str(declared("key_env", key_env) or ""),
+        str(declared("base_url_env", base_url_env) or ""),
+        declared("base_url_required", base_url_required) is True,
+    )
     _loaded.pop(name, None)
 
 

@@ -1,12 +1,21 @@
 """The TOML file's shape (DRAFTLOOP_CONFIG): categories, workflow numbers, digests, platform tables.
 
-Unknown keys are an error, so a typo is caught at start-up. A chat platform's table (`[slack]`,
-`[discord]`, …) belongs to that platform: its package declares the model (bot/platforms.py), and a
-platform reads its table with `policy.config(settings.file)`.
+Everything is checked when the file is read, so a mistake stops the start-up with one line instead of
+surfacing on the first request or the first scheduled digest: unknown keys (a typo), numbers out of
+range, agent names drafting could not use (`default_agent`, `triage_agent`, a category's `agent` and
+`fallback`), category names a request could not be tagged with, digest channels on a platform that is
+not installed, cron expressions and time zones. A chat platform's table (`[slack]`, `[discord]`, …)
+belongs to that platform: its package declares the model (bot/platforms.py), and a platform reads its
+table with `policy.config(settings.file)`.
+
+Categories: the built-in ones (CATEGORIES) and every `[categories.NAME]` of the file. A category the
+file names is a real one: `[NAME] …` tags a request with it and digests count it like the others.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,7 +31,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, InitErrorDetails
 
 from bot import platforms
-from bot.agent_spec import AgentSpec
+from bot.agent_spec import AgentSpec, named
 
 CATEGORIES: tuple[str, ...] = (
     "writing",
@@ -51,21 +60,67 @@ class CategoryConfig(_Strict):
 
 
 class WorkflowConfig(_Strict):
-    lease_seconds: float = 60.0
-    feedback_debounce_seconds: float = 0.0
-    expert_minutes_cap: int = 60  # estimates from reply gaps are capped here
-    nudge_after_hours: float = 24.0
-    expire_after_days: float = 14.0
-    max_request_chars: int = 20_000
-    max_reply_chars: int = 10_000
-    aside_marker: str = "//"
+    lease_seconds: float = Field(60.0, ge=1, le=86_400)
+    # how often serve and worker look for work left unfinished (at most half the lease: bot/loop/sweeper.py)
+    sweep_seconds: float = Field(10.0, gt=0, le=3600)
+    feedback_debounce_seconds: float = Field(0.0, ge=0, le=3600)
+    expert_minutes_cap: int = Field(60, ge=0, le=24 * 60)  # estimates from reply gaps are capped here
+    nudge_after_hours: float = Field(24.0, gt=0)
+    expire_after_days: float = Field(14.0, gt=0)
+    max_request_chars: int = Field(20_000, ge=1)
+    max_reply_chars: int = Field(10_000, ge=1)
+    aside_marker: str = Field("//", min_length=1)
+
+    @field_validator("aside_marker")
+    @classmethod
+    def _visible(cls, value: str) -> str:
+        # a blank marker would make every reply an aside: no feedback would ever start a revision
+        if not value.strip():
+            raise ValueError("must be visible characters, like //")
+        return value
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Berlin or UTC") from exc
+    return value
 
 
 class DigestChannel(_Strict):
     platform: str
-    channel: str
+    channel: str = Field(min_length=1)
     cron: str = "0 9 * * mon"
     timezone: str | None = None
+
+    @field_validator("platform")
+    @classmethod
+    def _installed(cls, value: str) -> str:
+        known = platforms.installed()
+        if value not in known:
+            raise ValueError(f"{value!r} is not an installed platform; use one of {', '.join(sorted(known))}")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        # APScheduler is the worker's (bot/app/scheduler.py): imported only for a file that has channels.
+        from apscheduler.triggers.cron import CronTrigger
+
+        accepted = 'five fields: minute hour day month weekday, like "0 9 * * mon"'
+        try:
+            trigger = CronTrigger.from_crontab(value, timezone=UTC)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a cron expression ({exc}); use {accepted}") from exc
+        if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+            raise ValueError(f"{value!r} never fires; use {accepted}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else _zone(value)
 
 
 class DigestConfig(_Strict):
@@ -90,11 +145,22 @@ class FileConfig(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+        return _zone(value)
+
+    @field_validator("categories")
+    @classmethod
+    def _category_names(cls, value: dict[str, CategoryConfig]) -> dict[str, CategoryConfig]:
+        for name in value:
+            if not _CATEGORY_NAME.match(name):
+                raise ValueError(
+                    f"{name!r} cannot be a category name: use 2 to 40 lower-case letters and hyphens, like poetry"
+                )
         return value
+
+    @property
+    def category_names(self) -> tuple[str, ...]:
+        """Every category: the built-in ones, then the file's own in the order it names them."""
+        return (*CATEGORIES, *(name for name in self.categories if name not in CATEGORIES))
 
     @model_validator(mode="wrap")
     @classmethod
@@ -117,12 +183,14 @@ class FileConfig(_Strict):
                 tables[name] = model.model_validate(value)
             except ValidationError as exc:
                 errors += [{**e, "loc": (name, *e["loc"])} for e in exc.errors()]
+        references: list[InitErrorDetails] = []
         try:
             cfg = cast(FileConfig, handler({**rest, _TABLES: tables}))
+            references = _agent_references(cfg)
         except ValidationError as exc:
             errors = exc.errors() + errors
-        if errors:
-            raise ValidationError.from_exception_data(cls.__name__, [_again(e) for e in errors])
+        if errors or references:
+            raise ValidationError.from_exception_data(cls.__name__, [*(_again(e) for e in errors), *references])
         return cfg
 
     def table(self, name: str) -> BaseModel | None:
@@ -131,6 +199,30 @@ class FileConfig(_Strict):
 
 
 _TABLES = "platform_tables"
+# What a `[category]` tag at the start of a request can name once normalised (bot/triage.py).
+_CATEGORY_NAME = re.compile(r"^[a-z][a-z-]{1,39}$")
+
+
+def _agent_references(cfg: FileConfig) -> list[InitErrorDetails]:
+    """Each agent name in the file that drafting could not use, at its place (`categories.writing.agent`)."""
+    found: list[InitErrorDetails] = []
+
+    def check(loc: tuple[str | int, ...], name: str) -> None:
+        try:
+            named(name, cfg.agents)
+        except ValueError as exc:
+            found.append({"type": "value_error", "loc": loc, "input": name, "ctx": {"error": exc}})
+
+    for key in ("default_agent", "triage_agent"):
+        value = getattr(cfg, key)
+        if value is not None:
+            check((key,), value)
+    for category, settings in cfg.categories.items():
+        if settings.agent is not None:
+            check(("categories", category, "agent"), settings.agent)
+        for i, name in enumerate(settings.fallback):
+            check(("categories", category, "fallback", i), name)
+    return found
 
 
 def _has_table(policy: platforms.PlatformPolicy[Any] | None) -> bool:

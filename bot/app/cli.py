@@ -1,45 +1,131 @@
 """The `draftloop` command: chat, serve, worker, digest, agents, db upgrade.
 
 Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration error (click's convention).
+Every failure a user can cause or meet is one line on stderr, `draftloop: …` or `draftloop CMD: …`:
+the settings are checked whole before any command runs (bot/settings.py), usage errors name the option
+and what it accepts, and runtime failures (the database unreachable, a port in use, a file that
+cannot be written) say what failed and what to do. A traceback comes only with DRAFTLOOP_LOG_LEVEL=DEBUG.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
 import signal
-from collections.abc import Callable, Coroutine
-from datetime import date
+import sys
+import traceback
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import date, timedelta
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
+from bot import platforms, redact
 from bot.agents import AgentCheck, AgentPool
 from bot.app.log_config import setup_logging
 from bot.app.runtime import STOP_GRACE_SECONDS, Role, Runtime, load_services
 from bot.errors import ConfigError, DraftloopError
 from bot.events import ThreadRef
 from bot.report.chart import chart_png
-from bot.report.digest import DigestReport, Period, build_report, render_text
+from bot.report.digest import DigestReport, Period, build_report
+from bot.report.render import render_text
 from bot.settings import Settings, load_settings
 from storage.engine import async_url
-from storage.migrate import upgrade
+from storage.failures import describe_failure
+from storage.migrate import RevisionError, target_revision, upgrade
+
+ENVIRONMENT = """\
+Environment variables (secrets only ever come from here):
+  DATABASE_URL          sqlite:///PATH.db, postgresql://… or postgres://…
+                        (default: draftloop.db in DRAFTLOOP_DATA_DIR)
+  DRAFTLOOP_AGENT       offline (default), PROVIDER:MODEL such as
+                        openai:gpt-4.1, or an agent of the config file
+  DRAFTLOOP_CONFIG      the TOML file: agents, categories, workflow, digests
+  DRAFTLOOP_DATA_DIR    the default SQLite file and attachments (data)
+  DRAFTLOOP_LOG_LEVEL   DEBUG (with tracebacks), INFO, WARNING, ERROR,
+                        CRITICAL (default INFO; WARNING for chat, digest)
+  PORT                  HTTP port of draftloop serve (3000)
+  SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL
+  DISCORD_TOKEN, DISCORD_API_URL, DISCORD_GATEWAY_URL
+  OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL
+Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration error.
+"""
+
+_log = logging.getLogger("draftloop")
+# Typer's click: its own copy in newer Typers, the click package in older ones; found through a class
+# Typer exports, so both work.
+_CLICK: Any = sys.modules[typer.BadParameter.__module__]
+
+
+def _debug() -> bool:
+    """Tracebacks are for DRAFTLOOP_LOG_LEVEL=DEBUG only (read raw: the settings may be what failed)."""
+    return os.environ.get("DRAFTLOOP_LOG_LEVEL", "").strip().upper() == "DEBUG"
+
+
+def _fail(code: int, message: str, exc: BaseException | None = None, *, prefix: str = "draftloop") -> NoReturn:
+    """Print one line (and, at DEBUG, the traceback before it), masked, and exit with `code`."""
+    mask = redact.active()
+    if exc is not None and _debug():
+        sys.stderr.write(mask.log_text("".join(traceback.format_exception(exc))))
+    line = " ".join(mask(message).split())  # one line, whatever the message held
+    typer.echo(f"{prefix}: {line}", err=True)
+    raise typer.Exit(code)
+
+
+class _OneLineErrors(TyperGroup):
+    """Usage errors as one line (`draftloop digest: invalid value for --format: …`) instead of click's
+    usage block; exit codes stay click's (2)."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.Abort:
+            typer.echo("draftloop: interrupted", err=True)
+            sys.exit(130)
+        except _CLICK.ClickException as exc:
+            sys.exit(_show(exc))
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _show(exc: Any) -> int:
+    """A click usage error as one line; its exit code."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        exc.show()  # `draftloop` alone: the help, as click gives it
+    elif isinstance(exc, _CLICK.UsageError):
+        where = exc.ctx.command_path if exc.ctx is not None else "draftloop"
+        message = " ".join(str(exc.format_message()).split()).rstrip(".")
+        typer.echo(f"{where}: {message[:1].lower()}{message[1:]} (see {where} --help)", err=True)
+    else:
+        typer.echo(f"draftloop: {exc.format_message()}", err=True)
+    return int(exc.exit_code)
+
 
 app = typer.Typer(
     name="draftloop",
+    cls=_OneLineErrors,
     help="AI drafts, expert feedback in threads, acceptance: in Slack, Discord or this console.",
+    epilog=ENVIRONMENT,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-_log = logging.getLogger("draftloop")
 
 
 def _version(value: bool) -> None:
@@ -61,28 +147,67 @@ T = TypeVar("T")
 
 
 def _settings(*, quiet: bool = False) -> Settings:
+    """The settings, checked whole before the command does anything; exit 2 with one line if wrong."""
     try:
         settings = load_settings()
     except ConfigError as exc:
-        typer.echo(f"draftloop: configuration error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        _fail(2, f"configuration error: {exc}", exc)
     # The console prints the conversation on stdout; only problems belong on stderr there.
     level = "WARNING" if quiet and "DRAFTLOOP_LOG_LEVEL" not in os.environ else settings.draftloop_log_level
     setup_logging(level, settings=settings)
     return settings
 
 
-def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+class _DatabaseDown(Exception):
+    """The database could not be reached or opened at start-up; the message is the one line to show."""
+
+
+async def _runtime(settings: Settings) -> Runtime:
+    """Runtime.create, with a database that cannot be reached said in one sentence."""
+    url = _database_url(settings)
+    try:
+        return await Runtime.create(settings)
+    except Exception as exc:
+        failure = describe_failure(exc, url, connecting=True)
+        if failure is None:
+            raise
+        raise _DatabaseDown(failure) from exc
+
+
+def _os_failure(exc: OSError, port: int | None) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        where = f"port {port}" if port is not None else "the port"
+        return f"cannot listen on {where}: another process is using it; stop it or set PORT to a free port"
+    where = f" {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{':' if where else ''}{where}"
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, T]], *, url: str | None = None, port: int | None = None) -> T:
     try:
         return asyncio.run(main())
+    except (typer.Exit, _CLICK.ClickException):
+        raise
     except ConfigError as exc:
-        typer.echo(f"draftloop: configuration error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        _fail(2, f"configuration error: {exc}", exc)
+    except RevisionError as exc:
+        _fail(2, str(exc), exc)
+    except _DatabaseDown as exc:
+        _fail(1, str(exc), exc)
     except DraftloopError as exc:
-        typer.echo(f"draftloop: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        _fail(1, str(exc), exc)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+    except Exception as exc:
+        failure = describe_failure(exc, url) if url else None
+        if failure is not None:
+            _fail(1, failure, exc)
+        if isinstance(exc, OSError):
+            _fail(1, _os_failure(exc, port), exc)
+        _fail(1, f"unexpected error ({type(exc).__name__}: {exc}); DRAFTLOOP_LOG_LEVEL=DEBUG shows where", exc)
+
+
+def _database_url(settings: Settings) -> str:
+    return settings.database_url or f"sqlite:///{settings.draftloop_data_dir / 'draftloop.db'}"
 
 
 @app.command()
@@ -91,7 +216,7 @@ def chat() -> None:
     settings = _settings(quiet=True)
 
     async def main() -> None:
-        runtime = await Runtime.create(settings)
+        runtime = await _runtime(settings)
         try:
             services = load_services(runtime, "chat", names=("console",))
             if not services:
@@ -103,54 +228,113 @@ def chat() -> None:
         finally:
             await runtime.close()
 
-    _run(main)
+    _run(main, url=_database_url(settings))
+
+
+# A digest period lies within these days: wider asks (`--since 1900-01-01`) mean "everything" and are
+# taken as that, since dates far outside overflow the period before it and the database's timestamps.
+EARLIEST = date(1970, 1, 1)
+LATEST = date(2200, 1, 1)
+DEFAULT_DAYS = 7
 
 
 def _parse_date(value: str | None, name: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        return date.fromisoformat(value.strip())
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date like 2026-11-16", param_hint=name) from None
 
 
+def _clamped(day: date | None, name: str) -> date | None:
+    if day is None or EARLIEST <= day <= LATEST:
+        return day
+    edge = EARLIEST if day < EARLIEST else LATEST
+    typer.echo(f"draftloop: {name} {day} is outside {EARLIEST} … {LATEST}; taken as {edge}", err=True)
+    return edge
+
+
+def _period_days(since: date | None, until: date | None, today: date) -> tuple[date, date]:
+    """[since, until): the defaults are the last 7 days up to and including today; `--until` alone
+    takes the 7 days before it, `--since` alone runs to today."""
+    if since is None and until is None:
+        return today - timedelta(days=DEFAULT_DAYS - 1), today + timedelta(days=1)
+    if since is None:
+        assert until is not None
+        return until - timedelta(days=DEFAULT_DAYS), until
+    if until is None:
+        return since, max(today + timedelta(days=1), since + timedelta(days=1))
+    return since, until  # the command checked that until is after since
+
+
+def _chart_path(chart: Path | None) -> Path | None:
+    """The chart's file, checked before any work: a file in a directory that exists and can be written."""
+    if chart is None:
+        return None
+    path = chart.expanduser()
+    if path.is_dir():
+        raise typer.BadParameter(
+            f"{chart} is a directory; name a file, like {path / 'digest.png'}", param_hint="--chart"
+        )
+    parent = path.parent
+    if not parent.is_dir():
+        raise typer.BadParameter(f"the directory {parent} does not exist; create it first", param_hint="--chart")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise typer.BadParameter(f"{path} cannot be written (permission denied)", param_hint="--chart")
+    return path
+
+
 @app.command()
 def digest(
-    since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (default: 7 days ago).")] = None,
-    until: Annotated[str | None, typer.Option(help="Day after the last, YYYY-MM-DD (default: tomorrow).")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
-    chart: Annotated[Path | None, typer.Option("--chart", help="Also write the chart (PNG) to this file.")] = None,
+    since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (default: 7 days before --until).")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Day after the last, YYYY-MM-DD (default: 7 days after --since, or tomorrow).")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json (any case).")] = "text",
+    chart: Annotated[
+        Path | None, typer.Option("--chart", help="Also write the chart (PNG) to this file; its path goes to stderr.")
+    ] = None,
     post: Annotated[
         str | None,
         typer.Option("--post", help="Post it to PLATFORM:CHANNEL (slack:C123, discord:456, console:-) too."),
     ] = None,
 ) -> None:
-    """Completion rates, feedback cycles, expert minutes and cost for a period."""
-    if format not in ("text", "json"):
-        raise typer.BadParameter("use text or json", param_hint="--format")
+    """Completion rates, feedback cycles, expert minutes and cost for a period (local days [since, until))."""
+    shape = format.strip().lower()
+    if shape not in ("text", "json"):
+        raise typer.BadParameter(f"{format!r} is not a format; use text or json", param_hint="--format")
     target = _parse_post(post)
+    chart_file = _chart_path(chart)
+    first = _clamped(_parse_date(since, "--since"), "--since")
+    end = _clamped(_parse_date(until, "--until"), "--until")
+    if first is not None and end is not None and end <= first:
+        raise typer.BadParameter(f"{end} is not after --since {first}", param_hint="--until")
     settings = _settings(quiet=True)
-    first, end = _parse_date(since, "--since"), _parse_date(until, "--until")
 
     async def main() -> str:
-        runtime = await Runtime.create(settings)
+        runtime = await _runtime(settings)
         try:
-            default = Period.last_days(7, now=runtime.clock.now(), tz=settings.tz)
-            period = Period(first or default.since, end or default.until, settings.tz)
-            if period.until <= period.since:
-                raise ConfigError("--until must be after --since")
+            today = runtime.clock.now().astimezone(settings.tz).date()
+            period = Period(*_period_days(first, end, today), settings.tz)
             report = await build_report(runtime.db, period, now=runtime.clock.now())
-            if chart is not None:
+            if chart_file is not None:
                 png = await asyncio.to_thread(chart_png, report.to_json())
-                chart.write_bytes(png)
+                await asyncio.to_thread(chart_file.write_bytes, png)
             if target is not None:
                 await _post_digest(runtime, report, *target)
         finally:
             await runtime.close()
-        return json.dumps(report.to_json(), indent=2) if format == "json" else render_text(report)
+        if chart_file is not None:
+            typer.echo(f"draftloop: chart written to {chart_file.resolve()}", err=True)
+        if shape == "json":
+            return json.dumps(report.to_json(), indent=2)
+        # Posted to the console, the digest is already on this terminal: once is enough.
+        return "" if target is not None and target[0] == "console" else render_text(report)
 
-    typer.echo(_run(main))
+    out = _run(main, url=_database_url(settings))
+    if out:
+        typer.echo(out)
 
 
 def _parse_post(value: str | None) -> tuple[str, str] | None:
@@ -159,6 +343,11 @@ def _parse_post(value: str | None) -> tuple[str, str] | None:
     platform, _, channel = value.partition(":")
     if not platform or not channel:
         raise typer.BadParameter("use PLATFORM:CHANNEL, e.g. slack:C0123 or discord:1234", param_hint="--post")
+    known = platforms.installed()
+    if platform not in known:
+        raise typer.BadParameter(
+            f"{platform!r} is not an installed platform; use one of {', '.join(sorted(known))}", param_hint="--post"
+        )
     return platform, channel
 
 
@@ -220,13 +409,14 @@ def _agent_line(item: AgentCheck) -> str:
         f"{mark} {item.name}: {item.provider} {item.model}"
         f"{' (responses API)' if spec.api == 'responses' else ''} at {facts.endpoint}{key}"
         f" · ${spec.price_input:g}/${spec.price_output:g}/${spec.price_cached:g} per M tokens in/out/cached"
-        f" · max {spec.max_concurrency} in flight · used by: {used} · {item.status}"
+        f" · {item.concurrency or 'adaptive concurrency'} · used by: {used} · {item.status}"
     )
 
 
 async def _serve(settings: Settings, role: Role) -> None:
-    runtime = await Runtime.create(settings)
+    runtime = await _runtime(settings)
     services = load_services(runtime, role)
+    scheduler_only = role == "worker" and not services
     if role == "worker":
         # the scheduler runs here only, never in the web process; it starts after the platforms it posts to
         from bot.app.scheduler import JobScheduler  # APScheduler is the worker's alone: the web process never loads it
@@ -243,6 +433,11 @@ async def _serve(settings: Settings, role: Role) -> None:
         for service in services:
             await service.start()
             _log.info("%s started (%s)", service.name, role)
+        if scheduler_only:
+            _log.warning(
+                "no chat platform to connect (set SLACK_BOT_TOKEN and SLACK_APP_TOKEN, or DISCORD_TOKEN): "
+                "only the scheduler runs (digests, reminders, expiry)"
+            )
         if role == "worker":
             await runtime.workflow.resume_pending()
         await stop.wait()
@@ -260,23 +455,40 @@ async def _serve(settings: Settings, role: Role) -> None:
 def serve() -> None:
     """The web process: Slack's HTTP events on $PORT (default 3000) and GET /healthz."""
     settings = _settings()
-    _run(lambda: _serve(settings, "web"))
+    _run(lambda: _serve(settings, "web"), url=_database_url(settings), port=settings.port)
 
 
 @app.command()
 def worker() -> None:
     """The worker process: Slack Socket Mode, the Discord gateway and the scheduler, in one loop."""
     settings = _settings()
-    _run(lambda: _serve(settings, "worker"))
+    _run(lambda: _serve(settings, "worker"), url=_database_url(settings))
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
-    """Apply database migrations (safe to run on every release)."""
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision: head (default) or a revision id.")] = "head",
+) -> None:
+    """Apply database migrations (safe to run on every release; draftloop never downgrades)."""
+    try:
+        target_revision(revision)  # an unknown revision is refused before anything connects
+    except RevisionError as exc:
+        raise typer.BadParameter(str(exc), param_hint="REVISION") from None
     settings = _settings()
-    url = async_url(settings.database_url, data_dir=settings.draftloop_data_dir)
-    _run(lambda: upgrade(url, revision))
-    typer.echo(f"database at {revision}")
+
+    async def main() -> str:
+        url = async_url(settings.database_url, data_dir=settings.draftloop_data_dir)
+        try:
+            return await upgrade(url, revision)
+        except RevisionError:
+            raise
+        except Exception as exc:
+            failure = describe_failure(exc, url, connecting=True)
+            if failure is None:
+                raise
+            raise _DatabaseDown(failure) from exc
+
+    typer.echo(f"database at {_run(main, url=_database_url(settings))}")
 
 
 def main() -> None:

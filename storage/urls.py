@@ -1,0 +1,42 @@
+"""Is a pasted DATABASE_URL one draftloop can use? Answered at start-up, before any connection.
+
+A pure check (no file is created, nothing connects), so the settings can refuse a URL with one line
+naming what is wrong and what is accepted. The sentence never repeats the URL: it may hold a password.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ACCEPTED = "sqlite:///PATH.db, postgresql://USER:PASSWORD@HOST:PORT/NAME or postgres://…"
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with `url` as DATABASE_URL, in one sentence; None when it is usable.
+
+    Accepted: `sqlite:///path.db` (a file: an in-memory database would lose everything at exit),
+    `postgresql://…` and `postgres://…` as hosting platforms hand it out, with or without a driver
+    (`+asyncpg`, `+aiosqlite`: the async driver is chosen anyway).
+    """
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    try:
+        parsed = make_url(url)
+        port = parsed.port
+    except (ArgumentError, ValueError):
+        return f"it is not a database URL; use {ACCEPTED}"
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:") or parsed.query.get("mode") == "memory":
+            return (
+                "an in-memory SQLite database would lose every project at exit; "
+                "use a file, e.g. sqlite:///data/draftloop.db"
+            )
+        return None
+    if backend == "postgresql":
+        if port is not None and not 0 < port < 65536:
+            return f"port {port} is not a TCP port (1-65535)"
+        return None
+    return f"{backend!r} databases are not supported; use {ACCEPTED}"
