@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.figures import Dimension, ExpertFigures, Figures, GroupFigures, Waiting
-from storage.models import Feedback, Project, Version
+from storage.models import Feedback, Person, Project, Version
 from storage.state_sets import StateSets
 
 
@@ -124,9 +124,13 @@ async def feedback_in_period(
     """Feedback given in [since, until): adds expert minutes to `out` and returns the per-author figures.
 
     One scan grouped by (category, model, author); a project has one category and one model, so the
-    distinct projects of an author add up across those groups.
+    distinct projects of an author add up across those groups. An author is named by their latest
+    known name (the people table), else the name stored with their feedback, else their id: feedback
+    from an event that carried only an id was stored with the id, or no name, as its author's name.
     """
-    name = func.max(func.coalesce(func.nullif(col(Feedback.author_name), ""), col(Feedback.author_id)))
+    known = func.nullif(func.nullif(col(Person.name), ""), col(Feedback.author_id))
+    stored = func.nullif(func.nullif(col(Feedback.author_name), ""), col(Feedback.author_id))
+    name = func.max(func.coalesce(known, stored, col(Feedback.author_id)))
     stmt = (
         select(
             col(Project.category),
@@ -140,6 +144,9 @@ async def feedback_in_period(
         )
         .select_from(Feedback)
         .join(Project, col(Project.id) == col(Feedback.project_id))
+        .outerjoin(
+            Person, and_(col(Person.platform) == col(Project.platform), col(Person.user_id) == col(Feedback.author_id))
+        )
         .where(
             col(Feedback.created_at) >= since,
             col(Feedback.created_at) < until,
@@ -233,9 +240,14 @@ async def median_seconds(
     return sum(values) / len(values)
 
 
-async def waiting(*, session: AsyncSession, states: StateSets, limit: int = 10) -> tuple[list[Waiting], int]:
-    """Projects waiting for review now, oldest first, and how many there are."""
+async def waiting(
+    *, session: AsyncSession, states: StateSets, limit: int = 10, before: datetime | None = None
+) -> tuple[list[Waiting], int]:
+    """Projects waiting for review now, oldest first, and how many there are; with `before`, only
+    those already in review then (a past period's digest), so the total is exact too."""
     where = and_(col(Project.state) == states.review, col(Project.review_since).is_not(None))
+    if before is not None:
+        where = and_(where, col(Project.review_since) <= before)
     total = int((await session.execute(select(func.count()).where(where))).scalar_one())
     stmt = (
         select(

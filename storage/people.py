@@ -1,10 +1,11 @@
-"""Everyone who took part, per platform; the expert flag only ever turns on."""
+"""Everyone who took part, per platform; the expert flag only ever turns on, and a name learnt once
+stays until a new one replaces it (an event that carries only an id says nothing about the name)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Insert
+from sqlalchemy import Insert, case
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Person
@@ -20,7 +21,7 @@ def _touch_person(dialect: str) -> Insert:
         index_elements=["platform", "user_id"],
         set_={
             "last_seen": stmt.excluded.last_seen,
-            "name": stmt.excluded.name,
+            "name": case((stmt.excluded.name != "", stmt.excluded.name), else_=_people.c.name),
             "is_expert": _people.c.is_expert | stmt.excluded.is_expert,
         },
     )

@@ -38,18 +38,20 @@ class People:
         self._known: dict[tuple[str, str], tuple[str, bool]] = {}
 
     async def touch(self, session: Session, actor: Actor, category: str) -> None:
+        # The name, never the id in its place: the store keeps a known name when an event brings none.
         expert = is_expert(actor, category, self.settings)
         key = (actor.platform, actor.user_id)
-        if self._known.get(key) == (actor.display, expert):
+        known = self._known.get(key)
+        if known is not None and known[1] == expert and actor.name in ("", known[0]):
             return
         if len(self._known) > self.limit:
             self._known.clear()
-        self._known[key] = (actor.display, expert)
+        self._known[key] = (actor.name or (known[0] if known else ""), expert)
         await store.touch_person(
             session=session,
             platform=actor.platform,
             user_id=actor.user_id,
-            name=actor.display,
+            name=actor.name,
             is_expert=expert,
             now=self.clock.now(),
         )
