@@ -178,8 +178,7 @@ def _os_failure(exc: OSError, port: int | None) -> str:
     if exc.errno == errno.EADDRINUSE:
         where = f"port {port}" if port is not None else "the port"
         return f"cannot listen on {where}: another process is using it; stop it or set PORT to a free port"
-    where = f" {exc.filename}" if exc.filename else ""
-    return f"{exc.strerror or exc}{':' if where else ''}{where}"
+    return f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc)
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, T]], *, url: str | None = None, port: int | None = None) -> T:

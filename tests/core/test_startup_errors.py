@@ -370,3 +370,11 @@ def test_serve_on_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert f"draftloop: cannot listen on port {port}: another process is using it" in done.stderr
     assert done.stderr.count("\n") == 1 and time.monotonic() - started < 30
+
+
+def test_a_data_directory_that_cannot_be_made_is_one_line_and_exit_1(env: dict[str, str], tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    # Before: a NotADirectoryError traceback from the engine's set-up.
+    line = _one_line(_invoke(["digest"], {**env, "DRAFTLOOP_DATA_DIR": str(blocker / "data")}, tmp_path), 1)
+    assert line == f"draftloop: {blocker / 'data'}: Not a directory"
