@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol
 
@@ -57,6 +57,10 @@ class Runtime:
         self.redactor = redact.configure(redact.Redactor.from_settings(settings))
         self.workflow = Workflow(db=db, settings=settings, agents=self.agents, clock=self.clock, redactor=self.redactor)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.workflow.external.spawn = self.spawn  # a first draft asked for from outside is drained on stop
+        # Routes other front doors add to the web process's HTTP app (the JSON API: adapters/mcp/http_api.py);
+        # each is called with the app, which the chat platform serving HTTP builds.
+        self.web_routes: list[Callable[[Any], None]] = []
 
     @classmethod
     async def create(cls, settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Runtime:

@@ -23,12 +23,22 @@ import uuid
 from bot import texts
 from bot.agents import AgentPool
 from bot.errors import NotAllowed, UserFacingError
-from bot.events import CommandInvoked, DecisionSignal, Event, Locator, RequestPosted, ThreadRef, ThreadReply
+from bot.events import (
+    CommandInvoked,
+    DecisionSignal,
+    Event,
+    Locator,
+    RequestPosted,
+    SignalGiven,
+    ThreadRef,
+    ThreadReply,
+)
 from bot.loop import threads
 from bot.loop.acks import Acknowledger
 from bot.loop.commands import Commands
 from bot.loop.decisions import Decisions
 from bot.loop.drafting import Drafting
+from bot.loop.external import External
 from bot.loop.feedback import Feedback
 from bot.loop.inbox import Delivery, Inbox
 from bot.loop.intake import Intake
@@ -130,6 +140,17 @@ class Workflow:
             decisions=self.decisions,
             commands=self.commands,
         )
+        # The outside front doors' operations (adapters/mcp): projects whose versions an outside agent sends.
+        self.external = External(
+            db=db,
+            settings=settings,
+            clock=clock,
+            platforms=platforms,
+            drafting=self.drafting,
+            publisher=publisher,
+            acks=acks,
+        )
+        self.drafting.outside_waits = self.external.feedback_waits
 
     def register_platform(self, platform: ChatPlatform) -> None:
         # The one boundary of chat output: everything the core posts, edits or uploads, on every
@@ -158,6 +179,8 @@ class Workflow:
                     await self.decisions.on_decision(event, receipt)
                 case CommandInvoked():
                     await self.commands.run(event, receipt)
+                case SignalGiven():
+                    await self.decisions.on_signal(event, receipt)
             await receipt.settle()  # handling that stored nothing: the key on its own
         except Redelivered:
             _log.info("dropping redelivered event %s", event.event_key)
