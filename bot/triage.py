@@ -113,18 +113,21 @@ class Triage:
     mentions: tuple[str, ...]
 
 
-def normalise_category(raw: str) -> str | None:
-    name = raw.strip().lower()
-    name = _ALIASES.get(name, name).replace(" ", "-").replace("_", "-")
-    return name if name in CATEGORIES else None
+def normalise_category(raw: str, names: tuple[str, ...] = CATEGORIES) -> str | None:
+    """The category `raw` names among `names` (the built-ins, or `settings.file.category_names` with the
+    config's own); an alias counts only when no category has that very name."""
+    name = raw.strip().lower().replace(" ", "-").replace("_", "-")
+    if name not in names:
+        name = _ALIASES.get(raw.strip().lower(), name).replace(" ", "-").replace("_", "-")
+    return name if name in names else None
 
 
-def split_explicit(text: str) -> tuple[str | None, str]:
+def split_explicit(text: str, names: tuple[str, ...] = CATEGORIES) -> tuple[str | None, str]:
     """`[data-science] clean this CSV` → ("data-science", "clean this CSV"); unknown tags stay in the text."""
     match = _EXPLICIT.match(text)
     if match is None:
         return None, text
-    category = normalise_category(match.group("cat"))
+    category = normalise_category(match.group("cat"), names)
     if category is None:
         return None, text
     return category, text[match.end() :]
@@ -199,12 +202,16 @@ def triage(
 
 # -- classification by a model ----------------------------------------------------------------
 
-TRIAGE_SYSTEM = (
-    "You sort freelance work requests into one category. Categories: "
-    + ", ".join(CATEGORIES)
-    + ". Answer with one line: the category name, a colon, and a reason of at most twelve words. "
-    "Example: data-science: cleaning and summarising a CSV file"
-)
+def triage_system(names: tuple[str, ...] = CATEGORIES) -> str:
+    return (
+        "You sort freelance work requests into one category. Categories: "
+        + ", ".join(names)
+        + ". Answer with one line: the category name, a colon, and a reason of at most twelve words. "
+        "Example: data-science: cleaning and summarising a CSV file"
+    )
+
+
+TRIAGE_SYSTEM = triage_system()
 TRIAGE_MAX_CHARS = 4000  # of the brief shown to the classifier
 TRIAGE_MAX_TOKENS = 40
 TRIAGE_TIMEOUT = 15.0
@@ -216,14 +223,14 @@ class Completer(Protocol):
     async def complete(self, name: str, request: DraftRequest, *, timeout: float) -> DraftResult: ...
 
 
-def parse_classification(answer: str) -> tuple[str, str] | None:
+def parse_classification(answer: str, names: tuple[str, ...] = CATEGORIES) -> tuple[str, str] | None:
     """`data-science: cleaning a CSV` → ("data-science", "cleaning a CSV"); None when no category is named."""
     line = next((ln.strip() for ln in answer.splitlines() if ln.strip()), "")
     head, _, rest = line.partition(":")
-    category = normalise_category(head.strip(" *`'\"[]."))
+    category = normalise_category(head.strip(" *`'\"[]."), names)
     if category is None:
         lowered = line.lower()
-        found = [(lowered.find(c), c) for c in CATEGORIES if c in lowered]
+        found = [(lowered.find(c), c) for c in names if c in lowered]
         if not found:
             return None
         category = min(found)[1]
@@ -244,7 +251,7 @@ async def classify(text: str, *, settings: Settings, pool: Completer) -> tuple[s
         version=0,
         category="triage",
         brief=brief,
-        system=TRIAGE_SYSTEM,
+        system=triage_system(settings.file.category_names),
         messages=(("user", brief),),
         max_output_tokens=TRIAGE_MAX_TOKENS,
     )
@@ -254,7 +261,7 @@ async def classify(text: str, *, settings: Settings, pool: Completer) -> tuple[s
         _log.warning("triage agent %s failed, using keywords: %s", name, exc)
         category, why = classify_keywords(text)
         return category, f"{why}; triage agent unavailable"
-    parsed = parse_classification(result.text)
+    parsed = parse_classification(result.text, settings.file.category_names)
     if parsed is None:
         category, why = classify_keywords(text)
         return category, f"{why}; triage agent gave no category"

@@ -16,7 +16,20 @@ from bot.agent_registry import Provider
 
 BUILTINS: tuple[Provider, ...] = (
     Provider("offline", "adapters.agents.offline_agent:OfflineAgent"),
-    Provider("openai", "adapters.agents.openai_agent:OpenAIAgent", key_env="OPENAI_API_KEY"),
-    Provider("openai-compatible", "adapters.agents.openai_agent:OpenAICompatibleAgent", key_env="OPENAI_API_KEY"),
-    Provider("anthropic", "adapters.agents.anthropic_agent:AnthropicAgent", key_env="ANTHROPIC_API_KEY"),
+    Provider(
+        "openai", "adapters.agents.openai_agent:OpenAIAgent", key_env="OPENAI_API_KEY", base_url_env="OPENAI_BASE_URL"
+    ),
+    Provider(
+        "openai-compatible",
+        "adapters.agents.openai_agent:OpenAICompatibleAgent",
+        key_env="OPENAI_API_KEY",
+        base_url_env="OPENAI_BASE_URL",
+        base_url_required=True,  # any server: there is no default endpoint to fall back on
+    ),
+    Provider(
+        "anthropic",
+        "adapters.agents.anthropic_agent:AnthropicAgent",
+        key_env="ANTHROPIC_API_KEY",
+        base_url_env="ANTHROPIC_BASE_URL",
+    ),
 )
