@@ -37,10 +37,30 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.discord_components import (
+    EPHEMERAL,
+    IS_COMPONENTS_V2,
+    MAX_CONTENT,
+    Refused,
+    buttons,
+    check_message,
+    check_modal,
+    submission,
+    text_of,
+)
 from tests.fakes.loopback import LoopbackServer, serve_until_interrupted
 
+__all__ = ["EPHEMERAL", "IS_COMPONENTS_V2", "MAX_CONTENT", "FakeDiscord", "FakeUser", "buttons", "text_of"]
+
 API_PREFIX = "/api/v10"
-MAX_CONTENT = 2000
+# Permission bits (discord.com/developers/docs/topics/permissions).
+MANAGE_CHANNELS = 1 << 4
+MANAGE_THREADS = 1 << 34
+# What the README's invite link grants: view, send, threads, embeds, files, history.
+INSTALL_PERMISSIONS = 309_237_763_072
+MAX_FORUM_TAGS = 20
+MAX_APPLIED_TAGS = 5
+TAG_NAME_MAX = 20
 
 JSON_HEADERS = {"Content-Type": "application/json"}  # exactly this: discord.py parses nothing else as JSON
 
@@ -177,10 +197,19 @@ class FakeDiscord(LoopbackServer):
         self.token = "fake-discord-token"
         self.roles: dict[int, str] = {}
         self.role_ids: dict[str, int] = {}
-        for name in ("@everyone", "Writers", "Analysts", "Moderators"):
+        self.role_permissions: dict[int, int] = {}
+        for name, allowed in (
+            ("@everyone", 68608),  # view channels, send messages, read history
+            ("Writers", 68608),
+            ("Analysts", 68608),
+            ("Moderators", 2251799813685247),
+            ("draftloop", INSTALL_PERMISSIONS),  # the bot's own role, as the invite link made it
+        ):
             rid = self.guild_id if name == "@everyone" else snowflake()
             self.roles[rid] = name
             self.role_ids[name] = rid
+            self.role_permissions[rid] = allowed
+        self.bot.roles = (self.role_ids["draftloop"],)
         self.channels: dict[int, dict[str, Any]] = {}
         self.general = self._add_channel("general", 0)
         self.second = self._add_channel("requests", 0)
@@ -204,6 +233,7 @@ class FakeDiscord(LoopbackServer):
         self.dms: dict[int, int] = {}  # user id -> dm channel id
         self.denied: set[int] = set()  # channels where the bot lacks Send Messages
         self.calls: list[Call] = []
+        self.refusals: list[str] = []  # why each malformed payload was refused
         self.identifies = 0
         self.resumes = 0
         self._fail: list[tuple[str, str, int, float]] = []  # (method, route, status, retry_after)
@@ -275,8 +305,8 @@ class FakeDiscord(LoopbackServer):
                 "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
                 "hoist": False,
                 "position": i,
-                "permissions": "2251799813685247" if name == "Moderators" else "68608",
-                "managed": False,
+                "permissions": str(self.role_permissions[rid]),
+                "managed": name == "draftloop",
                 "mentionable": True,
                 "flags": 0,
                 "icon": None,
@@ -445,6 +475,26 @@ class FakeDiscord(LoopbackServer):
 
     def deny(self, channel_id: int) -> None:
         self.denied.add(channel_id)
+
+    def grant(self, *bits: int) -> None:
+        """Give the bot's role more permissions (MANAGE_CHANNELS, MANAGE_THREADS); call before it connects."""
+        rid = self.role_ids["draftloop"]
+        for bit in bits:
+            self.role_permissions[rid] |= bit
+
+    def bot_may(self, bit: int) -> bool:
+        return any(self.role_permissions[r] & (bit | 8) for r in (*self.bot.roles, self.guild_id))  # 8: admin
+
+    def forum_tags(self, forum: int | None = None) -> dict[str, int]:
+        """The forum's tags by name."""
+        channel = self.channels[forum or self.forum]
+        return {t["name"]: int(t["id"]) for t in channel.get("available_tags") or []}
+
+    def applied(self, thread: int) -> list[str]:
+        """The names of the tags applied to a forum post."""
+        parent = int(self.channels[thread]["parent_id"])
+        names = {v: k for k, v in self.forum_tags(parent).items()}
+        return [names.get(int(t), t) for t in self.channels[thread].get("applied_tags") or []]
 
     def archive(self, thread_id: int, *, locked: bool = True) -> None:
         meta = self.channels[thread_id]["thread_metadata"]
@@ -624,14 +674,29 @@ class FakeDiscord(LoopbackServer):
             )
         return out
 
-    def _check_content(self, payload: dict[str, Any]) -> web.Response | None:
-        content = payload.get("content") or ""
-        if len(content) > MAX_CONTENT:
-            return self._error(400, 50035, "Invalid Form Body: content: Must be 2000 or fewer in length.")
-        embeds = payload.get("embeds") or []
-        total = sum(len(e.get("title", "")) + len(e.get("description", "")) for e in embeds)
-        if len(embeds) > 10 or total > 6000:
-            return self._error(400, 50035, "Invalid Form Body: embeds")
+    @staticmethod
+    def _filenames(payload: dict[str, Any], files: list[tuple[str, bytes]]) -> tuple[str, ...]:
+        meta = payload.get("attachments") or []
+        return tuple(
+            (meta[i].get("filename") if i < len(meta) else None) or fallback for i, (fallback, _) in enumerate(files)
+        )
+
+    def _check(
+        self,
+        payload: dict[str, Any],
+        files: list[tuple[str, bytes]] = (),  # type: ignore[assignment]
+        *,
+        existing: dict[str, Any] | None = None,
+        create: bool = False,
+    ) -> web.Response | None:
+        """Discord's refusal of a malformed message payload (tests/fakes/discord_components.py), or None."""
+        try:
+            check_message(
+                payload, existing=existing, filenames=self._filenames(payload, list(files)), require_body=create
+            )
+        except Refused as exc:
+            self.refusals.append(exc.message)
+            return self._error(exc.status, exc.code, exc.message)
         return None
 
     def _writable(self, channel_id: int) -> web.Response | None:
@@ -740,7 +805,7 @@ class FakeDiscord(LoopbackServer):
 
     async def _h_post_channels_channel_id_messages(self, request: web.Request, channel_id: str) -> web.Response:
         payload, files = await self._read_body(request)
-        refused = self._writable(int(channel_id)) or self._check_content(payload)
+        refused = self._writable(int(channel_id)) or self._check(payload, files, create=True)
         if refused is not None:
             return refused
         msg = await self._create_message(int(channel_id), payload, files)
@@ -750,12 +815,18 @@ class FakeDiscord(LoopbackServer):
         msg = self.messages.get(mid)
         if msg is None:
             return self._error(404, 10008, "Unknown Message")
-        refused = self._check_content(payload)
+        refused = self._check(payload, files, existing=msg)
         if refused is not None:
             return refused
         for key in ("content", "embeds", "components"):
             if key in payload:
                 msg[key] = payload[key] if payload[key] is not None else ([] if key != "content" else "")
+        if payload.get("flags") is not None:
+            # Only these may change on an edit; the V2 flag is kept once set (checked above).
+            settable = 4 | IS_COMPONENTS_V2
+            msg["flags"] = (
+                (msg["flags"] & ~settable) | (int(payload["flags"]) & settable) | (msg["flags"] & IS_COMPONENTS_V2)
+            )
         if files or "attachments" in payload:
             kept = [a for a in msg["attachments"] if any(a["id"] == str(p.get("id")) for p in payload["attachments"])]
             msg["attachments"] = kept + self._attachments(mid, payload, files)
@@ -802,9 +873,79 @@ class FakeDiscord(LoopbackServer):
         ch = self.channels.get(int(channel_id))
         if ch is None:
             return self._error(404, 10003, "Unknown Channel")
+        try:
+            tags = self._tags_change(ch, body)
+            applied = self._applied_change(ch, body)
+        except Refused as exc:
+            self.refusals.append(exc.message)
+            return self._error(exc.status, exc.code, exc.message)
         if "archived" in body and ch.get("thread_metadata"):
             ch["thread_metadata"]["archived"] = bool(body["archived"])
+        if tags is not None:
+            ch["available_tags"] = tags
+        if applied is not None:
+            ch["applied_tags"] = applied
+        self._changed.set()
+        if ch["type"] == 11:
+            await self.dispatch("THREAD_UPDATE", dict(ch))
+        elif tags is not None:
+            await self.dispatch("CHANNEL_UPDATE", dict(ch))
         return self._json(ch)
+
+    def _tags_change(self, ch: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """A forum's new `available_tags` (Manage Channels; at most 20, names of at most 20 characters)."""
+        if "available_tags" not in body:
+            return None
+        if ch["type"] != 15:
+            raise Refused("Invalid Form Body: available_tags: only a forum or media channel has tags")
+        if not self.bot_may(MANAGE_CHANNELS):
+            raise Refused("Missing Permissions", code=50013, status=403)
+        wanted = list(body["available_tags"] or [])
+        if len(wanted) > MAX_FORUM_TAGS:
+            raise Refused(f"Invalid Form Body: available_tags: Must be {MAX_FORUM_TAGS} or fewer in length.")
+        known = {t["id"]: t for t in ch.get("available_tags") or []}
+        out = []
+        for i, tag in enumerate(wanted):
+            name = str(tag.get("name") or "")
+            if not 1 <= len(name) <= TAG_NAME_MAX:
+                raise Refused(f"Invalid Form Body: available_tags.{i}.name: Must be between 1 and 20 in length.")
+            tid = str(tag.get("id") or "")
+            base = known.get(tid) or {"id": str(snowflake())}
+            out.append(
+                {
+                    "id": base["id"],
+                    "name": name,
+                    "moderated": bool(tag.get("moderated", False)),
+                    "emoji_id": tag.get("emoji_id"),
+                    "emoji_name": tag.get("emoji_name"),
+                }
+            )
+        return out
+
+    def _applied_change(self, ch: dict[str, Any], body: dict[str, Any]) -> list[str] | None:
+        """A forum post's new `applied_tags` (at most 5 of its forum's tags; Manage Threads unless the bot
+        opened the post, and always for a moderated tag; an archived post must be unarchived with it)."""
+        if "applied_tags" not in body:
+            return None
+        parent = self.channels.get(int(ch.get("parent_id") or 0), {})
+        if ch["type"] != 11 or parent.get("type") != 15:
+            raise Refused("Invalid Form Body: applied_tags: only a forum post has tags")
+        wanted = [str(t) for t in body["applied_tags"] or []]
+        if len(wanted) > MAX_APPLIED_TAGS:
+            raise Refused(f"Invalid Form Body: applied_tags: Must be {MAX_APPLIED_TAGS} or fewer in length.")
+        tags = {t["id"]: t for t in parent.get("available_tags") or []}
+        if any(t not in tags for t in wanted):
+            raise Refused("Invalid Form Body: applied_tags: Unknown tag")
+        meta = ch.get("thread_metadata") or {}
+        if meta.get("archived") and body.get("archived") is not False:
+            raise Refused("Thread is archived", code=50083)
+        before = set(ch.get("applied_tags") or [])
+        moved = before.symmetric_difference(wanted)
+        owner = str(ch.get("owner_id")) == str(self.bot.id)
+        moderated = any(tags.get(t, {}).get("moderated") for t in moved)
+        if (not owner or moderated) and not self.bot_may(MANAGE_THREADS):
+            raise Refused("Missing Permissions", code=50013, status=403)
+        return wanted
 
     async def _h_get_guilds_guild_id_members_user_id(
         self, request: web.Request, guild_id: str, user_id: str
@@ -866,10 +1007,23 @@ class FakeDiscord(LoopbackServer):
         if record.responses:
             return self._error(400, 40060, "Interaction has already been acknowledged.")
         body, files = await self._read_body(request)
-        record.responses.append(body)
-        record.responded_at = time.monotonic()
         kind = int(body["type"])
         data = body.get("data") or {}
+        if kind == 9:
+            try:
+                check_modal(data)
+            except Refused as exc:  # the interaction stays unanswered, as on Discord
+                self.refusals.append(exc.message)
+                return self._error(exc.status, exc.code, exc.message)
+        elif kind in (4, 7):
+            existing = None
+            if kind == 7 and "message" in record.data:
+                existing = self.messages.get(int(record.data["message"]["id"]))
+            refused = self._check(data, files, existing=existing, create=kind == 4)
+            if refused is not None:
+                return refused
+        record.responses.append(body)
+        record.responded_at = time.monotonic()
         info: dict[str, Any] = {
             "id": str(record.id),
             "type": record.kind,
@@ -881,9 +1035,6 @@ class FakeDiscord(LoopbackServer):
             payload = dict(data)
             if kind == 5:
                 payload = {"content": "", "flags": int(data.get("flags") or 0) | 128}
-            refused = self._check_content(payload)
-            if refused is not None:
-                return refused
             msg = await self._create_message(record.channel_id, payload, files, webhook=True)
             msg["interaction_metadata"] = {"id": str(record.id), "type": record.kind, "user": record.user.payload()}
             record.original_id = int(msg["id"])
@@ -903,7 +1054,7 @@ class FakeDiscord(LoopbackServer):
         if record is None:
             return self._error(404, 10015, "Unknown Webhook")
         payload, files = await self._read_body(request)
-        refused = self._check_content(payload)
+        refused = self._check(payload, files, create=True)
         if refused is not None:
             return refused
         msg = await self._create_message(record.channel_id, payload, files, webhook=True)
@@ -975,7 +1126,7 @@ class FakeDiscord(LoopbackServer):
             "id": message["id"],
             "where": ch.get("name") or message["channel_id"],
             "author": message["author"]["username"],
-            "content": message.get("content", ""),
+            "content": text_of(message),
             "buttons": [b.get("label") for b in buttons(message)],
             "embeds": [e.get("title") for e in message.get("embeds") or []],
             "files": [a["filename"] for a in message.get("attachments") or []],
@@ -1160,17 +1311,23 @@ class FakeDiscord(LoopbackServer):
         custom_id: str,
         values: dict[str, str],
         message: dict[str, Any] | None = None,
+        *,
+        opened_by: InteractionRecord | None = None,
     ) -> InteractionRecord:
-        rows = [
-            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]} for key, value in values.items()
-        ]
+        """A member submits a modal. With `opened_by` (the interaction the bot answered with that modal),
+        the submission has the modal's own shape (labels, radio groups) and only what the form allows."""
+        if opened_by is not None:
+            modal = opened_by.responses[0]
+            assert modal["type"] == 9, f"{opened_by.id} was not answered with a modal"
+            assert modal["data"]["custom_id"] == custom_id, f"the modal is {modal['data']['custom_id']}"
+            rows = submission(modal["data"], values)
+        else:
+            rows = [
+                {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
+                for key, value in values.items()
+            ]
         data = {"custom_id": custom_id, "components": rows}
         return await self._interaction(5, user, channel_id, data, message)
-
-
-def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
-    """The buttons of a message payload, in order."""
-    return [c for row in message.get("components") or [] for c in row.get("components", []) if c.get("type") == 2]
 
 
 # ---------------------------------------------------------------------- command line
