@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal, get_args
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,19 @@ class Outcome(StrEnum):
     REJECT = "reject"
 
 
+RejectReason = Literal["wrong scope", "factual errors", "tone", "format", "other"]
+# The reasons a reject form offers, in the order platforms show them; stored and counted as written.
+REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
+
+
 @dataclass(frozen=True)
 class DecisionSignal:
-    """Accept or reject, by button, reaction or typed word."""
+    """Accept or reject, by button, reaction or typed word.
+
+    A reject may carry one of REJECT_REASONS and a free comment (a platform's reject form); both are
+    stored with the decision and the reasons are counted in the digest. A reason outside the list
+    is stored as "other".
+    """
 
     locator: Locator
     actor: Actor
@@ -114,11 +125,14 @@ class DecisionSignal:
     event_key: str | None = None
     # The thread to answer a refusal in, when the locator alone does not say (e.g. a button).
     reply_to: ThreadRef | None = None
+    reason: str | None = None
+    comment: str | None = None
 
 
 @dataclass(frozen=True)
 class CommandInvoked:
-    """help, status, digest, retry, cancel. `reply_to` is where the answer goes."""
+    """help, status, digest, retry, cancel, mine. `reply_to` is where the answer goes (`mine` answers
+    privately, to the actor only)."""
 
     name: str
     actor: Actor
@@ -128,4 +142,22 @@ class CommandInvoked:
     event_key: str | None = None
 
 
-Event = RequestPosted | ThreadReply | DecisionSignal | CommandInvoked
+SignalValue = Literal["up", "down"]
+
+
+@dataclass(frozen=True)
+class SignalGiven:
+    """One-tap feedback (👍 / 👎) on one version of a draft.
+
+    A light signal: stored per project, version and person (a second tap replaces the first), counted
+    in the digest beside accept and reject; never feedback, never a revision, never a decision.
+    """
+
+    locator: Locator
+    actor: Actor
+    version: int
+    value: SignalValue
+    event_key: str | None = None
+
+
+Event = RequestPosted | ThreadReply | DecisionSignal | CommandInvoked | SignalGiven

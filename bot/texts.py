@@ -136,12 +136,20 @@ def person(actor: Actor, project: Project | None = None) -> str:
     return actor.user_id
 
 
-def decided(project: Project, actor: Actor, outcome: Outcome) -> str:
+def decided(
+    project: Project, actor: Actor, outcome: Outcome, *, reason: str | None = None, comment: str | None = None
+) -> str:
     who = person(actor, project)
     end = "" if who.endswith(".") else "."  # "by Alice B." ends the sentence once
     if outcome == Outcome.ACCEPT:
         return f"✅ #{project.id} accepted at v{project.current_version} by {who}{end}"
-    return f"❌ #{project.id} rejected at v{project.current_version} by {who}{end}"
+    text = f"❌ #{project.id} rejected at v{project.current_version} by {who}{end}"
+    if reason:
+        text += f" Reason: {reason}."
+    if comment:
+        shown = " ".join(comment.split())
+        text += f"\n> {shown[:500]}{'…' if len(shown) > 500 else ''}"
+    return text
 
 
 def failed(project: Project, version: int, reason: str) -> str:
@@ -152,3 +160,23 @@ def status_line(project: Project) -> str:
     brief = " ".join(project.brief.split())[:60]
     v = f"v{project.current_version}" if project.current_version else "no draft yet"
     return f"#{project.id} · {project.state.replace('_', ' ')} · {v} · {project.category} · {brief}"
+
+
+# `mine` (and a platform's home view): what waits on one person, by why.
+MINE_HEADINGS = {
+    "decide": "Drafts waiting on your decision",
+    "review": "Waiting on your feedback as an expert",
+    "requested": "Your open requests",
+}
+NOTHING_WAITS = "Nothing waits on you right now."
+
+
+def mine_line(number: int, state: str, version: int, category: str, brief: str) -> str:
+    v = f"v{version}" if version else "no draft yet"
+    return f"#{number} · {state.replace('_', ' ')} · {v} · {category} · {brief}"
+
+
+# One-tap feedback and reject reasons, as a platform shows them.
+SIGNAL_THANKS = {"up": "Thanks: 👍 noted for v{version}.", "down": "Thanks: 👎 noted for v{version}."}
+REJECT_REASON_PROMPT = "Why reject it?"
+REJECT_COMMENT_PROMPT = "Anything the agent or the experts should know? (optional)"

@@ -142,6 +142,30 @@ class Decision(SQLModel, table=True):
     version: int
     via: str = Field(default="text", max_length=16)
     created_at: datetime = Field(sa_column=_ts())
+    # migration 0005: why a reject (one of the core's reasons, bot/events.py) and what the decider added
+    reason: str | None = Field(default=None, max_length=32)
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class Signal(SQLModel, table=True):
+    """One-tap feedback (👍 / 👎) on one version, one row per person: a second tap replaces the first.
+    Never feedback and never a decision; the digest counts them (migration 0005)."""
+
+    __tablename__ = "signals"
+    __table_args__ = (
+        UniqueConstraint("project_id", "version", "person_id", name="uq_signals"),
+        Index("ix_signals_updated", "updated_at", "value"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id")
+    version: int
+    person_id: str = Field(max_length=128)
+    person_name: str = Field(default="", max_length=200)
+    value: str = Field(max_length=8)  # up, down
+    via: str = Field(default="button", max_length=16)
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
 
 
 class Person(SQLModel, table=True):

@@ -1,8 +1,13 @@
-"""Commands: help, status, digest, retry, cancel, from a slash command, the console or a thread.
+"""Commands: help, status, digest, retry, cancel, mine, from a slash command, the console or a thread.
 
 A command that names a project answers in the open only where the project lives (its channel or a
 thread in it); its requester, experts and admins also get an answer elsewhere, privately. Anyone else
 gets "No project #N here.", the same as for a number that does not exist.
+
+`mine` answers the asker only: what waits on them (`waiting_on`, also read by a platform's home
+view). The list is data (`MineList`) a platform may render itself: one that has
+`show_private(thread, actor, reply)` is handed the reply with the list as its `data`; any other
+gets the list as Markdown through `notify_private`.
 
 retry and cancel move the project's state (through the state table) with the command's key in
 the same transaction; the others store nothing and record their key before they answer.
@@ -10,27 +15,64 @@ the same transaction; the others store nothing and record their key before they 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
 from bot import texts
 from bot.errors import NotAllowed, UnknownProject, UserFacingError
-from bot.events import Actor, CommandInvoked, Locator
+from bot.events import Actor, CommandInvoked, Locator, ThreadRef
 from bot.loop import transitions
 from bot.loop.drafting import Drafting
 from bot.loop.receipts import Receipt
 from bot.loop.registry import Platforms
-from bot.loop.threads import Threads, header, number_of
-from bot.permissions import is_admin, may_see
+from bot.loop.threads import Threads, header, number_of, thread_of
+from bot.permissions import is_admin, is_expert, may_see
 from bot.platforms import policy
 from bot.ports import Clock
 from bot.replies import Reply, ReplyKind
 from bot.report.digest import Period, build_report, render_chat
 from bot.settings import Settings
 from bot.states import State
-from storage import projects as store
+from storage import projects as store, signals
 from storage.engine import Database
 from storage.models import Project
 
 DIGEST_DAYS = 7
-NAMES = ("help", "status", "digest", "retry", "cancel")
+NAMES = ("help", "status", "digest", "retry", "cancel", "mine")
+BRIEF_CHARS = 80
+
+Why = Literal["decide", "review", "requested"]
+
+
+@dataclass(frozen=True)
+class MineItem:
+    """One project that waits on someone, and why: their draft to `decide`, a thread to `review`
+    as an expert of its category, or a `requested` project still being worked on (or failed)."""
+
+    number: int
+    why: Why
+    state: str
+    version: int
+    category: str
+    brief: str  # its first words, on one line
+    thread: ThreadRef  # where it lives: a platform links to it
+    since: datetime | None  # in review since, or created
+
+
+@dataclass(frozen=True)
+class MineList:
+    """What waits on one person, oldest first in each group."""
+
+    platform: str
+    person_id: str
+    decide: tuple[MineItem, ...] = ()
+    review: tuple[MineItem, ...] = ()
+    requested: tuple[MineItem, ...] = ()
+
+    @property
+    def items(self) -> tuple[MineItem, ...]:
+        return (*self.decide, *self.review, *self.requested)
 
 
 class Commands:
@@ -54,14 +96,14 @@ class Commands:
     async def run(self, cmd: CommandInvoked, receipt: Receipt) -> None:
         name = cmd.name.lower()
         if name not in NAMES:
-            raise UserFacingError(f"Unknown command `{cmd.name}`. Try help, status, digest, retry or cancel.")
+            raise UserFacingError(f"Unknown command `{cmd.name}`. Try help, status, digest, mine, retry or cancel.")
         if name == "retry":
             await self.retry(cmd, receipt)
         elif name == "cancel":
             await self.cancel(cmd, receipt)
         else:
             await receipt.settle()  # they store nothing: the key is recorded before the answer
-            await {"help": self.help, "status": self.status, "digest": self.digest}[name](cmd)
+            await {"help": self.help, "status": self.status, "digest": self.digest, "mine": self.mine}[name](cmd)
 
     async def _say(self, cmd: CommandInvoked, reply: Reply) -> None:
         await self.platforms.named(cmd.reply_to.platform).post(cmd.reply_to, reply)
@@ -118,6 +160,50 @@ class Commands:
         report = await build_report(self.db, period, now=self.clock.now())
         await self._say(cmd, Reply(render_chat(report), kind=ReplyKind.DIGEST, data=report))
 
+    async def mine(self, cmd: CommandInvoked) -> None:
+        """What waits on the asker, told to them only."""
+        found = self._masked(await self.waiting_on(cmd.actor))
+        text = mine_markdown(found)
+        platform = self.platforms.named(cmd.reply_to.platform)
+        reply = Reply(self.platforms.redactor(text), kind=ReplyKind.STATUS, data=found)
+        show = getattr(platform, "show_private", None)
+        if callable(show):
+            await show(cmd.reply_to, cmd.actor, reply)
+        else:
+            await platform.notify_private(cmd.reply_to, cmd.actor, text)
+
+    async def waiting_on(self, actor: Actor) -> MineList:
+        """The projects on the actor's platform that wait on them (see MineItem)."""
+        expert_of = [c for c in self.settings.file.category_names if is_expert(actor, c, self.settings)]
+        async with self.db.session() as session:
+            found = await signals.waiting_on(
+                session=session, platform=actor.platform, person_id=actor.user_id, expert_of=expert_of
+            )
+        groups: dict[Why, list[MineItem]] = {"decide": [], "review": [], "requested": []}
+        for project in found:
+            review = project.state == State.IN_REVIEW
+            if project.requester_id == actor.user_id:
+                why: Why = "decide" if review else "requested"
+            else:
+                why = "review"
+            groups[why].append(_item(project, why))
+        return MineList(
+            actor.platform,
+            actor.user_id,
+            tuple(groups["decide"]),
+            tuple(groups["review"]),
+            tuple(groups["requested"]),
+        )
+
+    def _masked(self, found: MineList) -> MineList:
+        """The list with every brief through the redaction: a platform may render it itself."""
+        mask = self.platforms.redactor
+
+        def one(items: tuple[MineItem, ...]) -> tuple[MineItem, ...]:
+            return tuple(MineItem(**{**i.__dict__, "brief": mask(i.brief)}) for i in items)
+
+        return MineList(found.platform, found.person_id, one(found.decide), one(found.review), one(found.requested))
+
     async def _project(self, cmd: CommandInvoked) -> Project:
         locator = cmd.locator or _number_arg(cmd)
         project = await self._visible(cmd, locator) if locator is not None else None
@@ -163,6 +249,30 @@ def _here(cmd: CommandInvoked, project: Project) -> bool:
     if where.platform != project.platform:
         return False
     return policy(where.platform).one_room or where.channel == project.channel
+
+
+def mine_markdown(found: MineList) -> str:
+    """The list as Markdown, one section per reason, for a platform that does not render it itself."""
+    out: list[str] = []
+    for why, items in (("decide", found.decide), ("review", found.review), ("requested", found.requested)):
+        if items:
+            out += [f"**{texts.MINE_HEADINGS[why]}**"]
+            out += [f"- {texts.mine_line(i.number, i.state, i.version, i.category, i.brief)}" for i in items]
+    return "\n".join(out) if out else texts.NOTHING_WAITS
+
+
+def _item(project: Project, why: Why) -> MineItem:
+    brief = " ".join(project.brief.split())
+    return MineItem(
+        number=number_of(project),
+        why=why,
+        state=project.state,
+        version=project.current_version,
+        category=project.category,
+        brief=brief if len(brief) <= BRIEF_CHARS else brief[: BRIEF_CHARS - 1] + "…",
+        thread=thread_of(project),
+        since=project.review_since if project.state == State.IN_REVIEW else project.created_at,
+    )
 
 
 def _number_arg(cmd: CommandInvoked) -> Locator | None:

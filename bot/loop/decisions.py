@@ -1,15 +1,22 @@
-"""Decisions: accept or reject, by button, reaction or typed word.
+"""Decisions: accept or reject, by button, reaction or typed word; and one-tap feedback (👍 / 👎).
 
 Only the requester, the category's experts and admins decide; anyone else is told privately.
-The decision, the state it moves the project to (through the state table) and the event's key
-are stored in one transaction; then the thread is told.
+The decision (with a reject's reason and comment, when a form gave them), the state it moves the
+project to (through the state table) and the event's key are stored in one transaction; then the
+thread is told.
+
+A signal (SignalGiven) is lighter: anyone who is not a bot may tap 👍 / 👎 on a version that exists;
+it is stored per version and person (a second tap replaces the first) with the event's key, and
+nothing is posted. It is never feedback and never starts a cycle.
 """
 
 from __future__ import annotations
 
+import logging
+
 from bot import texts
 from bot.errors import UnknownProject, UserFacingError
-from bot.events import DecisionSignal, Outcome
+from bot.events import REJECT_REASONS, DecisionSignal, Outcome, SignalGiven
 from bot.loop import transitions
 from bot.loop.memory import People
 from bot.loop.receipts import Receipt
@@ -20,7 +27,11 @@ from bot.ports import Clock
 from bot.replies import Reply, ReplyKind
 from bot.settings import Settings
 from bot.states import State
-from storage import projects as store
+from storage import projects as store, signals
+
+_log = logging.getLogger(__name__)
+
+COMMENT_CHARS = 2000
 
 
 class Decisions:
@@ -35,6 +46,7 @@ class Decisions:
 
     async def on_decision(self, event: DecisionSignal, receipt: Receipt) -> None:
         target = State.ACCEPTED if event.outcome == Outcome.ACCEPT else State.REJECTED
+        reason, comment = _why(event)
         now = self.clock.now()
         async with receipt.transaction() as session:
             project = await self.threads.find_in(session, event.locator, for_update=True)
@@ -51,7 +63,7 @@ class Decisions:
                     raise UserFacingError(texts.no_draft_yet(project))
                 accepted = {"accepted_version": project.current_version} if target == State.ACCEPTED else {}
                 await transitions.move(session, project, target, decided_at=now, updated_at=now, **accepted)
-                await store.add_decision(
+                decision = await store.add_decision(
                     session=session,
                     project_id=number_of(project),
                     actor_id=event.actor.user_id,
@@ -61,11 +73,48 @@ class Decisions:
                     via=event.via,
                     created_at=now,
                 )
+                if (reason or comment) and decision.id is not None:
+                    await signals.set_decision_reason(
+                        session=session, decision_id=decision.id, reason=reason, comment=comment
+                    )
                 await self.people.touch(session, event.actor, project.category)
         if not allowed:
             await self.platforms.named(project.platform).notify_private(
                 event.reply_to or thread_of(project), event.actor, texts.not_allowed(project)
             )
             return
-        text = texts.decided(project, event.actor, event.outcome)
+        text = texts.decided(project, event.actor, event.outcome, reason=reason, comment=comment)
         await self.threads.post(project, Reply(text, kind=ReplyKind.NOTICE, header=header(project, target.value)))
+
+    async def on_signal(self, event: SignalGiven, receipt: Receipt) -> None:
+        """Store a 👍 / 👎 on a version that exists; anything else (a bot, a project or version that
+        is not there, a value that is neither) is dropped with its key recorded."""
+        if event.actor.is_bot or event.value not in ("up", "down"):
+            return
+        async with receipt.transaction() as session:
+            project = await self.threads.find_in(session, event.locator)
+            if project is None or not 1 <= event.version <= project.current_version:
+                _log.info("signal on an unknown project or version dropped (%s v%s)", event.locator, event.version)
+                return
+            await signals.give_signal(
+                session=session,
+                project_id=number_of(project),
+                version=event.version,
+                person_id=event.actor.user_id,
+                person_name=event.actor.name,
+                value=event.value,
+                now=self.clock.now(),
+            )
+
+
+def _why(event: DecisionSignal) -> tuple[str | None, str | None]:
+    """A reject's reason (one of REJECT_REASONS, "other" for anything else) and comment, as stored."""
+    if event.outcome != Outcome.REJECT:
+        return None, None
+    reason = (event.reason or "").strip().lower() or None
+    if reason is not None and reason not in REJECT_REASONS:
+        reason = "other"
+    comment = (event.comment or "").strip() or None
+    if comment is not None and len(comment) > COMMENT_CHARS:
+        comment = comment[: COMMENT_CHARS - 1] + "…"
+    return reason, comment

@@ -14,7 +14,11 @@ Beyond the contract's keys, `to_json()` adds (never changing the contract's own 
 - `previous` and `change`: the same headline figures for the period of equal length just before,
   and the differences (rates in percentage points);
 - `waiting` / `waiting_total`: projects in review, oldest first, with hours waited up to `now` (for
-  a period in the past, up to its end, and only those already in review then).
+  a period in the past, up to its end, and only those already in review then);
+- `signals`: one-tap feedback (👍 / 👎) whose latest tap fell in the period, `{"up", "down",
+  "projects"}`, one per person and version (a second tap replaces the first);
+- `reject_reasons`: rejects decided in the period by the reason given, every reason of
+  bot/events.py REJECT_REASONS as a key (0 when none) and `unstated` for a reject without one.
 
 Periods are whole local days (bot/report/period.py).
 """
@@ -26,11 +30,12 @@ from datetime import datetime
 from typing import Any
 
 from bot import redact
+from bot.events import REJECT_REASONS, Outcome
 from bot.report import render as digest_render
 from bot.report.period import Period as Period  # re-exported: the digest's callers name periods
 from bot.states import STORED
 from bot.stats import rate
-from storage import Database, metrics
+from storage import Database, metrics, signals as signal_store
 from storage.figures import ExpertFigures, Figures, GroupFigures, Waiting
 
 
@@ -81,6 +86,8 @@ class DigestReport:
     waiting: list[Waiting] = field(default_factory=list)
     waiting_total: int = 0
     now: datetime | None = None  # what waiting ages are measured to (Period.measured_at)
+    signals: dict[str, int] = field(default_factory=lambda: {"up": 0, "down": 0, "projects": 0})
+    reject_reasons: dict[str, int] = field(default_factory=lambda: reasons_json({}))
 
     @property
     def headline(self) -> Headline:
@@ -144,6 +151,8 @@ class DigestReport:
             "change": self.change(),
             "waiting": [self._waiting_json(w) for w in self.waiting],
             "waiting_total": self.waiting_total,
+            "signals": dict(self.signals),
+            "reject_reasons": dict(self.reject_reasons),
         }
         # Names in it are people's own (display names): masked like any text that leaves.
         masked: dict[str, Any] = redact.active().json(data)
@@ -253,6 +262,10 @@ async def build_report(
             )
             previous = Headline.of(prev_figs["all"]["all"])
         waiting, waiting_total = await metrics.waiting(session=session, states=STORED, limit=waiting_limit)
+        taps = await signal_store.signal_counts(session=session, since=since, until=until)
+        reasons = await signal_store.reasons_given(
+            session=session, since=since, until=until, outcome=Outcome.REJECT.value
+        )
     at = period.measured_at(now)
     waiting, waiting_total = _waiting_at(at, waiting, waiting_total)
     return DigestReport(
@@ -268,7 +281,20 @@ async def build_report(
         waiting=waiting,
         waiting_total=waiting_total,
         now=at,
+        signals=taps,
+        reject_reasons=reasons_json(reasons),
     )
+
+
+def reasons_json(counts: dict[str | None, int]) -> dict[str, int]:
+    """Every reason as a key, in the order forms offer them, then `unstated`; a stored reason that
+    is not (or no longer) offered counts as "other"."""
+    out: dict[str, int] = dict.fromkeys(REJECT_REASONS, 0)
+    out["unstated"] = 0
+    for reason, n in counts.items():
+        key = "unstated" if reason is None else (reason if reason in out and reason != "unstated" else "other")
+        out[key] += n
+    return out
 
 
 def _waiting_at(at: datetime, waiting: list[Waiting], total: int) -> tuple[list[Waiting], int]:

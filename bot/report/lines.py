@@ -139,6 +139,9 @@ def headline(data: Json) -> str:
 def summary_lines(data: Json) -> list[str]:
     opened, decided, accepted = data.get("opened", 0), data.get("decided", 0), data.get("accepted", 0)
     lines = [f"{opened} opened · {decided} decided · {accepted} accepted"]
+    reactions = reactions_line(data)
+    if reactions:
+        lines.append(reactions)
     change = data.get("change") or {}
     if change:
         bits = [
@@ -170,6 +173,22 @@ def summary_lines(data: Json) -> list[str]:
         facts.append(f"cost ${float(data.get('cost_usd', 0.0) or 0.0):.2f}")
     lines.append("; ".join(facts).capitalize() + ".")
     return lines
+
+
+def reactions_line(data: Json) -> str:
+    """One-tap feedback and the reasons given for rejects, when there were any:
+    "Feedback buttons 👍 5 · 👎 2 on 3 projects; rejected for tone 2, format 1, no reason given 1"."""
+    parts = []
+    signals = data.get("signals") or {}
+    up, down = int(signals.get("up") or 0), int(signals.get("down") or 0)
+    if up or down:
+        on = int(signals.get("projects") or 0)
+        parts.append(f"Feedback buttons 👍 {up} · 👎 {down} on {on} project{'' if on == 1 else 's'}")
+    reasons = {k: int(v) for k, v in (data.get("reject_reasons") or {}).items() if v}
+    if reasons:
+        named = [f"{'no reason given' if k == 'unstated' else k} {n}" for k, n in reasons.items()]
+        parts.append(("rejected for " if parts else "Rejected for ") + ", ".join(named))
+    return "; ".join(parts)
 
 
 def group_rows(groups: Sequence[Json], limit: int = 8, label: str = "") -> list[list[str]]:
