@@ -184,6 +184,8 @@ def build_web_app(
     web_app.router.add_post(EVENTS_PATH, edge.handle)
     web_app.router.add_get(HEALTH_PATH, healthz)
     web_app.router.add_get(READY_PATH, readyz)
+    for add_routes in runtime.web_routes if runtime is not None else ():
+        add_routes(web_app)  # other front doors on the same port (the JSON API, adapters/mcp/http_api.py)
     web_app.on_cleanup.append(flush_refusals)
     return web_app
 
