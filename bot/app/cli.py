@@ -9,8 +9,8 @@ cannot be written) say what failed and what to do. A traceback comes only with D
 
 from __future__ import annotations
 
-import asyncio
 import errno
+import importlib
 import json
 import logging
 import os
@@ -19,26 +19,23 @@ import sys
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import date, timedelta
-from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from typer.core import TyperGroup
 
-from bot import platforms, redact
-from bot.agents import AgentCheck, AgentPool
-from bot.app.log_config import setup_logging
-from bot.app.runtime import STOP_GRACE_SECONDS, Role, Runtime, load_services
 from bot.errors import ConfigError, DraftloopError
-from bot.events import ThreadRef
-from bot.report.chart import chart_png
-from bot.report.digest import DigestReport, Period, build_report
-from bot.report.render import render_text
-from bot.settings import Settings, load_settings
-from storage.engine import async_url
-from storage.failures import describe_failure
-from storage.migrate import RevisionError, target_revision, upgrade
+
+# Each command imports what it uses, inside the command: `draftloop --help` loads typer and this file
+# only, `draftloop digest` the settings, storage and the report, never the workflow, the agents or the
+# chat platforms (benchmarks/bench_startup.py measures both).
+if TYPE_CHECKING:
+    from bot.agents import AgentCheck
+    from bot.app.runtime import Role, Runtime
+    from bot.report.digest import DigestReport
+    from bot.settings import Settings
+    from storage import Database
 
 ENVIRONMENT = """\
 Environment variables (secrets only ever come from here):
@@ -54,6 +51,7 @@ Environment variables (secrets only ever come from here):
   SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL
   DISCORD_TOKEN, DISCORD_API_URL, DISCORD_GATEWAY_URL
   OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL
+  DRAFTLOOP_MCP_TOKEN   bearer token of draftloop mcp --http and serve's /api
 Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration error.
 """
 
@@ -70,6 +68,8 @@ def _debug() -> bool:
 
 def _fail(code: int, message: str, exc: BaseException | None = None, *, prefix: str = "draftloop") -> NoReturn:
     """Print one line (and, at DEBUG, the traceback before it), masked, and exit with `code`."""
+    from bot import redact
+
     mask = redact.active()
     if exc is not None and _debug():
         sys.stderr.write(mask.log_text("".join(traceback.format_exception(exc))))
@@ -130,6 +130,8 @@ app.add_typer(db_app, name="db")
 
 def _version(value: bool) -> None:
     if value:
+        from importlib import metadata
+
         typer.echo(f"draftloop {metadata.version('draftloop')}")
         raise typer.Exit()
 
@@ -148,6 +150,9 @@ T = TypeVar("T")
 
 def _settings(*, quiet: bool = False) -> Settings:
     """The settings, checked whole before the command does anything; exit 2 with one line if wrong."""
+    from bot.app.log_config import setup_logging
+    from bot.settings import load_settings
+
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -164,14 +169,37 @@ class _DatabaseDown(Exception):
 
 async def _runtime(settings: Settings) -> Runtime:
     """Runtime.create, with a database that cannot be reached said in one sentence."""
+    from bot.app.runtime import Runtime
+
     url = _database_url(settings)
     try:
         return await Runtime.create(settings)
     except Exception as exc:
-        failure = describe_failure(exc, url, connecting=True)
-        if failure is None:
+        down = _database_down(exc, url)
+        if down is None:
             raise
-        raise _DatabaseDown(failure) from exc
+        raise down from exc
+
+
+async def _database(settings: Settings) -> Database:
+    """The database alone (what the digest reads), with one that cannot be reached said in one sentence."""
+    from bot.app.database import open_database
+
+    try:
+        return await open_database(settings)
+    except Exception as exc:
+        down = _database_down(exc, _database_url(settings))
+        if down is None:
+            raise
+        raise down from exc
+
+
+def _database_down(exc: Exception, url: str) -> _DatabaseDown | None:
+    """`exc` met while connecting, as _DatabaseDown with its one sentence; None when it is something else."""
+    from storage.failures import describe_failure
+
+    failure = describe_failure(exc, url, connecting=True)
+    return None if failure is None else _DatabaseDown(failure)
 
 
 def _os_failure(exc: OSError, port: int | None) -> str:
@@ -182,6 +210,12 @@ def _os_failure(exc: OSError, port: int | None) -> str:
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, T]], *, url: str | None = None, port: int | None = None) -> T:
+    # Every command that gets here has loaded the settings, hence SQLAlchemy: storage's modules cost little now.
+    import asyncio
+
+    from storage.failures import describe_failure
+    from storage.migrate import RevisionError
+
     try:
         return asyncio.run(main())
     except (typer.Exit, _CLICK.ClickException):
@@ -215,6 +249,8 @@ def chat() -> None:
     settings = _settings(quiet=True)
 
     async def main() -> None:
+        from bot.app.runtime import load_services
+
         runtime = await _runtime(settings)
         try:
             services = load_services(runtime, "chat", names=("console",))
@@ -312,22 +348,33 @@ def digest(
     settings = _settings(quiet=True)
 
     async def main() -> str:
-        runtime = await _runtime(settings)
+        import asyncio
+
+        from bot.ports import SystemClock
+        from bot.report.chart import chart_png
+        from bot.report.digest import Period, build_report
+
+        # Only a post needs the runtime (its chat platform); reading figures needs the database alone.
+        runtime = await _runtime(settings) if target is not None else None
+        db = runtime.db if runtime is not None else await _database(settings)
+        clock = runtime.clock if runtime is not None else SystemClock()
         try:
-            today = runtime.clock.now().astimezone(settings.tz).date()
+            today = clock.now().astimezone(settings.tz).date()
             period = Period(*_period_days(first, end, today), settings.tz)
-            report = await build_report(runtime.db, period, now=runtime.clock.now())
+            report = await build_report(db, period, now=clock.now())
             if chart_file is not None:
                 png = await asyncio.to_thread(chart_png, report.to_json())
                 await asyncio.to_thread(chart_file.write_bytes, png)
-            if target is not None:
+            if runtime is not None and target is not None:
                 await _post_digest(runtime, report, *target)
         finally:
-            await runtime.close()
+            await (runtime.close() if runtime is not None else db.dispose())
         if chart_file is not None:
             typer.echo(f"draftloop: chart written to {chart_file.resolve()}", err=True)
         if shape == "json":
             return json.dumps(report.to_json(), indent=2)
+        from bot.report.render import render_text
+
         # Posted to the console, the digest is already on this terminal: once is enough.
         return "" if target is not None and target[0] == "console" else render_text(report)
 
@@ -342,6 +389,8 @@ def _parse_post(value: str | None) -> tuple[str, str] | None:
     platform, _, channel = value.partition(":")
     if not platform or not channel:
         raise typer.BadParameter("use PLATFORM:CHANNEL, e.g. slack:C0123 or discord:1234", param_hint="--post")
+    from bot import platforms
+
     known = platforms.installed()
     if platform not in known:
         raise typer.BadParameter(
@@ -352,6 +401,11 @@ def _parse_post(value: str | None) -> tuple[str, str] | None:
 
 async def _post_digest(runtime: Runtime, report: DigestReport, platform: str, channel: str) -> None:
     """Start the platform's adapter just long enough to post the digest (with its chart)."""
+    import asyncio
+
+    from bot.app.runtime import load_services
+    from bot.events import ThreadRef
+
     services = load_services(runtime, "chat" if platform == "console" else "worker", names=(platform,))
     if not services:
         raise ConfigError(f"cannot post to {platform}: it is not installed or its token is not set")
@@ -379,6 +433,8 @@ def agents(
     Exit code 1 when an agent in use has no key or cannot be reached. The endpoint and key variable
     are the backend's own answer: the command knows no provider.
     """
+    from bot.agents import AgentPool
+
     settings = _settings()
     pool = AgentPool(settings)
 
@@ -413,6 +469,10 @@ def _agent_line(item: AgentCheck) -> str:
 
 
 async def _serve(settings: Settings, role: Role) -> None:
+    import asyncio
+
+    from bot.app.runtime import STOP_GRACE_SECONDS, load_services
+
     runtime = await _runtime(settings)
     services = load_services(runtime, role)
     scheduler_only = role == "worker" and not services
@@ -469,6 +529,9 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision: head (default) or a revision id.")] = "head",
 ) -> None:
     """Apply database migrations (safe to run on every release; draftloop never downgrades)."""
+    from storage.engine import async_url
+    from storage.migrate import RevisionError, target_revision, upgrade
+
     try:
         target_revision(revision)  # an unknown revision is refused before anything connects
     except RevisionError as exc:
@@ -482,12 +545,49 @@ def db_upgrade(
         except RevisionError:
             raise
         except Exception as exc:
-            failure = describe_failure(exc, url, connecting=True)
-            if failure is None:
+            down = _database_down(exc, url)
+            if down is None:
                 raise
-            raise _DatabaseDown(failure) from exc
+            raise down from exc
 
     typer.echo(f"database at {_run(main, url=_database_url(settings))}")
+
+
+MCP_SERVER = "adapters.mcp.run"  # imported by name when `mcp` runs: bot never imports adapters
+
+
+@app.command()
+def mcp(
+    http: Annotated[
+        bool,
+        typer.Option(
+            "--http", help="Streamable HTTP at /mcp instead of stdio; clients send Bearer $DRAFTLOOP_MCP_TOKEN."
+        ),
+    ] = False,
+    host: Annotated[str, typer.Option(help="With --http: the address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="With --http: the port (0: any free one, said on stderr).")
+    ] = 8765,
+) -> None:
+    """An MCP server any agent can ask for expert review: request_review, get_review, submit_revision, list_projects."""
+    settings = _settings(quiet=not http)
+    try:
+        server: Any = importlib.import_module(MCP_SERVER)
+    except ImportError as exc:
+        _fail(2, f"the MCP server cannot be loaded ({exc}); run pip install -e .", exc)
+    try:
+        server.check(settings, http=http)
+    except ConfigError as exc:
+        _fail(2, f"configuration error: {exc}", exc)
+
+    def announce(line: str) -> None:
+        typer.echo(line, err=True)
+
+    _run(
+        lambda: server.main(settings, _runtime, http=http, host=host, port=port, announce=announce),
+        url=_database_url(settings),
+        port=port,
+    )
 
 
 def main() -> None:

@@ -15,12 +15,12 @@ from typing import Any, Literal, Protocol
 
 from bot import redact
 from bot.agents import AgentPool
+from bot.app.database import open_database
 from bot.loop.workflow import Workflow
 from bot.ports import ChatPlatform, Clock, SystemClock
 from bot.settings import Settings
 from bot.states import STORED
-from storage.engine import Database, async_url
-from storage.migrate import ensure_schema
+from storage.engine import Database
 
 _log = logging.getLogger(__name__)
 
@@ -64,11 +64,7 @@ class Runtime:
 
     @classmethod
     async def create(cls, settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Runtime:
-        url = async_url(settings.database_url, data_dir=settings.draftloop_data_dir)
-        db = Database(url, states=STORED)
-        if migrate:
-            await ensure_schema(db.engine, url)
-        return cls(settings, db=db, clock=clock)
+        return cls(settings, db=await open_database(settings, migrate=migrate), clock=clock)
 
     def register_platform(self, platform: ChatPlatform) -> None:
         self.workflow.register_platform(platform)
