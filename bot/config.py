@@ -127,6 +127,28 @@ class DigestConfig(_Strict):
     channels: tuple[DigestChannel, ...] = ()
 
 
+class McpConfig(_Strict):
+    """`[mcp]`: where projects asked for by outside agents (MCP clients, the JSON API) appear."""
+
+    channel: str | None = None  # "slack:C0123", "discord:<channel id>" or "console" (the default)
+
+    @field_validator("channel")
+    @classmethod
+    def _platform_channel(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        platform, _, channel = value.strip().partition(":")
+        if platform == "console":
+            return "console"
+        if platform not in platforms.installed() or not channel.strip():
+            known = ", ".join(sorted(platforms.installed()))
+            raise ValueError(
+                f"{value!r} is not PLATFORM:CHANNEL on an installed platform ({known}); "
+                "use e.g. slack:C0123 or discord:1234, or console"
+            )
+        return f"{platform}:{channel.strip()}"
+
+
 class FileConfig(_Strict):
     """The TOML file's shape. Unknown keys are an error, so a typo is caught at start-up."""
 
@@ -138,6 +160,7 @@ class FileConfig(_Strict):
     categories: dict[str, CategoryConfig] = Field(default_factory=dict)
     workflow: WorkflowConfig = WorkflowConfig()
     digest: DigestConfig = DigestConfig()
+    mcp: McpConfig = McpConfig()
     # Each installed platform's `[name]` table (bot/platforms.py), parsed by that platform's model. Not
     # a key of the file (the validator below fills it); a field, since permissions read it on every check.
     platform_tables: dict[str, BaseModel] = Field(default_factory=dict, exclude=True, repr=False)
