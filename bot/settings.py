@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
 
+    draftloop_mcp_token: SecretStr | None = None  # bearer token of `draftloop mcp --http` and /api
+
     @model_validator(mode="before")
     @classmethod
     def _hide_given_variables(cls, data: Any) -> Any:

@@ -378,3 +378,23 @@ def test_a_data_directory_that_cannot_be_made_is_one_line_and_exit_1(env: dict[s
     # Before: a NotADirectoryError traceback from the engine's set-up.
     line = _one_line(_invoke(["digest"], {**env, "DRAFTLOOP_DATA_DIR": str(blocker / "data")}, tmp_path), 1)
     assert line == f"draftloop: {blocker / 'data'}: Not a directory"
+
+
+# -- [mcp] and its token (requested by h7) -------------------------------------------------------
+
+
+def test_the_mcp_channel_names_an_installed_platform(env: dict[str, str], tmp_path: Path) -> None:
+    line = _one_line(_invoke(["digest"], env, tmp_path, '[mcp]\nchannel = "slak:C1"\n'), 2)
+    assert "mcp.channel: 'slak:C1' is not PLATFORM:CHANNEL on an installed platform (console, discord" in line
+    assert FileConfig.model_validate({"mcp": {"channel": " slack:C1 "}}).mcp.channel == "slack:C1"
+    assert FileConfig.model_validate({"mcp": {"channel": "console"}}).mcp.channel == "console"
+    assert FileConfig().mcp.channel is None
+
+
+def test_the_mcp_token_is_a_secret_masked_everywhere() -> None:
+    from bot.redact import Redactor
+
+    token = "mcp-" + "Zq9" * 12
+    settings = Settings(draftloop_mcp_token=token)
+    assert token not in repr(settings)
+    assert token not in Redactor.from_settings(settings)(f"Authorization: Bearer {token} and {token}")
