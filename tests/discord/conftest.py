@@ -17,7 +17,7 @@ from bot.settings import Settings
 from storage import projects as store
 from storage.engine import Database
 from storage.models import Project
-from tests.fakes.discord_api import FakeDiscord, buttons
+from tests.fakes.discord_api import FakeDiscord, buttons, text_of
 
 CONFIG = """
 [discord]
@@ -88,7 +88,7 @@ class DiscordHarness:
 
         def find() -> dict[str, Any] | None:
             for msg in reversed(self.fake.bot_messages(thread)):
-                if f"v{version}" in str(msg["content"]).split("\n", 1)[0] and buttons(msg):
+                if f"v{version}" in text_of(msg).split("\n", 1)[0] and buttons(msg):
                     return msg
             return None
 
@@ -97,7 +97,7 @@ class DiscordHarness:
 
     async def said(self, channel: int, needle: str, *, timeout: float = 10) -> dict[str, Any]:
         def find() -> dict[str, Any] | None:
-            return next((m for m in self.fake.bot_messages(channel) if needle in str(m["content"])), None)
+            return next((m for m in self.fake.bot_messages(channel) if needle in text_of(m)), None)
 
         found: dict[str, Any] = await self.fake.wait_for(find, timeout=timeout, what=f"{needle!r} in {channel}")
         return found

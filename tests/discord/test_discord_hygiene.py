@@ -4,6 +4,7 @@ and PostgreSQL (the real discord.py client, the fake gateway): stored cleaned an
 from __future__ import annotations
 
 from tests.discord.conftest import DiscordHarness
+from tests.fakes.discord_api import text_of
 
 
 async def test_nul_bytes_and_bad_utf8_from_discord_are_cleaned_stored_and_drafted(dc: DiscordHarness) -> None:
@@ -24,4 +25,4 @@ async def test_nul_bytes_and_bad_utf8_from_discord_are_cleaned_stored_and_drafte
 
     await fake.message(thread, fake.alice, "Name the\x00 buddy system")
     v2 = await dc.draft(thread, 2)
-    assert "Name the buddy system" in v2["content"]
+    assert "Name the buddy system" in text_of(v2)

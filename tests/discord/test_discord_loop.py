@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.discord.conftest import DiscordHarness, sqlite_only
-from tests.fakes.discord_api import buttons
+from tests.fakes.discord_api import buttons, text_of
 
 THREAD_ROUTE = ("POST", "/channels/{channel_id}/messages/{message_id}/threads")
 SEND_ROUTE = ("POST", "/channels/{channel_id}/messages")
@@ -35,7 +35,7 @@ async def test_full_loop_by_mention_two_feedback_rounds_accept_by_button(dc: Dis
     await fake.drop()
     await fake.message(thread, fake.wendy, "Shorter intro, and name the buddy system. 20m")
     v2 = await dc.draft(thread, 2)
-    assert "buddy system" in v2["content"]
+    assert "buddy system" in text_of(v2)
     assert fake.resumes >= 1 and fake.identifies == 1
 
     # Round 2: the requester uses "Request changes": a form (modal), then its submission.
@@ -49,7 +49,7 @@ async def test_full_loop_by_mention_two_feedback_rounds_accept_by_button(dc: Dis
     await fake.wait_for(lambda: form.responses, what="the form's answer")
     assert form.response_type == 4  # the feedback, shown in the thread
     v3 = await dc.draft(thread, 3)
-    assert "checklist" in v3["content"]
+    assert "checklist" in text_of(v3)
 
     # Accept by button, by the expert.
     await dc.idle()
@@ -163,7 +163,8 @@ async def test_bot_message_and_edit_in_thread_are_ignored(dc: DiscordHarness) ->
     await fake.message(thread, fake.wendy, "Mention the spring launch")  # real feedback
     v2 = await dc.draft(thread, 2)
     await dc.idle()
-    assert "spring launch" in v2["content"] and "cats" not in v2["content"] and "dogs" not in v2["content"]
+    shown = text_of(v2)
+    assert "spring launch" in shown and "cats" not in shown and "dogs" not in shown
     project = await dc.project(1)
     assert project.feedback_count == 1 and project.current_version == 2
 

@@ -13,14 +13,15 @@ from bot.app.runtime import Runtime
 from bot.settings import Settings
 from storage.engine import Database
 from tests.discord.conftest import CONFIG, DiscordHarness, sqlite_only
-from tests.fakes.discord_api import MAX_CONTENT, buttons
+from tests.fakes.discord_api import IS_COMPONENTS_V2, buttons, text_of
+from tests.fakes.discord_components import walk
 from tests.fakes.llm_server import FakeLLMServer
 
 pytestmark = sqlite_only()
 
 
 def long_reply(model: str, prompt: str) -> str:
-    size = 7000 if "very long" in prompt else 5000
+    size = 7000 if "very long" in prompt else 3500
     paragraphs: list[str] = []
     i = 0
     while sum(len(p) + 2 for p in paragraphs) < size:
@@ -49,32 +50,20 @@ base_url = "{llm.openai_base_url}"
     return harness
 
 
-async def test_5000_character_draft_is_split_on_paragraphs(long_dc: DiscordHarness) -> None:
+async def test_3500_character_draft_is_one_layout_message(long_dc: DiscordHarness) -> None:
     fake = long_dc.fake
     request = await fake.message(fake.general, fake.alice, "[writing] a long guide", mention=True)
     thread = await long_dc.thread_of(request)
-
-    def parts() -> list[dict[str, Any]] | None:
-        found = [m for m in fake.bot_messages(thread) if "Paragraph" in m["content"]]
-        return found if found and buttons(found[-1]) else None
-
-    messages = await fake.wait_for(parts, timeout=20, what="the split draft")
+    draft = await long_dc.draft(thread, 1, timeout=20)
     await long_dc.idle()
-    messages = [m for m in fake.bot_messages(thread) if "Paragraph" in m["content"]]
-    assert len(messages) >= 3 and all(len(m["content"]) <= MAX_CONTENT for m in messages)
-    assert all(not buttons(m) for m in messages[:-1]) and buttons(messages[-1])  # controls on the last only
-    assert messages[0]["content"].startswith("**#1 · v1")
-    joined = "\n\n".join(m["content"] for m in messages)
-    for n in (1, 20, 40):
-        para = f"Paragraph {n}. The quick brown fox"
-        if para in long_reply("", ""):
-            assert para in joined
-    # No paragraph is cut in two: each lies whole in exactly one message.
-    paragraphs = [p.strip() for p in long_reply("", "").split("\n\n")]
-    assert all(sum(p in m["content"] for m in messages) == 1 for p in paragraphs)
-    for m in messages[1:]:  # every continuation starts at a paragraph boundary
-        assert m["content"].startswith("Paragraph ") or m["content"].startswith("-# ")
-    assert not any(c.status >= 400 for c in fake.calls)
+    [message] = [m for m in fake.bot_messages(thread) if "Paragraph" in text_of(m)]  # one message, not two
+    assert message is draft and message["content"] == "" and message["flags"] & IS_COMPONENTS_V2
+    [container] = message["components"]
+    assert container["type"] == 17  # header, text, state line, mentions and buttons in one container
+    shown = text_of(message)
+    assert shown.startswith("**#1 · v1") and long_reply("", "") in shown
+    assert f"<@&{fake.role_ids['Writers']}>" in shown and len(buttons(message)) == 3
+    assert not any(c.status >= 400 for c in fake.calls) and fake.refusals == []
 
 
 async def test_draft_past_the_inline_limit_is_attached_as_markdown(long_dc: DiscordHarness) -> None:
@@ -90,8 +79,12 @@ async def test_draft_past_the_inline_limit_is_attached_as_markdown(long_dc: Disc
     assert attachment["filename"] == "draftloop-1-v1.md"
     body = fake.files[(int(message["id"]), "draftloop-1-v1.md")].decode()
     assert len(body) == 7000 and body.startswith("Paragraph 1.")
-    assert "attached as a Markdown file" in message["content"] and buttons(message)
+    assert "attached as a Markdown file" in text_of(message) and buttons(message)
+    # A layout message shows an attachment only through a file component that names it.
+    files = [c for c in walk(message["components"]) if c["type"] == 13]
+    assert [f["file"]["url"] for f in files] == ["attachment://draftloop-1-v1.md"]
     await long_dc.idle()
+    assert fake.refusals == []
 
 
 async def test_draft_without_brief_opens_a_form(dc: DiscordHarness) -> None:
@@ -125,7 +118,7 @@ async def test_draftloop_help_status_and_digest(dc: DiscordHarness) -> None:
     await fake.wait_for(lambda: help_.responses and status.responses and digest.responses, what="three defers")
     assert [r.response_type for r in (help_, status, digest)] == [5, 5, 5]  # "thinking…" within 3 s
     await dc.idle()
-    said = {m["content"]: m for m in fake.bot_messages() if m.get("interaction_metadata") is None}
+    said = {text_of(m): m for m in fake.bot_messages() if m.get("interaction_metadata") is None}
     assert any("/draft" in c and "Accept" in c for c in said)  # help, as the follow-up
     assert any(c.startswith("#1") and "accepted" in c for c in said)  # this thread's status
     embeds = [m["embeds"][0] for m in fake.bot_messages(fake.general) if m["embeds"]]

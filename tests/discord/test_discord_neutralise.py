@@ -21,7 +21,7 @@ from bot.events import Actor
 from bot.ports import ThreadRef
 from bot.replies import DraftHeader, Reply, ReplyKind
 from tests.discord.conftest import CONFIG, DiscordHarness, sqlite_only
-from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.discord_api import FakeDiscord, text_of
 from tests.fakes.llm_server import FakeLLMServer
 
 ROLE, USER = 111_111_111_111_111_111, 222_222_222_222_222_222
@@ -157,11 +157,11 @@ async def test_a_model_draft_pings_nobody_but_the_experts(harness_factory: Any) 
         status = await fake.slash(fake.alice, thread, "draftloop", sub="status")  # answered as a follow-up
         await fake.wait_for(lambda: status.responses, what="the status command's defer")
         await dc.idle()
-    assert any("@everyone urgent: <@&1>" in m["content"] for m in fake.bot_messages()), "the status follow-up"
+    assert any("@everyone urgent: <@&1>" in text_of(m) for m in fake.bot_messages()), "the status follow-up"
     writers = fake.role_ids["Writers"]
-    assert "@everyone" in draft["content"] and f"<@&{writers}>" in draft["content"]
+    assert "@everyone" in text_of(draft) and f"<@&{writers}>" in text_of(draft)
     for message in fake.bot_messages():
-        if message["content"]:  # not the empty "thinking…" of a deferred command, which the fake made up
+        if text_of(message):  # not the empty "thinking…" of a deferred command, which the fake made up
             assert_limited(message["allowed_mentions"], roles={writers})
     for body in edits.bodies:
         assert_limited(body.get("allowed_mentions"), roles={writers})

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.discord.conftest import DiscordHarness, sqlite_only
-from tests.fakes.discord_api import FakeDiscord, InteractionRecord
+from tests.fakes.discord_api import FakeDiscord, InteractionRecord, text_of
 
 pytestmark = sqlite_only()
 
@@ -27,8 +27,8 @@ async def status(dc: DiscordHarness, user: Any, channel: int) -> str:
     mine = str(fake.bot.id)
     new = [m for mid, m in fake.messages.items() if mid not in before and m["author"]["id"] == mine]
     answers = [m for m in new if m.get("interaction_metadata") is None]  # not the "thinking…" placeholder
-    assert len(answers) == 1, [m["content"] for m in new]
-    return str(answers[0]["content"])
+    assert len(answers) == 1, [text_of(m) for m in new]
+    return text_of(answers[0])
 
 
 async def test_status_elsewhere_lists_only_that_channels_projects(dc: DiscordHarness) -> None:

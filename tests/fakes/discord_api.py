@@ -485,6 +485,13 @@ class FakeDiscord(LoopbackServer):
     def bot_may(self, bit: int) -> bool:
         return any(self.role_permissions[r] & (bit | 8) for r in (*self.bot.roles, self.guild_id))  # 8: admin
 
+    def add_forum_tag(self, name: str, *, moderated: bool = False, forum: int | None = None) -> int:
+        """A tag an admin made by hand in the forum."""
+        tid = snowflake()
+        tag = {"id": str(tid), "name": name, "moderated": moderated, "emoji_id": None, "emoji_name": None}
+        self.channels[forum or self.forum]["available_tags"].append(tag)
+        return tid
+
     def forum_tags(self, forum: int | None = None) -> dict[str, int]:
         """The forum's tags by name."""
         channel = self.channels[forum or self.forum]
@@ -1206,10 +1213,14 @@ class FakeDiscord(LoopbackServer):
         message["edited_timestamp"] = _now()
         await self.dispatch("MESSAGE_UPDATE", message)
 
-    async def forum_post(self, author: FakeUser, title: str, content: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """A member opens a post in the forum channel: THREAD_CREATE then the starter MESSAGE_CREATE."""
+    async def forum_post(
+        self, author: FakeUser, title: str, content: str, *, tags: Iterable[int] = ()
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A member opens a post in the forum channel (with tags they chose): THREAD_CREATE then the
+        starter MESSAGE_CREATE."""
         tid = snowflake()
         thread = self._thread_payload(tid=tid, parent=self.forum, name=title, owner=author.id)
+        thread["applied_tags"] = [str(t) for t in tags]
         self.channels[tid] = thread
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         msg = self._message_payload(channel_id=tid, author=author, content=content, mid=tid)

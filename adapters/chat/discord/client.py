@@ -60,7 +60,7 @@ class DraftloopClient(discord.Client):
         self.sync_commands = sync_commands
         guild = self.config.guild_id
         self.guild_id = int(guild) if guild and guild.isdigit() else None
-        self.platform = DiscordPlatform(self, guild_id=self.guild_id)
+        self.platform = DiscordPlatform(self, guild_id=self.guild_id, forum_channels=self.config.forum_channels)
         self.interactions = Interactions(platform=self.platform, handle=handle, spawn=spawn)
         self.tree: app_commands.CommandTree[DraftloopClient] = app_commands.CommandTree(self)
         self.interactions.add_commands(self.tree, settings.file.category_names)
@@ -100,13 +100,7 @@ class DraftloopClient(discord.Client):
 
     # ------------------------------------------------------------------ where things are
     def _forum_ids(self) -> set[str]:
-        wanted = {f.lower().lstrip("#") for f in self.config.forum_channels}
-        ids = set()
-        for guild in self.guilds:
-            for forum in guild.forums:
-                if str(forum.id) in wanted or forum.name.lower() in wanted:
-                    ids.add(str(forum.id))
-        return ids
+        return self.platform.board.forum_ids()
 
     def _is_project_thread(self, thread: discord.Thread) -> bool:
         me = self.user

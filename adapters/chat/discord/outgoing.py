@@ -1,6 +1,9 @@
-"""A Reply made ready to send on Discord: its message parts, who it may notify, its buttons, its files.
+"""A Reply made ready to send on Discord: its message parts or its layout, who it may notify, its
+buttons, its files.
 
-Pure preparation, no sending: `platform.py` sends, edits and follows up with what this gives.
+Drafts and their progress are one Components V2 message (`layout.py`); everything else is plain
+content split at 2,000 characters (`views.render_parts`). Pure preparation, no sending: `platform.py`
+sends, edits and follows up with what this gives.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 import discord
 
 from adapters.chat.discord import safe as discord_safe
+from adapters.chat.discord.layout import Layout, render_layout
 from adapters.chat.discord.safe import mention_for
 from adapters.chat.discord.views import Part, controls_view, render_parts
 from bot.replies import Reply, ReplyKind
@@ -26,26 +30,33 @@ FALLBACK_CHARS = 300  # the text beside a digest's embed
 
 @dataclass
 class Outgoing:
-    parts: list[Part]
+    parts: list[Part]  # plain messages; empty for a layout message
     allowed: discord.AllowedMentions  # exactly the users and roles of the experts' mentions shown
     view: discord.ui.View | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # files, embed: on the last part
+    layout: Layout | None = None  # the whole message, when it is a layout message
 
 
-def prepare(reply: Reply, guild: discord.Guild | None, *, attachments: bool = True) -> Outgoing:
-    """The reply's parts (split at 2,000 characters), mentions resolved in `guild`; with `attachments`,
-    its files and, for a digest, an embed that carries it (the text then is a one-line fallback)."""
+def prepare(reply: Reply, guild: discord.Guild | None, *, attachments: bool = True, layout: bool = False) -> Outgoing:
+    """The reply's parts (split at 2,000 characters) or, with `layout`, its one layout message; mentions
+    resolved in `guild`; with `attachments`, its files and, for a digest, an embed that carries it (the
+    text then is a one-line fallback)."""
 
     def resolve(handle: str) -> str:
         return mention_for(handle, guild)
 
     extras = _extras(reply) if attachments else {}
-    shown = reply
+    if layout:
+        files = extras.get("files") or []
+        shown = render_layout(reply, resolve, attachment=files[0].filename if files else None)
+        allowed = discord_safe.chosen(shown.mentions)
+        return Outgoing([], allowed, None, {k: v for k, v in extras.items() if k == "files"}, shown)
+    shown_reply = reply
     if "embed" in extras:
-        shown = Reply(reply.text.split("\n", 1)[0][:FALLBACK_CHARS], kind=reply.kind)
+        shown_reply = Reply(reply.text.split("\n", 1)[0][:FALLBACK_CHARS], kind=reply.kind)
     view = controls_view(reply.header.number) if reply.controls and reply.header is not None else None
     allowed = discord_safe.chosen(resolve(m) for m in reply.mentions)
-    return Outgoing(render_parts(shown, resolve), allowed, view, extras)
+    return Outgoing(render_parts(shown_reply, resolve), allowed, view, extras)
 
 
 def _extras(reply: Reply) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""ChatPlatform over a discord.py client: threads, messages split at 2,000 characters, files, ephemerals.
+"""ChatPlatform over a discord.py client: threads, drafts as one layout message, files, ephemerals.
+
+A draft and its progress are one Components V2 message (`layout.py`): header, text (up to 3,600
+characters; the core attaches a longer draft as a Markdown file), state line, mentions and buttons, edited
+in place while the model writes. Everything else is plain content, split at 2,000 characters.
+After each post and edit, the forum board (`forum.py`) lets a forum post's tags follow the state.
 
 A project's ThreadRef is (parent channel id, thread id). On Discord a thread opened on a message has the
 message's id, so `MessageRef.thread()` of a request already names its future thread. Posting to a
@@ -24,7 +29,9 @@ from typing import Any
 import discord
 
 from adapters.chat.discord import safe as discord_safe
-from adapters.chat.discord.outgoing import prepare
+from adapters.chat.discord.forum import ForumBoard
+from adapters.chat.discord.layout import BODY_CHARS, wants_layout
+from adapters.chat.discord.outgoing import Outgoing, prepare
 from adapters.chat.discord.pending import PendingInteractions
 from adapters.chat.discord.policy import NAME
 from adapters.chat.discord.refusals import ARCHIVED, THREAD_EXISTS, UNKNOWN_CHANNEL, describe
@@ -33,7 +40,7 @@ from bot.errors import PlatformError
 from bot.events import Actor, MessageRef, ThreadRef
 from bot.ports import PlatformLimits
 from bot.recent import RecentKeys
-from bot.replies import Reply
+from bot.replies import Reply, ReplyKind
 
 _log = logging.getLogger(__name__)
 
@@ -45,16 +52,19 @@ KNOWN_REQUESTS = 10_000
 class DiscordPlatform:
     name = NAME
     limits = PlatformLimits(
-        max_message_chars=MAX_CONTENT,
-        max_inline_chars=6000,  # up to three messages split on paragraphs; longer drafts go as a .md file
+        max_message_chars=BODY_CHARS,  # a layout message's text, beside its header and state line
+        max_inline_chars=BODY_CHARS,  # one message; a longer draft goes as a .md file
         min_edit_interval=1.1,  # Discord allows 5 edits per 5 s per channel
         buttons=True,
         reactions=True,
     )
 
-    def __init__(self, client: discord.Client, *, guild_id: int | None = None) -> None:
+    def __init__(
+        self, client: discord.Client, *, guild_id: int | None = None, forum_channels: tuple[str, ...] = ()
+    ) -> None:
         self.client = client
         self.guild_id = guild_id
+        self.board = ForumBoard(client, forum_channels)
         self._threads: RecentKeys[int] = RecentKeys(KNOWN_THREADS)  # thread ids known to exist
         self._requests: RecentKeys[int] = RecentKeys(KNOWN_REQUESTS)  # request message ids (no thread yet)
         self._continuations: dict[int, list[int]] = {}  # first message id -> the rest of a split message
@@ -95,14 +105,37 @@ class DiscordPlatform:
                 return await self._followup(interaction, thread, reply)
             except discord.HTTPException as exc:
                 _log.warning("follow-up failed, posting instead: %s", describe(exc, "send a follow-up"))
-        return await self._post(thread, reply)
+        ref = await self._post(thread, reply)
+        await self.board.follow(int(ref.thread_id or ref.channel), reply)
+        return ref
 
     async def edit(self, message: MessageRef, reply: Reply) -> None:
+        """Edit a message in place. The core edits its acknowledgement (plain) and a draft's progress
+        message, which is a layout message from its first post to its last edit (the flag stays)."""
         dest = int(message.thread_id or message.channel)
         mid = int(message.message_id)
-        out = prepare(reply, self._guild_for(dest), attachments=False)
-        parts, allowed, view = out.parts, out.allowed, out.view
+        out = prepare(reply, self._guild_for(dest), attachments=False, layout=reply.kind != ReplyKind.ACK)
         channel = self.client.get_partial_messageable(dest)
+        if out.layout is not None:
+            await self._edit_layout(channel, mid, out)
+        else:
+            await self._edit_parts(channel, mid, out)
+        await self.board.follow(dest, reply)
+
+    async def _edit_layout(self, channel: discord.PartialMessageable, mid: int, out: Outgoing) -> None:
+        assert out.layout is not None
+        try:
+            # content=None clears a plain message's text, as opting into a layout requires.
+            await self._edit_one(channel, mid, None, out.layout.view, out.allowed)
+            for surplus in self._continuations.pop(mid, []):  # a plain draft split before the upgrade
+                await channel.get_partial_message(surplus).delete()
+        except discord.HTTPException as exc:
+            _log.warning("edit %s in %s: %s", mid, channel.id, describe(exc, "edit a message"))
+            raise PlatformError(describe(exc, "edit a message")) from exc
+
+    async def _edit_parts(self, channel: discord.PartialMessageable, mid: int, out: Outgoing) -> None:
+        parts, allowed, view = out.parts, out.allowed, out.view
+        dest = channel.id
         try:
             await self._edit_one(channel, mid, parts[0].content, view if parts[0].last else None, allowed)
             old = self._continuations.pop(mid, [])
@@ -128,7 +161,9 @@ class DiscordPlatform:
         thread, _ = self.pending.take_answer(thread)
         data = content.encode("utf-8")
         files = ((filename, data), *reply.files)
-        return await self._post(thread, replace(reply, files=files))
+        ref = await self._post(thread, replace(reply, files=files))
+        await self.board.follow(int(ref.thread_id or ref.channel), reply)
+        return ref
 
     async def notify_private(self, thread: ThreadRef, actor: Actor, text: str) -> None:
         thread, answer = self.pending.take_answer(thread)
@@ -158,7 +193,13 @@ class DiscordPlatform:
     # ------------------------------------------------------------------ helpers
     async def _post(self, thread: ThreadRef, reply: Reply) -> MessageRef:
         dest, _ = _ids(thread)
-        out = prepare(reply, self._guild_for(dest))
+        out = prepare(reply, self._guild_for(dest), layout=wants_layout(reply))
+        if out.layout is not None:
+            sent, where = await self._send(
+                thread, None, view=out.layout.view, allowed_mentions=out.allowed, **out.extras
+            )
+            thread_id = None if where.thread_id in ("", where.channel) else where.thread_id
+            return MessageRef(NAME, thread.channel, str(sent), thread_id)
         ids: list[int] = []
         where = thread
         for part in out.parts:
@@ -174,7 +215,7 @@ class DiscordPlatform:
         thread_id = None if where.thread_id in ("", where.channel) else where.thread_id
         return MessageRef(NAME, thread.channel, str(ids[0]), thread_id)
 
-    async def _send(self, thread: ThreadRef, content: str, **kwargs: Any) -> tuple[int, ThreadRef]:
+    async def _send(self, thread: ThreadRef, content: str | None, **kwargs: Any) -> tuple[int, ThreadRef]:
         """Send into the thread (or the channel, or as a reply to a request without a thread yet)."""
         tid, cid = _ids(thread)
         as_reply = tid != cid and tid in self._requests and tid not in self._threads
@@ -188,7 +229,7 @@ class DiscordPlatform:
             raise PlatformError(describe(exc, "post a message")) from exc
         return message.id, thread
 
-    async def _send_to(self, dest: int, content: str, **kwargs: Any) -> discord.Message:
+    async def _send_to(self, dest: int, content: str | None, **kwargs: Any) -> discord.Message:
         channel = self.client.get_partial_messageable(dest)
         try:
             return await channel.send(content, **kwargs)
@@ -201,7 +242,7 @@ class DiscordPlatform:
             _log.warning("post in %s: %s", dest, describe(exc, "post a message"))
             raise PlatformError(describe(exc, "post a message")) from exc
 
-    async def _reply_to(self, channel_id: int, message_id: int, content: str, **kwargs: Any) -> int:
+    async def _reply_to(self, channel_id: int, message_id: int, content: str | None, **kwargs: Any) -> int:
         channel = self.client.get_partial_messageable(channel_id)
         ref = discord.MessageReference(message_id=message_id, channel_id=channel_id, fail_if_not_exists=False)
         try:
@@ -223,8 +264,8 @@ class DiscordPlatform:
         self,
         channel: discord.PartialMessageable,
         mid: int,
-        content: str,
-        view: discord.ui.View | None,
+        content: str | None,
+        view: discord.ui.View | discord.ui.LayoutView | None,
         allowed: discord.AllowedMentions,
     ) -> None:
         # An edit that adds a mention notifies too: it carries the same limit as a send.
@@ -239,7 +280,12 @@ class DiscordPlatform:
 
     async def _followup(self, interaction: discord.Interaction[Any], thread: ThreadRef, reply: Reply) -> MessageRef:
         dest, _ = _ids(thread)
-        out = prepare(reply, self._guild_for(dest))
+        out = prepare(reply, self._guild_for(dest), layout=wants_layout(reply))
+        if out.layout is not None:
+            sent = await interaction.followup.send(
+                view=out.layout.view, wait=True, allowed_mentions=out.allowed, **out.extras
+            )
+            return MessageRef(NAME, thread.channel, str(sent.id), thread.thread_id)
         first: int | None = None
         for part in out.parts:
             kwargs: dict[str, Any] = {"allowed_mentions": out.allowed}

@@ -78,6 +78,7 @@ class DiscordService:
             if self._task in done:
                 self._task.result()  # raises the reason
             raise ConfigError(f"Discord gateway not ready after {READY_TIMEOUT:.0f} s")
+        await self.platform.board.prepare()  # forum boards' state tags, before the first post needs them
 
     async def _connect(self) -> None:
         try:
