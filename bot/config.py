@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -57,6 +57,19 @@ class CategoryConfig(_Strict):
     mention: tuple[str, ...] = ()  # what to ping (user ids, <!subteam^S123>); defaults to experts
     agent: str | None = None
     fallback: tuple[str, ...] = ()
+    # The orchestrator (bot/orchestrator/): candidate agents routing learns among (two or more: learned
+    # routing; `agent`, if set, is the one tried before there is any history); the check before experts
+    # see a draft (off, revise: one automatic revision, flag: the gaps as a checklist) by `qc_agent` or
+    # by rules; the agent-alone rate at or above which experts are not pinged; a decision deadline.
+    agents: tuple[str, ...] = ()
+    qc: Literal["off", "revise", "flag"] = "off"
+    qc_agent: str | None = None
+    review_threshold: float | None = Field(None, ge=0, le=1)
+    review_min_decided: int = Field(10, ge=1)
+    decision_hours: float | None = Field(None, gt=0)
+    on_timeout: Literal["expire", "accept", "reject", "escalate"] = "expire"
+    escalate_after_nudges: int | None = Field(None, ge=1)
+    backup: tuple[str, ...] = ()  # pinged on escalation (ids as `experts`); the admins when empty
 
 
 class WorkflowConfig(_Strict):
@@ -245,6 +258,10 @@ def _agent_references(cfg: FileConfig) -> list[InitErrorDetails]:
             check(("categories", category, "agent"), settings.agent)
         for i, name in enumerate(settings.fallback):
             check(("categories", category, "fallback", i), name)
+        for i, name in enumerate(settings.agents):
+            check(("categories", category, "agents", i), name)
+        if settings.qc_agent is not None:
+            check(("categories", category, "qc_agent"), settings.qc_agent)
     return found
 
 

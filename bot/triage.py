@@ -146,9 +146,10 @@ def classify_keywords(text: str) -> tuple[str, str]:
 
 
 def route(category: str, settings: Settings, specs: dict[str, AgentSpec]) -> tuple[AgentSpec, tuple[str, ...]]:
-    """The category's agent and fallbacks, else the default agent."""
+    """The category's agent (else the first of its candidate `agents`) and fallbacks, else the default
+    agent. With two or more candidates the orchestrator then picks one (bot/orchestrator/routing.py)."""
     cat = settings.category(category)
-    name = cat.agent or default_agent_name(settings)
+    name = cat.agent or (cat.agents[0] if cat.agents else None) or default_agent_name(settings)
     return specs[name] if name in specs else resolve_spec(name, settings), cat.fallback
 
 

@@ -10,7 +10,7 @@ drafting runs its first cycle (bot/loop/drafting.py).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from bot import texts
@@ -25,6 +25,7 @@ from bot.loop.receipts import Receipt
 from bot.loop.registry import Platforms
 from bot.loop.threads import number_of
 from bot.loop.turns import Turns
+from bot.orchestrator.routing import Plan, Router
 from bot.ports import ChatPlatform, Clock
 from bot.replies import Reply, ReplyKind
 from bot.settings import Settings
@@ -44,6 +45,7 @@ class _Routed:
     brief: str
     found: Triage
     asking: str | None
+    plan: Plan | None = None  # the orchestrator's route and review mark (bot/orchestrator/routing.py)
 
 
 class Intake:
@@ -67,6 +69,7 @@ class Intake:
         self.people = people
         self.drafting = drafting
         self.acks = acks
+        self.router = Router(settings=settings, db=acks.db)
         # Keys this process saw: a redelivery starts no model call (the database has the final word).
         self.recent = RecentEvents()
 
@@ -85,6 +88,10 @@ class Intake:
                 return
             raise InvalidRequest(texts.too_long("request", len(brief), limit))
         routed = self._route(brief, explicit or (event.category and normalise_category(event.category, names)))
+        # the draw's seed: a redelivery of the request is routed the same way
+        seed = f"{platform.name}:{event.event_key or event.origin.channel + ':' + event.origin.message_id}"
+        if not routed.asking and self.router.active(routed.found.category):
+            routed = await self._orchestrate(routed, seed)
         agent, category = routed.found.agent.name, routed.found.category
         # The model is asked before anything is stored: its latency then overlaps the bookkeeping
         # below. A redelivery or a failure before the project exists cancels it.
@@ -101,8 +108,12 @@ class Intake:
                 return  # stored, owing its acknowledgement: the sweeper resumes it when its lease runs out
             thread, ack = opened
             if routed.asking:
-                route = await self._reroute(platform, project, routed, ack)
+                route, plan = await self._reroute(platform, project, routed, ack, seed)
                 first.writes.add(lambda session: self.acks.remember(session, project, thread, ack, **route))
+                if plan is not None:
+                    first.writes.add(
+                        lambda session: plan.record(session, number_of(project), route["agent"], self.clock.now())
+                    )
             await self.drafting.run_first(first)
         finally:
             first.cancel()
@@ -113,6 +124,14 @@ class Intake:
         asking = None if explicit else self.settings.file.triage_agent
         found = triage(brief, explicit=explicit or None, settings=self.settings, specs=self.settings.file.agents)
         return _Routed(brief, found, asking)
+
+    async def _orchestrate(self, routed: _Routed, seed: str) -> _Routed:
+        """The learned route (a candidate agent) and the review mark, from the category's history."""
+        plan = await self.router.plan(routed.found.category, seed=seed)
+        if plan is None:
+            return routed
+        found = routed.found if plan.agent is None else replace(routed.found, agent=self.router.spec(plan.agent))
+        return replace(routed, found=found, plan=plan)
 
     async def _store(self, event: RequestPosted, routed: _Routed, first: FirstDraft, receipt: Receipt) -> Project:
         """The project, stored with its request's key and born holding the first draft's lease: until
@@ -148,6 +167,8 @@ class Intake:
                 lease_owner=first.lease,
                 lease_until=now + timedelta(seconds=self.settings.file.workflow.lease_seconds),
             )
+            if routed.plan is not None:
+                await routed.plan.record(session, number_of(project), found.agent.name, now)
             await self.people.touch(session, event.actor, found.category)
             await store.link_message(
                 session=session,
@@ -174,7 +195,8 @@ class Intake:
             if thread is None:
                 thread = await platform.open_thread(event.origin, number=number, title=_title(routed.brief))
             project.thread_id = thread.thread_id  # this copy, for the first cycle; the row learns it with it
-            return thread, await platform.post(thread, ack_reply(project, routed.found, asking=routed.asking))
+            reply = _planned(ack_reply(project, routed.found, asking=routed.asking), routed.plan)
+            return thread, await platform.post(thread, reply)
         except Exception as exc:  # noqa: BLE001 - any failure of the chat leaves the same resumable state
             _log.warning("could not acknowledge project %s (%s); it is resumed later", number, type(exc).__name__)
             if thread is not None and event.thread is None:
@@ -200,16 +222,28 @@ class Intake:
             first.writes.add(remember)
 
     async def _reroute(
-        self, platform: ChatPlatform, project: Project, routed: _Routed, ack: MessageRef
-    ) -> dict[str, str]:
+        self, platform: ChatPlatform, project: Project, routed: _Routed, ack: MessageRef, seed: str
+    ) -> tuple[dict[str, str], Plan | None]:
         """Ask the triage model, route the project (not drafting yet) its way and say so."""
         better = await triage_request(routed.brief, explicit=None, settings=self.settings, pool=self.agents)
+        if self.router.active(better.category):
+            planned = await self._orchestrate(_Routed(routed.brief, better, None), seed)
+            better, plan = planned.found, planned.plan
+        else:
+            plan = None
         route = {"category": better.category, "category_reason": better.reason}
         route |= {"agent": better.agent.name, "model": better.agent.model}
         for key, value in route.items():
             setattr(project, key, value)  # this copy, for the first cycle; the row learns it with it
-        await platform.edit(ack, ack_reply(project, better))
-        return route
+        await platform.edit(ack, _planned(ack_reply(project, better), plan))
+        return route, plan
+
+
+def _planned(reply: Reply, plan: Plan | None) -> Reply:
+    """The acknowledgement with the orchestrator's line; no expert pinged when it trusts the agent."""
+    if plan is None or not plan.line:
+        return reply
+    return replace(reply, text=f"{reply.text}\n{plan.line}", mentions=() if plan.quiet else reply.mentions)
 
 
 def _brief(text: str, event: RequestPosted) -> str:

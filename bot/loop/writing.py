@@ -23,6 +23,7 @@ from bot.loop.registry import Platforms
 from bot.loop.streaming import ThrottledEditor
 from bot.loop.threads import header, number_of, thread_of
 from bot.loop.turns import Turns
+from bot.orchestrator.qc import Checked, QualityGate
 from bot.ports import ChatPlatform, Clock, DraftRequest, DraftResult, FeedbackPoint
 from bot.prompts import build_request
 from bot.replies import Reply, ReplyKind
@@ -78,6 +79,7 @@ class Writer:
         self.platforms = platforms
         self.turns = turns
         self.publisher = publisher
+        self.quality = QualityGate(settings=settings, agents=agents)
 
     @property
     def lease(self) -> float:
@@ -108,14 +110,20 @@ class Writer:
             async with self.turns.turn(run.ticket):
                 await self.publisher.failed(project, number, exc, _shown_id(editor), run.writes)
             return None
+        checked = None
+        if self.quality.enabled(project.category):  # before experts see it (bot/orchestrator/qc.py)
+            fallbacks = tuple(self.settings.category(project.category).fallback)
+            checked = await self.quality.run(self._request(claim), result, used, fallbacks=fallbacks)
+            result, used = checked.result, checked.used
         progress_id = _shown_id(editor)
         latency = int((time.perf_counter() - started) * 1000)
         async with self.turns.turn(run.ticket):
-            saved = await self._save(project, number, result, used, upto, latency, run.writes)
+            saved = await self._save(project, number, result, used, upto, latency, run.writes, checked)
             if saved is None:
                 return None
             try:
-                return await self.publisher.publish(saved, result.text, progress_id)
+                shown = checked.shown if checked is not None else result.text
+                return await self.publisher.publish(saved, shown, progress_id)
             except Exception as exc:  # noqa: BLE001 - stored: the sweeper shows it (show_again)
                 _log.warning("v%d of project %s is stored but could not be shown (%s)", number, project.id, exc)
                 return None
@@ -213,6 +221,7 @@ class Writer:
         upto: int,
         latency: int,
         writes: Writes,
+        checked: Checked | None = None,
     ) -> Project | None:
         """Store the version, take up its feedback and move the state, atomically; None (and
         nothing stored) when the project was decided while the version was being written."""
@@ -243,6 +252,8 @@ class Writer:
                 feedback_upto=upto,
                 created_at=now,
             )
+            if checked is not None:
+                await checked.store(session, number_of(fresh), number, now)
             return fresh
 
         try:

@@ -18,7 +18,9 @@ Beyond the contract's keys, `to_json()` adds (never changing the contract's own 
 - `signals`: one-tap feedback (👍 / 👎) whose latest tap fell in the period, `{"up", "down",
   "projects"}`, one per person and version (a second tap replaces the first);
 - `reject_reasons`: rejects decided in the period by the reason given, every reason of
-  bot/events.py REJECT_REASONS as a key (0 when none) and `unstated` for a reject without one.
+  bot/events.py REJECT_REASONS as a key (0 when none) and `unstated` for a reject without one;
+- `orchestrator`: per category the orchestrator acted in, routing, review paths, checks before
+  experts, escalations and timeouts (bot/orchestrator/section.py).
 
 Periods are whole local days (bot/report/period.py).
 """
@@ -31,6 +33,7 @@ from typing import Any
 
 from bot import redact
 from bot.events import REJECT_REASONS, Outcome
+from bot.orchestrator.section import orchestrator_section
 from bot.report import render as digest_render
 from bot.report.period import Period as Period  # re-exported: the digest's callers name periods
 from bot.states import STORED
@@ -88,6 +91,7 @@ class DigestReport:
     now: datetime | None = None  # what waiting ages are measured to (Period.measured_at)
     signals: dict[str, int] = field(default_factory=lambda: {"up": 0, "down": 0, "projects": 0})
     reject_reasons: dict[str, int] = field(default_factory=lambda: reasons_json({}))
+    orchestrator: dict[str, Any] = field(default_factory=dict)
 
     @property
     def headline(self) -> Headline:
@@ -153,6 +157,7 @@ class DigestReport:
             "waiting_total": self.waiting_total,
             "signals": dict(self.signals),
             "reject_reasons": dict(self.reject_reasons),
+            "orchestrator": self.orchestrator,
         }
         # Names in it are people's own (display names): masked like any text that leaves.
         masked: dict[str, Any] = redact.active().json(data)
@@ -266,6 +271,7 @@ async def build_report(
         reasons = await signal_store.reasons_given(
             session=session, since=since, until=until, outcome=Outcome.REJECT.value
         )
+        orchestrated = await orchestrator_section(session=session, since=since, until=until)
     at = period.measured_at(now)
     waiting, waiting_total = _waiting_at(at, waiting, waiting_total)
     return DigestReport(
@@ -283,6 +289,7 @@ async def build_report(
         now=at,
         signals=taps,
         reject_reasons=reasons_json(reasons),
+        orchestrator=orchestrated,
     )
 
 

@@ -1,0 +1,408 @@
+"""What the orchestrator (bot/orchestrator/) reads and records: each project's route (the agent
+chosen and why, the review mode), each version's quality check, and the category history routing
+learns from; escalations and timeouts recorded once under the `nudges` table's unique key.
+
+The tables live here rather than in storage/models.py so the orchestrator's schema stays in one
+place with its queries (migration 0006); they share SQLModel's metadata with the others.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, Insert, Text, UniqueConstraint, and_, case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col
+
+from storage.models import Decision, Nudge, Project, Version
+from storage.statements import per_dialect, rowcount, table, upsert
+from storage.types import UTCDateTime
+
+ESCALATE, TIMEOUT = "escalate", "timeout"
+ORCHESTRATOR = "draftloop:orchestrator"  # the actor of a decision no person made
+
+
+class Route(SQLModel, table=True):
+    """How a project was routed: the agent, by which policy and why; whether experts were pinged."""
+
+    __tablename__ = "routes"
+    __table_args__ = (Index("ix_routes_category", "category", "created_at"),)
+
+    project_id: int = Field(foreign_key="projects.id", primary_key=True)
+    category: str = Field(max_length=64)
+    agent: str = Field(max_length=128)
+    policy: str = Field(max_length=16)  # fixed, best, explore
+    reason: str = Field(default="", max_length=300)
+    review: str | None = Field(default=None, max_length=16)  # fine, review; None: no threshold set
+    review_reason: str = Field(default="", max_length=300)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class QualityCheck(SQLModel, table=True):
+    """One version's check before experts saw it: the verdict, the gaps found, those left after
+    the automatic revision (an agent cycle, never feedback)."""
+
+    __tablename__ = "qc_checks"
+    __table_args__ = (
+        UniqueConstraint("project_id", "version", name="uq_qc_checks"),
+        Index("ix_qc_checks_created", "created_at", "verdict"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id")
+    version: int
+    verdict: str = Field(max_length=16)  # passed, revised, flagged
+    checker: str = Field(max_length=128)  # rules, or the qc agent's name
+    gaps: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list, as first found
+    remaining: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list, as shown
+    auto_revisions: int = 0
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+_nudges = table(Nudge)
+_qc = table(QualityCheck)
+_routes = table(Route)
+
+
+@per_dialect
+def _insert_nudge(dialect: str) -> Insert:
+    return upsert(dialect, _nudges).on_conflict_do_nothing(index_elements=["project_id", "kind", "seq"])
+
+
+@per_dialect
+def _insert_route(dialect: str) -> Insert:
+    return upsert(dialect, _routes).on_conflict_do_nothing(index_elements=["project_id"])
+
+
+@per_dialect
+def _insert_qc(dialect: str) -> Insert:
+    return upsert(dialect, _qc).on_conflict_do_nothing(index_elements=["project_id", "version"])
+
+
+# ---------------------------------------------------------------------------- routes
+
+
+async def record_route(
+    *,
+    session: AsyncSession,
+    project_id: int,
+    category: str,
+    agent: str,
+    policy: str,
+    reason: str,
+    review: str | None,
+    review_reason: str,
+    now: datetime,
+) -> None:
+    """The route chosen at intake (a replayed request keeps the first)."""
+    values = {
+        "project_id": project_id,
+        "category": category,
+        "agent": agent,
+        "policy": policy,
+        "reason": reason[:300],
+        "review": review,
+        "review_reason": review_reason[:300],
+        "created_at": now,
+    }
+    await session.execute(_insert_route(session), values)
+
+
+async def get_route(*, session: AsyncSession, project_id: int) -> Route | None:
+    return await session.get(Route, project_id)
+
+
+@dataclass(frozen=True)
+class AgentHistory:
+    """One agent's decided projects in a category (drafted at v1 by it), and what they cost."""
+
+    agent: str
+    decided: int
+    accepted: int
+    cost_usd: float
+
+
+async def history(
+    *, session: AsyncSession, category: str, agents: Sequence[str], decided: Collection[str], accepted: str
+) -> dict[str, AgentHistory]:
+    """Per agent among `agents`: the category's decided projects whose v1 it drafted, how many were
+    accepted, and the cost of all their versions. Agents with none are absent."""
+    first = (
+        select(col(Version.project_id).label("pid"), col(Version.agent).label("agent"))
+        .where(col(Version.number) == 1, col(Version.agent).in_(list(agents)))
+        .subquery()
+    )
+    cost = (
+        select(col(Version.project_id).label("pid"), func.sum(Version.cost_usd).label("cost"))
+        .group_by(col(Version.project_id))
+        .subquery()
+    )
+    stmt = (
+        select(
+            first.c.agent,
+            func.count(),
+            func.sum(case((col(Project.state) == accepted, 1), else_=0)),
+            func.coalesce(func.sum(cost.c.cost), 0.0),
+        )
+        .select_from(Project)
+        .join(first, first.c.pid == col(Project.id))
+        .join(cost, cost.c.pid == col(Project.id))
+        .where(col(Project.category) == category, col(Project.state).in_(list(decided)))
+        .group_by(first.c.agent)
+    )
+    out: dict[str, AgentHistory] = {}
+    for agent, n, k, usd in (await session.execute(stmt)).all():
+        out[agent] = AgentHistory(agent, int(n), int(k or 0), float(usd or 0.0))
+    return out
+
+
+async def agent_alone(
+    *, session: AsyncSession, category: str, decided: Collection[str], accepted: str
+) -> tuple[int, int]:
+    """(accepted with no feedback at v1, decided) in the category: the agent-alone history."""
+    alone = and_(col(Project.state) == accepted, col(Project.feedback_count) == 0, col(Project.accepted_version) == 1)
+    stmt = select(func.count(), func.sum(case((alone, 1), else_=0))).where(
+        col(Project.category) == category, col(Project.state).in_(list(decided))
+    )
+    n, k = (await session.execute(stmt)).one()
+    return int(k or 0), int(n or 0)
+
+
+# ---------------------------------------------------------------------------- quality checks
+
+
+async def record_check(
+    *,
+    session: AsyncSession,
+    project_id: int,
+    version: int,
+    verdict: str,
+    checker: str,
+    gaps: Sequence[str],
+    remaining: Sequence[str],
+    auto_revisions: int,
+    now: datetime,
+) -> None:
+    values = {
+        "project_id": project_id,
+        "version": version,
+        "verdict": verdict,
+        "checker": checker[:128],
+        "gaps": json.dumps(list(gaps)),
+        "remaining": json.dumps(list(remaining)),
+        "auto_revisions": auto_revisions,
+        "created_at": now,
+    }
+    await session.execute(_insert_qc(session), values)
+
+
+async def checks(*, session: AsyncSession, project_id: int) -> list[QualityCheck]:
+    stmt = select(QualityCheck).where(col(QualityCheck.project_id) == project_id).order_by(col(QualityCheck.version))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+def gaps_of(check: QualityCheck, *, remaining: bool = False) -> list[str]:
+    loaded = json.loads(check.remaining if remaining else check.gaps)
+    return [str(g) for g in loaded] if isinstance(loaded, list) else []
+
+
+# ---------------------------------------------------------------------------- escalations and timeouts
+
+
+async def record_once(*, session: AsyncSession, project_id: int, kind: str, seq: int, now: datetime) -> bool:
+    """Insert the `nudges` row (project, kind, seq); False when another run recorded it first."""
+    values = {"project_id": project_id, "kind": kind, "seq": seq, "created_at": now}
+    return rowcount(await session.execute(_insert_nudge(session), values)) == 1
+
+
+async def overdue(*, session: AsyncSession, category: str, waiting: str, cutoff: datetime, limit: int) -> list[Project]:
+    """The category's projects in review since `cutoff` or longer, longest first."""
+    stmt = (
+        select(Project)
+        .where(col(Project.category) == category, col(Project.state) == waiting, col(Project.review_since) <= cutoff)
+        .order_by(col(Project.review_since))
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def unanswered(*, session: AsyncSession, category: str, waiting: str, nudges: int, limit: int) -> list[Project]:
+    """The category's projects in review that were nudged at least `nudges` times."""
+    stmt = (
+        select(Project)
+        .where(col(Project.category) == category, col(Project.state) == waiting, col(Project.nudge_count) >= nudges)
+        .order_by(col(Project.review_since))
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def time_out(
+    *,
+    session: AsyncSession,
+    project: Project,
+    waiting: str,
+    target: str,
+    outcome: str,
+    cutoff: datetime,
+    now: datetime,
+) -> bool:
+    """Decide an overdue project as the orchestrator: the state moves (compare-and-set, still in
+    review since `cutoff`), the decision and the `nudges(timeout)` row are written; False when it
+    moved meanwhile or another run decided it first (the caller rolls back)."""
+    assert project.id is not None
+    accepted = {"accepted_version": project.current_version} if outcome == "accept" else {}
+    moved = await session.execute(
+        update(Project)
+        .where(col(Project.id) == project.id, col(Project.state) == waiting, col(Project.review_since) <= cutoff)
+        .values(state=target, decided_at=now, updated_at=now, lease_owner=None, **accepted)
+    )
+    if rowcount(moved) != 1:
+        return False
+    if not await record_once(session=session, project_id=project.id, kind=TIMEOUT, seq=0, now=now):
+        return False
+    session.add(
+        Decision(
+            project_id=project.id,
+            actor_id=ORCHESTRATOR,
+            actor_name="draftloop",
+            outcome=outcome,
+            version=project.current_version,
+            via=TIMEOUT,
+            created_at=now,
+        )
+    )
+    await session.flush()
+    return True
+
+
+# ---------------------------------------------------------------------------- the digest's figures
+
+
+@dataclass
+class CategoryFigures:
+    """The orchestrator's figures for one category and period (bot/orchestrator/digest.py)."""
+
+    routed: dict[str, dict[str, int]]  # agent -> chosen, explored, decided, won (accepted)
+    qc: dict[str, int]  # verdict -> checks
+    review: dict[str, dict[str, int]] = field(default_factory=dict)  # fine / review -> projects, decided, won
+    escalations: int = 0
+    timeouts: dict[str, int] = field(default_factory=dict)  # outcome -> decisions
+
+
+async def period_figures(
+    *, session: AsyncSession, since: datetime, until: datetime, decided: Collection[str], accepted: str
+) -> dict[str, CategoryFigures]:
+    """Routes chosen, checks made, escalations and timeouts in [since, until), per category."""
+    out: dict[str, CategoryFigures] = {}
+
+    def slot(category: str) -> CategoryFigures:
+        return out.setdefault(category, CategoryFigures({}, dict.fromkeys(("passed", "revised", "flagged"), 0)))
+
+    is_decided = col(Project.state).in_(list(decided))
+    routes = (
+        select(
+            col(Route.category),
+            col(Route.agent),
+            func.count(),
+            func.sum(case((col(Route.policy) == "explore", 1), else_=0)),
+            func.sum(case((is_decided, 1), else_=0)),
+            func.sum(case((col(Project.state) == accepted, 1), else_=0)),
+        )
+        .join(Project, col(Project.id) == col(Route.project_id))
+        .where(col(Route.created_at) >= since, col(Route.created_at) < until, col(Route.policy) != "fixed")
+        .group_by(col(Route.category), col(Route.agent))
+    )
+    for category, agent, n, explored, n_decided, n_accepted in (await session.execute(routes)).all():
+        slot(category).routed[agent] = {
+            "chosen": int(n),
+            "explored": int(explored or 0),
+            "decided": int(n_decided or 0),
+            "won": int(n_accepted or 0),
+        }
+    paths = (
+        select(
+            col(Route.category),
+            col(Route.review),
+            func.count(),
+            func.sum(case((is_decided, 1), else_=0)),
+            func.sum(case((col(Project.state) == accepted, 1), else_=0)),
+        )
+        .join(Project, col(Project.id) == col(Route.project_id))
+        .where(col(Route.created_at) >= since, col(Route.created_at) < until, col(Route.review).is_not(None))
+        .group_by(col(Route.category), col(Route.review))
+    )
+    for category, review, n, n_decided, n_accepted in (await session.execute(paths)).all():
+        slot(category).review[review] = {
+            "projects": int(n),
+            "decided": int(n_decided or 0),
+            "won": int(n_accepted or 0),
+        }
+    checked = (
+        select(col(Project.category), col(QualityCheck.verdict), func.count())
+        .join(Project, col(Project.id) == col(QualityCheck.project_id))
+        .where(col(QualityCheck.created_at) >= since, col(QualityCheck.created_at) < until)
+        .group_by(col(Project.category), col(QualityCheck.verdict))
+    )
+    for category, verdict, n in (await session.execute(checked)).all():
+        qc = slot(category).qc
+        qc[verdict] = qc.get(verdict, 0) + int(n)
+    kinds = (
+        select(col(Project.category), col(Nudge.kind), func.count())
+        .join(Project, col(Project.id) == col(Nudge.project_id))
+        .where(col(Nudge.kind) == ESCALATE, col(Nudge.created_at) >= since, col(Nudge.created_at) < until)
+        .group_by(col(Project.category), col(Nudge.kind))
+    )
+    for category, _, n in (await session.execute(kinds)).all():
+        slot(category).escalations += int(n)
+    timed = (
+        select(col(Project.category), col(Decision.outcome), func.count())
+        .join(Project, col(Project.id) == col(Decision.project_id))
+        .where(col(Decision.via) == TIMEOUT, col(Decision.created_at) >= since, col(Decision.created_at) < until)
+        .group_by(col(Project.category), col(Decision.outcome))
+    )
+    for category, outcome, n in (await session.execute(timed)).all():
+        slot(category).timeouts[outcome] = int(n)
+    return out
+
+
+async def flagged_with_feedback(
+    *, session: AsyncSession, since: datetime, until: datetime
+) -> list[tuple[str, list[str], list[str]]]:
+    """(category, gaps shown to experts, expert feedback texts on that version) for the checks of the
+    period that flagged gaps: the digest asks how often a flagged gap came back in feedback."""
+    from storage.models import Feedback
+
+    stmt = (
+        select(col(QualityCheck.id), col(Project.category), col(QualityCheck.remaining), col(Feedback.text))
+        .join(Project, col(Project.id) == col(QualityCheck.project_id))
+        .join(
+            Feedback,
+            and_(
+                col(Feedback.project_id) == col(QualityCheck.project_id),
+                col(Feedback.on_version) == col(QualityCheck.version),
+                col(Feedback.is_aside).is_(False),
+            ),
+            isouter=True,
+        )
+        .where(
+            col(QualityCheck.created_at) >= since,
+            col(QualityCheck.created_at) < until,
+            col(QualityCheck.remaining) != "[]",
+        )
+        .order_by(col(QualityCheck.id))
+    )
+    grouped: dict[tuple[int | None, str, str], list[str]] = {}
+    for check_id, category, remaining, text in (await session.execute(stmt)).all():
+        texts = grouped.setdefault((check_id, category, remaining), [])
+        if text:
+            texts.append(text)
+    result: list[tuple[str, list[str], list[str]]] = []
+    for (_, category, remaining), texts in grouped.items():
+        loaded: Any = json.loads(remaining)
+        result.append((category, [str(g) for g in loaded] if isinstance(loaded, list) else [], texts))
+    return result
