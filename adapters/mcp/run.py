@@ -75,7 +75,9 @@ async def _http(server: Server[Any], expected: str, *, host: str, port: int, ann
     _Server = _uvicorn_server()
     app = auth.BearerGate(server.streamable_http_app(streamable_http_path=MCP_PATH, host=host), expected)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio turns Nagle off only on sockets that say they are TCP, and with Nagle on
+    # a response's body waits for the client's delayed ACK of its headers (40 ms on every call).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,6 +59,7 @@ from storage.models import Project
 _log = logging.getLogger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], object]
+Write = Callable[[Session], Awaitable[None]]
 
 
 class External:
@@ -171,22 +172,27 @@ class External:
         number = number_of(project)
         shown: Shown | None = None
         posted = False
+        remember: Write | None = None
         try:
-            thread = await platform.open_thread(origin, number=number, title=_title(brief))
-            project.thread_id = thread.thread_id
-            if draft is None:
-                ack = await platform.post(thread, ack_reply(project, found))
-            else:
-                text = outside.ack_text(number, found.category, found.reason, caller.agent, found.mentions)
-                ack = await platform.post(thread, Reply(text, kind=ReplyKind.ACK, header=header(project)))
-            await self.db.run(lambda session: self.acks.remember(session, project, thread, ack))
-            if draft is not None:
-                shown = await self.publisher.publish(project, draft, None)
-            posted = True
+            async with self.drafting.holding(number, token):
+                thread = await platform.open_thread(origin, number=number, title=_title(brief))
+                project.thread_id = thread.thread_id
+                if draft is None:
+                    ack = await platform.post(thread, ack_reply(project, found))
+                else:
+                    text = outside.ack_text(number, found.category, found.reason, caller.agent, found.mentions)
+                    ack = await platform.post(thread, Reply(text, kind=ReplyKind.ACK, header=header(project)))
+
+                async def remember(session: Session) -> None:
+                    await self.acks.remember(session, project, thread, ack)
+
+                if draft is not None:
+                    shown = await self.publisher.publish(project, draft, None)
+                posted = True
         except Exception as exc:  # noqa: BLE001 - stored: the sweeper shows what is owed once the lease is back
             _log.warning("project %s is stored but could not be shown in full (%s)", number, type(exc).__name__)
         finally:
-            await self._release(number, token, shown)
+            await self._release(number, token, shown, remember)
         if draft is None:
             self.spawn(self.drafting.run(number))
         _, mentions = experts_for(found.category, self.settings)
@@ -311,8 +317,9 @@ class External:
                 reply = Reply(
                     outside.sends_text(caller.agent, project.current_version, answered, notes), header=header(project)
                 )
-                await self.platforms.named(project.platform).post(thread_of(project), reply)
-                shown = await self.publisher.publish(project, draft, None)
+                async with self.drafting.holding(number, token):
+                    await self.platforms.named(project.platform).post(thread_of(project), reply)
+                    shown = await self.publisher.publish(project, draft, None)
             except Exception as exc:  # noqa: BLE001 - stored: shown again once the lease is back
                 _log.warning("v%d of project %s is stored but not shown (%s)", project.current_version, number, exc)
         finally:
@@ -340,8 +347,12 @@ class External:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.2)
 
-    async def _release(self, number: int, token: str, shown: Shown | None) -> None:
+    async def _release(self, number: int, token: str, shown: Shown | None, first: Write | None = None) -> None:
+        """Hand the lease back, recording where the version was shown (and `first`'s writes), in one transaction."""
+
         async def release(session: Session) -> None:
+            if first is not None:
+                await first(session)
             if shown is not None:
                 await store.link_message(
                     session=session,
