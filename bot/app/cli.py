@@ -1,4 +1,4 @@
-"""The `draftloop` command: chat, serve, worker, digest, agents, db upgrade.
+"""The `draftloop` command: chat, serve, worker, digest, route, agents, db upgrade.
 
 Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration error (click's convention).
 Every failure a user can cause or meet is one line on stderr, `draftloop: …` or `draftloop CMD: …`:
@@ -381,6 +381,43 @@ def digest(
     out = _run(main, url=_database_url(settings))
     if out:
         typer.echo(out)
+
+
+@app.command()
+def route(
+    category: Annotated[str, typer.Argument(help="A category: a built-in one or one of the config file's.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json (any case).")] = "text",
+) -> None:
+    """Which agent the next request in CATEGORY goes to, why, and every candidate's record there."""
+    shape = format.strip().lower()
+    if shape not in ("text", "json"):
+        raise typer.BadParameter(f"{format!r} is not a format; use text or json", param_hint="--format")
+    settings = _settings(quiet=True)
+    from bot.triage import normalise_category
+
+    names = settings.file.category_names
+    found = normalise_category(category, names)
+    if found is None:
+        raise typer.BadParameter(
+            f"{category!r} is not a category; use one of {', '.join(names)}", param_hint="CATEGORY"
+        )
+
+    async def main() -> dict[str, Any]:
+        from bot.orchestrator.routing import Router
+
+        db = await _database(settings)
+        try:
+            return await Router(settings=settings, db=db).explain(found)
+        finally:
+            await db.dispose()
+
+    explained = _run(main, url=_database_url(settings))
+    if shape == "json":
+        typer.echo(json.dumps(explained, indent=2))
+        return
+    from bot.orchestrator.routing import render_route
+
+    typer.echo(render_route(explained))
 
 
 def _parse_post(value: str | None) -> tuple[str, str] | None:

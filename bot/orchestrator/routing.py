@@ -163,3 +163,28 @@ def _review(cat: CategoryConfig, alone: tuple[int, int] | None) -> tuple[str | N
     if rate >= threshold:
         return FINE, f"likely fine as is: the agent alone was accepted {k}/{n} here ({rate:.0%} ≥ {threshold:.0%})"
     return REVIEW, f"needs review: the agent alone was accepted {k}/{n} here ({rate:.0%} < {threshold:.0%})"
+
+
+def render_route(explained: dict[str, Any]) -> str:
+    """`draftloop route`'s text: the choice and why, then one aligned row per candidate."""
+
+    def number(value: object, spec: str) -> str:
+        return "—" if value is None else format(value, spec)
+
+    rows = [("agent", "decided", "accepted", "rate", "lower bound", "cost/accepted")]
+    for c in explained["candidates"]:
+        cost = c["cost_per_accepted_usd"]
+        rows.append(
+            (
+                c["agent"],
+                str(c["decided"]),
+                str(c["accepted"]),
+                number(c["rate"], ".2f"),
+                number(c["lower_bound"], ".2f"),
+                "—" if cost is None else f"${cost:.4f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [f"{explained['category']} → {explained['agent']}: {explained['reason']}", ""]
+    lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join(lines)
