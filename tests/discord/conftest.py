@@ -17,7 +17,7 @@ from bot.settings import Settings
 from storage import projects as store
 from storage.engine import Database
 from storage.models import Project
-from tests.fakes.discord_api import FakeDiscord, buttons, text_of
+from tests.fakes.discord_api import FakeDiscord, FakeUser, InteractionRecord, buttons, text_of
 
 CONFIG = """
 [discord]
@@ -94,6 +94,20 @@ class DiscordHarness:
 
         found: dict[str, Any] = await self.fake.wait_for(find, timeout=timeout, what=f"v{version} in {thread}")
         return found
+
+    async def reject(
+        self, user: FakeUser, draft: dict[str, Any], number: int, *, reason: str = "tone", comment: str = ""
+    ) -> InteractionRecord:
+        """Click Reject on `draft`, then fill and send the form it opens; the form's interaction."""
+        click = await self.fake.click(user, draft, f"draftloop:reject:{number}")
+        await self.fake.wait_for(lambda: click.responses, what="the reject form")
+        assert click.response_type == 9, "Reject opens a form"
+        values = {"reason": reason, **({"comment": comment} if comment else {})}
+        channel = int(draft["channel_id"])
+        form = f"draftloop:reject-form:{number}"
+        sent = await self.fake.submit_modal(user, channel, form, values, draft, opened_by=click)
+        await self.fake.wait_for(lambda: sent.responses, what="the form's answer")
+        return sent
 
     async def said(self, channel: int, needle: str, *, timeout: float = 10) -> dict[str, Any]:
         def find() -> dict[str, Any] | None:

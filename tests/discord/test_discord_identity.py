@@ -49,7 +49,7 @@ async def test_a_member_named_like_an_expert_or_admin_cannot_decide(named: Disco
 
     await fake.click(fake.wendy, v1, "draftloop:accept:1")  # display name "wendy" (config names "wendy")
     await fake.wait_for(lambda: len(refusals(fake, thread)) == 1, what="wendy's refusal")
-    await fake.click(boss, v1, "draftloop:reject:1")
+    await named.reject(boss, v1, 1)
     await fake.wait_for(lambda: len(refusals(fake, thread)) == 2, what="boss's refusal")
     await fake.message(thread, fake.wendy, "accept")  # the typed word, too
     await named.idle()
@@ -68,8 +68,8 @@ async def test_admin_role_by_name_still_decides(named: DiscordHarness) -> None:
     thread = await named.thread_of(request)
     v1 = await named.draft(thread, 1)
     await named.idle()
-    await fake.click(fake.mod, v1, "draftloop:reject:1")  # holds the Moderators role
-    await named.said(thread, "#1 rejected at v1 by mod")
+    await named.reject(fake.mod, v1, 1, reason="format")  # holds the Moderators role
+    await named.said(thread, "#1 rejected at v1 by mod. Reason: format.")
     await named.idle()
     assert (await named.project(1)).state == "rejected"
 

@@ -50,7 +50,18 @@ from tests.fakes.discord_components import (
 )
 from tests.fakes.loopback import LoopbackServer, serve_until_interrupted
 
-__all__ = ["EPHEMERAL", "IS_COMPONENTS_V2", "MAX_CONTENT", "FakeDiscord", "FakeUser", "buttons", "text_of"]
+__all__ = [
+    "EPHEMERAL",
+    "IS_COMPONENTS_V2",
+    "MANAGE_CHANNELS",
+    "MANAGE_THREADS",
+    "MAX_CONTENT",
+    "FakeDiscord",
+    "FakeUser",
+    "InteractionRecord",
+    "buttons",
+    "text_of",
+]
 
 API_PREFIX = "/api/v10"
 # Permission bits (discord.com/developers/docs/topics/permissions).

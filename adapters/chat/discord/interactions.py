@@ -1,4 +1,8 @@
-"""Discord interactions → core events: the decision buttons, the two forms and the slash commands.
+"""Discord interactions → core events: the decision buttons, the forms and the slash commands.
+
+Accept decides at once; Request changes and Reject open forms (a reject says why: one of the core's
+REJECT_REASONS and an optional comment, carried on the DecisionSignal). `/draftloop mine` is answered
+privately (an ephemeral defer, then the core's list as an ephemeral layout message).
 
 Every interaction is answered inside Discord's 3 seconds (a message, a form or a defer) before the
 work is handed to `spawn(handle(event))`; its id is the event's key, so a repeat is dropped by the core.
@@ -17,7 +21,16 @@ from adapters.chat.common.minutes import NotMinutes, form_minutes
 from adapters.chat.discord.intake import actor_of, thread_ref
 from adapters.chat.discord.platform import DiscordPlatform
 from adapters.chat.discord.policy import NAME
-from adapters.chat.discord.views import BRIEF_FORM, CHANGES_FORM, MAX_CONTENT, BriefModal, ChangesModal, form_values
+from adapters.chat.discord.views import (
+    BRIEF_FORM,
+    CHANGES_FORM,
+    MAX_CONTENT,
+    REJECT_FORM,
+    BriefModal,
+    ChangesModal,
+    RejectModal,
+    form_values,
+)
 from bot import texts
 from bot.config import CATEGORIES
 from bot.events import CommandInvoked, DecisionSignal, Event, Locator, MessageRef, Outcome, RequestPosted, ThreadReply
@@ -42,13 +55,38 @@ class Interactions:
         if action == "changes":
             await interaction.response.send_modal(ChangesModal(number))
             return
+        if action == "reject":
+            await interaction.response.send_modal(RejectModal(number))
+            return
+        await self._decide(interaction, number, Outcome.ACCEPT, via="button")
+
+    async def _decide(
+        self,
+        interaction: discord.Interaction[Any],
+        number: int,
+        outcome: Outcome,
+        *,
+        via: str,
+        reason: str | None = None,
+        comment: str | None = None,
+    ) -> None:
         await interaction.response.defer()  # within 3 s; nothing visible changes
         thread = thread_ref(interaction.channel, interaction.channel_id or 0)
         actor = actor_of(interaction.user)
         self.platform.pending.hold_private(actor.user_id, thread.thread_id, interaction)
-        outcome = Outcome.ACCEPT if action == "accept" else Outcome.REJECT
         key = f"ix:{interaction.id}"
-        self._run(DecisionSignal(Locator(number=number), actor, outcome, via="button", event_key=key, reply_to=thread))
+        self._run(
+            DecisionSignal(
+                Locator(number=number),
+                actor,
+                outcome,
+                via=via,
+                event_key=key,
+                reply_to=thread,
+                reason=reason,
+                comment=comment,
+            )
+        )
 
     async def on_form(self, interaction: discord.Interaction[Any]) -> None:
         """A submitted form, found by its custom_id (so a form opened before a restart still lands)."""
@@ -56,9 +94,20 @@ class Interactions:
         custom_id = str(data.get("custom_id", ""))
         values = form_values(data)
         changes = CHANGES_FORM.fullmatch(custom_id)
+        reject = REJECT_FORM.fullmatch(custom_id)
         try:
             if changes is not None:
                 await self._changes_submitted(interaction, int(changes["number"]), values)
+            elif reject is not None:
+                reason, comment = values.get("reason", "").strip(), values.get("comment", "").strip()
+                await self._decide(
+                    interaction,
+                    int(reject["number"]),
+                    Outcome.REJECT,
+                    via="form",
+                    reason=reason or None,
+                    comment=comment or None,
+                )
             elif custom_id == BRIEF_FORM:
                 await self.start(interaction, values.get("brief", ""), values.get("category", ""))
         except discord.HTTPException as exc:
@@ -114,12 +163,14 @@ class Interactions:
         self.platform.note_request(origin)
         self._run(RequestPosted(origin, actor, brief, category=category or None, event_key=f"ix:{interaction.id}"))
 
-    async def command(self, interaction: discord.Interaction[Any], name: str) -> None:
-        await interaction.response.defer(thinking=True)
+    async def command(self, interaction: discord.Interaction[Any], name: str, *, private: bool = False) -> None:
+        """Defer ("thinking…", only for the caller when `private`), then hand the command to the core;
+        its answer goes back through this interaction."""
+        await interaction.response.defer(thinking=True, ephemeral=private)
         channel = interaction.channel
         thread = thread_ref(channel, interaction.channel_id or 0)
         locator = Locator(thread=thread) if isinstance(channel, discord.Thread) and name == "status" else None
-        reply_to = self.platform.pending.answer_target(thread, interaction)
+        reply_to = self.platform.pending.answer_target(thread, interaction, ephemeral=private)
         command = CommandInvoked(
             name, actor_of(interaction.user), reply_to, locator=locator, event_key=f"ix:{interaction.id}"
         )
@@ -134,7 +185,7 @@ class Interactions:
                 _log.info("discord: could not close a deferred command (%s)", exc.status)
 
     def add_commands(self, tree: app_commands.CommandTree[Any], categories: Sequence[str] = CATEGORIES) -> None:
-        """`/draft [brief] [category]` and `/draftloop help|status|digest`."""
+        """`/draft [brief] [category]` and `/draftloop help|status|digest|mine`."""
         # Discord takes at most 25 choices; a longer list leaves the rest to `[category]` in the brief.
         choices = [app_commands.Choice(name=c, value=c) for c in categories[:25]]
 
@@ -159,7 +210,9 @@ class Interactions:
                 await interaction.response.send_message(texts.INTERNAL_ERROR, ephemeral=True)
 
     def _draftloop_group(self) -> app_commands.Group:
-        group = app_commands.Group(name="draftloop", description="draftloop: help, status, digest", guild_only=True)
+        group = app_commands.Group(
+            name="draftloop", description="draftloop: help, status, digest, mine", guild_only=True
+        )
 
         @group.command(name="help", description="How draftloop works here")
         async def help_(interaction: discord.Interaction[Any]) -> None:
@@ -172,5 +225,9 @@ class Interactions:
         @group.command(name="digest", description="The last 7 days: completion alone and with feedback")
         async def digest(interaction: discord.Interaction[Any]) -> None:
             await self.command(interaction, "digest")
+
+        @group.command(name="mine", description="What waits on you: drafts to decide, threads to review, requests")
+        async def mine(interaction: discord.Interaction[Any]) -> None:
+            await self.command(interaction, "mine", private=True)
 
         return group

@@ -4,7 +4,7 @@
   follow-up of their own interaction instead of a DM.
 - A deferred slash command (`answer_target`): the core is handed a ThreadRef that names the
   interaction, so what it posts there replaces the "thinking…" placeholder, whoever else is busy in
-  the same channel.
+  the same channel. A private command (`/draftloop mine`) is deferred ephemerally and answered so.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class PendingInteractions:
     def __init__(self) -> None:
         self._private: dict[tuple[str, str], tuple[discord.Interaction[Any], float]] = {}
         self._answers: dict[str, tuple[discord.Interaction[Any], float]] = {}
+        self._ephemeral: set[int] = set()  # interactions whose answer only their user sees
 
     def hold_private(self, user_id: str, thread_id: str, interaction: discord.Interaction[Any]) -> None:
         """Remember an acknowledged interaction so a "not allowed" can go back to that person privately."""
@@ -37,10 +38,15 @@ class PendingInteractions:
             return None
         return held[0]
 
-    def answer_target(self, thread: ThreadRef, interaction: discord.Interaction[Any]) -> ThreadRef:
+    def answer_target(
+        self, thread: ThreadRef, interaction: discord.Interaction[Any], *, ephemeral: bool = False
+    ) -> ThreadRef:
         """A ThreadRef for a deferred command's answer: `thread` with the interaction's id in it."""
         now = time.monotonic()
         self._answers = {k: v for k, v in self._answers.items() if v[1] > now}
+        self._ephemeral = {i for i in self._ephemeral if str(i) in self._answers}
+        if ephemeral:
+            self._ephemeral.add(interaction.id)
         self._answers[str(interaction.id)] = (interaction, now + INTERACTION_TTL)
         return ThreadRef(thread.platform, thread.channel, f"{thread.thread_id}{ANSWER_SEP}{interaction.id}")
 
@@ -54,3 +60,7 @@ class PendingInteractions:
         if held is None or held[1] < time.monotonic():
             return plain, None
         return plain, held[0]
+
+    def is_ephemeral(self, interaction: discord.Interaction[Any]) -> bool:
+        """Whether a command's answer is private (kept until the next command prunes it)."""
+        return interaction.id in self._ephemeral

@@ -31,6 +31,7 @@ import discord
 from adapters.chat.discord import safe as discord_safe
 from adapters.chat.discord.forum import ForumBoard
 from adapters.chat.discord.layout import BODY_CHARS, wants_layout
+from adapters.chat.discord.mine import mine_layout
 from adapters.chat.discord.outgoing import Outgoing, prepare
 from adapters.chat.discord.pending import PendingInteractions
 from adapters.chat.discord.policy import NAME
@@ -38,6 +39,7 @@ from adapters.chat.discord.refusals import ARCHIVED, THREAD_EXISTS, UNKNOWN_CHAN
 from adapters.chat.discord.views import MAX_CONTENT
 from bot.errors import PlatformError
 from bot.events import Actor, MessageRef, ThreadRef
+from bot.loop.commands import MineItem, MineList
 from bot.ports import PlatformLimits
 from bot.recent import RecentKeys
 from bot.replies import Reply, ReplyKind
@@ -190,6 +192,26 @@ class DiscordPlatform:
         short = f"<@{actor.user_id}> {text}"[:MAX_CONTENT]
         await self._send(thread, short, allowed_mentions=discord_safe.only(actor.user_id))
 
+    async def show_private(self, thread: ThreadRef, actor: Actor, reply: Reply) -> None:
+        """`/draftloop mine`'s answer (the core hands the list as `reply.data`): an ephemeral layout message
+        with a link to each thread, through the caller's own interaction; elsewhere, the Markdown list
+        as any private notice."""
+        plain, answer = self.pending.take_answer(thread)
+        if answer is not None and isinstance(reply.data, MineList):
+            try:
+                view = mine_layout(reply.data, self._link)
+                await answer.followup.send(view=view, ephemeral=True, allowed_mentions=discord_safe.NOBODY)
+                return
+            except discord.HTTPException as exc:
+                _log.warning("mine: %s", describe(exc, "answer privately"))
+        await self.notify_private(plain, actor, reply.text)
+
+    def _link(self, item: MineItem) -> str | None:
+        """A project's thread as a link (a jump URL needs the server's id)."""
+        where = item.thread.thread_id or item.thread.channel
+        guild = self._guild_for(int(where)) if where.isdigit() else None
+        return f"https://discord.com/channels/{guild.id}/{where}" if guild is not None else None
+
     # ------------------------------------------------------------------ helpers
     async def _post(self, thread: ThreadRef, reply: Reply) -> MessageRef:
         dest, _ = _ids(thread)
@@ -281,14 +303,15 @@ class DiscordPlatform:
     async def _followup(self, interaction: discord.Interaction[Any], thread: ThreadRef, reply: Reply) -> MessageRef:
         dest, _ = _ids(thread)
         out = prepare(reply, self._guild_for(dest), layout=wants_layout(reply))
+        private = self.pending.is_ephemeral(interaction)
         if out.layout is not None:
             sent = await interaction.followup.send(
-                view=out.layout.view, wait=True, allowed_mentions=out.allowed, **out.extras
+                view=out.layout.view, wait=True, ephemeral=private, allowed_mentions=out.allowed, **out.extras
             )
             return MessageRef(NAME, thread.channel, str(sent.id), thread.thread_id)
         first: int | None = None
         for part in out.parts:
-            kwargs: dict[str, Any] = {"allowed_mentions": out.allowed}
+            kwargs: dict[str, Any] = {"allowed_mentions": out.allowed, "ephemeral": private}
             if part.last:
                 kwargs.update(out.extras)
             sent = await interaction.followup.send(part.content, wait=True, **kwargs)

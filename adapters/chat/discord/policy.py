@@ -59,7 +59,10 @@ DISCORD: PlatformPolicy[DiscordConfig] = PlatformPolicy(
         start="mention @draftloop with your request, or use `/draft`",
         example="@draftloop [writing] a 600-word post on remote onboarding",
         decide="the Accept / Reject buttons, a ✅ / ❌ reaction, or a reply `accept` / `reject`",
-        commands="`/draftloop help`, `/draftloop status`, `/draftloop digest`, a reply `retry` in a thread",
+        commands=(
+            "`/draftloop help`, `/draftloop status`, `/draftloop digest`, `/draftloop mine` (what waits on you), "
+            "a reply `retry` in a thread"
+        ),
     ),
     secret_env=("DISCORD_TOKEN",),
     service=_service,

@@ -5,6 +5,8 @@ Rendering is pure (`render_parts`, `split_text`): a Reply becomes one or more me
 controls on the last. Who those messages may notify is decided apart from the text (discord_safe).
 
 The buttons are `DynamicItem`s whose custom_id carries the project number (`draftloop:accept:12`).
+"Request changes" and "Reject" open forms (modals) whose custom_ids carry it too; the reject form asks
+for a reason (a radio group of REJECT_REASONS) and an optional comment.
 `register_persistent(client)` (called from `setup_hook` on every start) makes every such button ever
 sent work again after a restart: discord.py routes a click by matching the custom_id against the
 templates, no message id or in-memory view needed.
@@ -21,6 +23,7 @@ import discord
 
 from adapters.chat.discord.safe import undisguise
 from bot.chunking import pack
+from bot.events import REJECT_REASONS
 from bot.replies import DraftHeader, Reply, ReplyKind
 
 if TYPE_CHECKING:
@@ -31,6 +34,8 @@ PREFIX = "draftloop"
 ACTIONS = ("accept", "changes", "reject")
 CUSTOM_ID = re.compile(rf"{PREFIX}:(?P<action>accept|changes|reject):(?P<number>[0-9]{{1,12}})")
 CHANGES_FORM = re.compile(rf"{PREFIX}:changes-form:(?P<number>[0-9]{{1,12}})")
+REJECT_FORM = re.compile(rf"{PREFIX}:reject-form:(?P<number>[0-9]{{1,12}})")
+COMMENT_CHARS = 1000
 BRIEF_FORM = f"{PREFIX}:brief-form"
 
 MentionResolver = Callable[[str], str]
@@ -193,6 +198,41 @@ class ChangesModal(discord.ui.Modal):
         before a restart still lands after it."""
 
 
+REASON_HINTS = {
+    "wrong scope": "It answers another question than the one asked",
+    "factual errors": "It states things that are not true",
+    "tone": "The voice does not fit the audience",
+    "format": "Length, structure or layout",
+    "other": "Say what in the comment",
+}
+
+
+class RejectModal(discord.ui.Modal):
+    """ "Reject": why (one reason, required) and a comment (optional). Radio groups live in modals only,
+    inside a label (discord.py 2.7)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(title=f"Reject #{number}"[:45], custom_id=f"{PREFIX}:reject-form:{number}")
+        self.number = number
+        options = [
+            discord.RadioGroupOption(label=r.capitalize(), value=r, description=REASON_HINTS.get(r))
+            for r in REJECT_REASONS
+        ]
+        self.reason: discord.ui.RadioGroup[Any] = discord.ui.RadioGroup(custom_id="reason", options=options)
+        self.comment: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            custom_id="comment",
+            style=discord.TextStyle.paragraph,
+            required=False,
+            max_length=COMMENT_CHARS,
+            placeholder="What should the next request do differently?",
+        )
+        self.add_item(discord.ui.Label(text="Why is it rejected?", component=self.reason))
+        self.add_item(discord.ui.Label(text="Anything to add? (optional)", component=self.comment))
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        """Handled by custom_id in the client's `on_interaction` (see ChangesModal)."""
+
+
 class BriefModal(discord.ui.Modal):
     """`/draft` without a brief: the brief, and a category (optional; blank lets draftloop decide)."""
 
@@ -217,7 +257,8 @@ class BriefModal(discord.ui.Modal):
 
 
 def form_values(data: Any) -> dict[str, str]:
-    """The text inputs of a modal submission payload, by custom_id."""
+    """The inputs of a modal submission payload (text inputs, radio groups), by custom_id; an input
+    left empty is ""."""
     values: dict[str, str] = {}
     for row in (data or {}).get("components", []) or []:
         inner = row.get("components") or ([row["component"]] if "component" in row else [])
