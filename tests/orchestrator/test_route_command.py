@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.settings import Settings
 from bot.states import STORED
 from storage.engine import Database
 from tests.orchestrator.test_orchestrator_console import AGENTS
