@@ -18,7 +18,9 @@ REFUSED = f"Not authorized: send the token of {TOKEN_ENV} as the header Authoriz
 
 def token(settings: Settings, *, required: bool) -> str | None:
     """The token, checked; None when unset and not `required` (the JSON API then stays off)."""
-    value = (settings.env(TOKEN_ENV) or "").strip()
+    declared = getattr(settings, TOKEN_ENV.lower(), None)  # a Settings field once declared (masked with the rest)
+    given = declared.get_secret_value() if declared is not None else settings.env(TOKEN_ENV)
+    value = (given or "").strip()
     if not value:
         if required:
             raise ConfigError(
