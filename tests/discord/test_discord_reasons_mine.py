@@ -3,10 +3,12 @@ list of what waits on the caller), with the real discord.py client against the f
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.report.digest import Period, build_report
+from storage import signals
 from tests.discord.conftest import DiscordHarness, sqlite_only
 from tests.fakes.discord_api import EPHEMERAL, IS_COMPONENTS_V2, FakeDiscord, FakeUser, text_of
 from tests.fakes.discord_components import RADIO_GROUP, walk
@@ -94,3 +96,43 @@ async def test_mine_lists_what_waits_on_the_caller_privately_with_links(dc: Disc
     nobody = text_of(await mine(dc, fake.eve, fake.general))
     assert "Nothing waits on you right now." in nobody and "#1" not in nobody
     assert fake.refusals == []
+
+
+async def signal(dc: DiscordHarness, user: FakeUser, version: int) -> str | None:
+    async with dc.db.session() as session:
+        return await signals.signal_of(session=session, project_id=1, version=version, person_id=str(user.id))
+
+
+async def stored(dc: DiscordHarness, user: FakeUser, value: str) -> None:
+    """Wait until `user`'s signal on v1 is `value` (a reaction reaches the core a moment after it is made)."""
+    for _ in range(250):
+        if await signal(dc, user, 1) == value:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{user.name}'s signal never became {value!r}")
+
+
+async def test_thumbs_on_a_draft_are_one_tap_feedback_also_after_a_restart(dc: DiscordHarness) -> None:
+    fake = dc.fake
+    request = await fake.message(fake.general, fake.alice, "[writing] a line for the invite", mention=True)
+    thread = await dc.thread_of(request)
+    v1 = await dc.draft(thread, 1)
+    await dc.idle()
+    said = len(fake.bot_messages(thread))
+    await fake.react(thread, int(v1["id"]), fake.wendy, "👍🏽")  # a skin tone says the same
+    await stored(dc, fake.wendy, "up")
+    await fake.react(thread, int(v1["id"]), fake.wendy, "👎")  # a second tap replaces the first
+    await stored(dc, fake.wendy, "down")
+
+    await dc.restart()  # a new process knows the draft only from its header
+    await fake.react(thread, int(v1["id"]), fake.alice, "👍")
+    await stored(dc, fake.alice, "up")
+    assert fake.counts()[("GET", "/channels/{channel_id}/messages/{message_id}")] == 1  # its header, read once
+
+    reply = await fake.message(thread, fake.alice, "// nice")
+    await fake.react(thread, int(reply["id"]), fake.wendy, "👍")  # a thumb on a person's reply: not a signal
+    await fake.react(thread, int(v1["id"]), fake.dana, "👍")  # and then one on the draft
+    await stored(dc, fake.dana, "up")
+    assert await signal(dc, fake.wendy, 1) == "down"
+    assert len(fake.bot_messages(thread)) == said  # nothing is said for a signal
+    assert (await dc.project(1)).state == "in_review" and (await dc.project(1)).current_version == 1

@@ -5,6 +5,7 @@ form), and the first post of a thread in a configured forum channel. Text attach
 the brief. In a project thread (one the bot opened, or a forum post), a member's message is a reply
 (the core decides: feedback, an aside, `accept`, `status`…); bots, the bot itself, webhooks and edits
 are not. ✅ / ❌ reactions and the buttons decide; "Request changes" opens a form (feedback, minutes).
+👍 / 👎 on a draft is one-tap feedback (a SignalGiven: stored per version and person, never a cycle).
 Buttons, forms and slash commands are `interactions.py`.
 
 Each event carries the platform's id as `event_key`, so a redelivered gateway event (after a RESUME)
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 import discord
@@ -26,7 +27,18 @@ from adapters.chat.discord.interactions import Interactions
 from adapters.chat.discord.platform import DiscordPlatform
 from adapters.chat.discord.policy import DISCORD, NAME
 from adapters.chat.discord.views import register_persistent
-from bot.events import Actor, DecisionSignal, Event, Locator, MessageRef, RequestPosted, ThreadRef, ThreadReply
+from bot.events import (
+    Actor,
+    DecisionSignal,
+    Event,
+    Locator,
+    MessageRef,
+    RequestPosted,
+    SignalGiven,
+    SignalValue,
+    ThreadRef,
+    ThreadReply,
+)
 from bot.identity import warn_config
 from bot.settings import Settings
 from bot.vocabulary import emoji_outcome
@@ -35,6 +47,11 @@ _log = logging.getLogger(__name__)
 
 Handle = Callable[[Event], Coroutine[Any, Any, None]]
 Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
+
+SIGNALS: dict[str, SignalValue] = {"👍": "up", "👎": "down"}
+# A thumb's skin tone (U+1F3FB-U+1F3FF) and the emoji variation selector do not change what it says.
+_MODIFIERS = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f]")
+_VERSION = re.compile(r"#(\d+) · v(\d+)")
 
 __all__ = ["DraftloopClient", "intents"]
 
@@ -154,6 +171,10 @@ class DraftloopClient(discord.Client):
         self._run(event)
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        signal = SIGNALS.get(_MODIFIERS.sub("", str(payload.emoji)))
+        if signal is not None:
+            await self._signal(payload, signal)
+            return
         me = self.user
         outcome = emoji_outcome(str(payload.emoji))
         if me is None or outcome is None or payload.guild_id is None or payload.user_id == me.id:
@@ -180,3 +201,41 @@ class DraftloopClient(discord.Client):
         self._run(
             DecisionSignal(Locator(thread=thread), actor, outcome, via="reaction", event_key=key, reply_to=thread)
         )
+
+    async def _signal(self, payload: discord.RawReactionActionEvent, value: SignalValue) -> None:
+        """👍 / 👎 on one of the bot's drafts in a project thread."""
+        me = self.user
+        member = payload.member
+        if me is None or payload.guild_id is None or payload.user_id == me.id or (member is not None and member.bot):
+            return
+        if payload.message_author_id is not None and payload.message_author_id != me.id:
+            return  # a thumb on a person's reply is between people
+        channel = self.get_channel(payload.channel_id)
+        if not isinstance(channel, discord.Thread) or not self._is_project_thread(channel):
+            return
+        shown = self.platform.draft_of(payload.message_id) or await self._draft_in(channel, payload.message_id)
+        if shown is None:
+            return
+        number, version = shown
+        actor = actor_of(member) if member is not None else Actor(NAME, str(payload.user_id))
+        key = f"react:{payload.message_id}:{payload.user_id}:{value}"
+        self._run(SignalGiven(Locator(number=number), actor, version, value, event_key=key))
+
+    async def _draft_in(self, channel: discord.Thread, message_id: int) -> tuple[int, int] | None:
+        """(project, version) of a draft shown before this process started: read from its header."""
+        try:
+            message = await channel.fetch_message(message_id)
+        except discord.HTTPException:
+            return None
+        parts = list(_walk(message.components))
+        texts = [message.content, *(str(getattr(c, "content", "") or "") for c in parts)]
+        found = next((m for t in texts if t and (m := _VERSION.search(t.split("\n", 1)[0]))), None)
+        has_buttons = any(isinstance(c, discord.Button) for c in parts)
+        return (int(found[1]), int(found[2])) if found and has_buttons else None
+
+
+def _walk(components: Sequence[Any]) -> Iterator[Any]:
+    """Every component of a received message, nested ones (a container's, a row's) included."""
+    for component in components:
+        yield component
+        yield from _walk(getattr(component, "children", ()) or ())

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
@@ -70,6 +71,7 @@ class DiscordPlatform:
         self._threads: RecentKeys[int] = RecentKeys(KNOWN_THREADS)  # thread ids known to exist
         self._requests: RecentKeys[int] = RecentKeys(KNOWN_REQUESTS)  # request message ids (no thread yet)
         self._continuations: dict[int, list[int]] = {}  # first message id -> the rest of a split message
+        self._drafts: OrderedDict[int, tuple[int, int]] = OrderedDict()  # message id -> (project, version)
         self.pending = PendingInteractions()  # acknowledged interactions the core may answer through
 
     # ------------------------------------------------------------------ bookkeeping the client feeds
@@ -82,6 +84,18 @@ class DiscordPlatform:
     def note_request(self, origin: MessageRef) -> None:
         if origin.thread_id is None:
             self._requests.add(int(origin.message_id))
+
+    def draft_of(self, message_id: int) -> tuple[int, int] | None:
+        """(project, version) of a draft message this process showed, for a 👍 / 👎 on it."""
+        return self._drafts.get(message_id)
+
+    def _note_draft(self, message_id: int, reply: Reply) -> None:
+        if reply.kind != ReplyKind.DRAFT or reply.header is None or not reply.header.version:
+            return
+        self._drafts[message_id] = (reply.header.number, reply.header.version)
+        self._drafts.move_to_end(message_id)
+        if len(self._drafts) > KNOWN_REQUESTS:
+            self._drafts.popitem(last=False)
 
     # ------------------------------------------------------------------ ChatPlatform
     async def open_thread(self, origin: MessageRef, *, number: int, title: str) -> ThreadRef:
@@ -108,6 +122,7 @@ class DiscordPlatform:
             except discord.HTTPException as exc:
                 _log.warning("follow-up failed, posting instead: %s", describe(exc, "send a follow-up"))
         ref = await self._post(thread, reply)
+        self._note_draft(int(ref.message_id), reply)
         await self.board.follow(int(ref.thread_id or ref.channel), reply)
         return ref
 
@@ -122,6 +137,7 @@ class DiscordPlatform:
             await self._edit_layout(channel, mid, out)
         else:
             await self._edit_parts(channel, mid, out)
+        self._note_draft(mid, reply)
         await self.board.follow(dest, reply)
 
     async def _edit_layout(self, channel: discord.PartialMessageable, mid: int, out: Outgoing) -> None:
@@ -164,6 +180,7 @@ class DiscordPlatform:
         data = content.encode("utf-8")
         files = ((filename, data), *reply.files)
         ref = await self._post(thread, replace(reply, files=files))
+        self._note_draft(int(ref.message_id), reply)
         await self.board.follow(int(ref.thread_id or ref.channel), reply)
         return ref
 
