@@ -1,12 +1,15 @@
-"""The chat platform `draftloop mcp` posts to, outbound only: the process listens to no chat (replies
+"""The chat platforms `draftloop mcp` posts to, outbound only: the process listens to no chat (replies
 in a thread reach the core through `serve` or `worker`, and the database is where the two meet).
 
-`[mcp] channel` names it (`slack:C0123`, `discord:<id>`); without one, the console, printed on stderr
-since stdout may be the MCP transport. Experts then answer with `draftloop chat` on the same database.
+`[mcp] channel` names where projects go by default (`slack:C0123`, `discord:<id>`); without one, the
+console, printed on stderr since stdout may be the MCP transport (experts then answer with `draftloop
+chat` on the same database). Slack and Discord are connected too whenever their token is set, so a
+call's `channel` argument may name a channel there.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -17,7 +20,10 @@ from bot.loop.outside import DEFAULT_CHANNEL
 if TYPE_CHECKING:
     from bot.app.runtime import Runtime
 
+_log = logging.getLogger(__name__)
+
 Close = Callable[[], Awaitable[None]]
+KNOWN = ("console", "slack", "discord")
 
 
 def configured_channel(runtime: Runtime) -> str:
@@ -26,39 +32,65 @@ def configured_channel(runtime: Runtime) -> str:
 
 
 async def connect(runtime: Runtime) -> Close:
-    """Register the configured channel's platform; what to await when the process stops."""
-    platform = configured_channel(runtime).partition(":")[0].strip().lower()
-    settings = runtime.settings
-    if platform == "console":
-        from adapters.chat.console.service import ConsolePlatform
+    """Register the configured channel's platform (an error when it cannot be), and the others whose
+    token is set; what to await when the process stops."""
+    wanted = configured_channel(runtime).partition(":")[0].strip().lower()
+    if wanted not in KNOWN:
+        raise ConfigError(f"[mcp] channel names {wanted!r}; use slack:CHANNEL, discord:CHANNEL or console")
+    closes: list[Close] = []
+    for name in KNOWN:
+        try:
+            close = await _connect(runtime, name, required=name == wanted)
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - another platform than the configured one: go on without it
+            if name == wanted:
+                raise
+            _log.warning("mcp: %s not connected (%s); calls naming a %s channel are refused", name, exc, name)
+            continue
+        if close is not None:
+            closes.append(close)
 
-        runtime.register_platform(ConsolePlatform(sys.stderr, files_dir=settings.draftloop_data_dir / "files"))
-        return _nothing
-    if platform == "slack":
-        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-        if not token:
-            raise ConfigError("[mcp] channel is on Slack: set SLACK_BOT_TOKEN so draftloop mcp can post there")
+    async def close_all() -> None:
+        for close in closes:
+            await close()
+
+    return close_all
+
+
+async def _connect(runtime: Runtime, name: str, *, required: bool) -> Close | None:
+    settings = runtime.settings
+    if name == "console":
+        if required:
+            from adapters.chat.console.service import ConsolePlatform
+
+            files = settings.draftloop_data_dir / "files"
+            runtime.register_platform(ConsolePlatform(sys.stderr, files_dir=files))
+        return None
+    secret = settings.slack_bot_token if name == "slack" else settings.discord_token
+    token = secret.get_secret_value() if secret is not None else ""
+    if not token:
+        if required:
+            variable = "SLACK_BOT_TOKEN" if name == "slack" else "DISCORD_TOKEN"
+            raise ConfigError(f"[mcp] channel is on {name}: set {variable} so draftloop mcp can post there")
+        return None
+    if name == "slack":
         from adapters.chat.slack.platform import SlackPlatform, make_client
 
         runtime.register_platform(SlackPlatform(make_client(token, base_url=settings.slack_api_url)))
-        return _nothing
-    if platform == "discord":
-        token = settings.discord_token.get_secret_value() if settings.discord_token else ""
-        if not token:
-            raise ConfigError("[mcp] channel is on Discord: set DISCORD_TOKEN so draftloop mcp can post there")
-        from adapters.chat.discord.client import DraftloopClient
-        from adapters.chat.discord.service import configure_urls
+        return None
+    from adapters.chat.discord.client import DraftloopClient
+    from adapters.chat.discord.service import configure_urls
 
-        configure_urls(settings.discord_api_url, settings.discord_gateway_url)
-        # REST only: no gateway, so this process takes none of the worker's events.
-        client = DraftloopClient(
-            settings=settings, handle=runtime.workflow.handle, spawn=runtime.spawn, sync_commands=False
-        )
+    configure_urls(settings.discord_api_url, settings.discord_gateway_url)
+    # REST only: no gateway, so this process takes none of the worker's events.
+    client = DraftloopClient(
+        settings=settings, handle=runtime.workflow.handle, spawn=runtime.spawn, sync_commands=False
+    )
+    try:
         await client.login(token)
-        runtime.register_platform(client.platform)
-        return client.close
-    raise ConfigError(f"[mcp] channel names {platform!r}; use slack:CHANNEL, discord:CHANNEL or console")
-
-
-async def _nothing() -> None:
-    return None
+    except BaseException:
+        await client.close()
+        raise
+    runtime.register_platform(client.platform)
+    return client.close
