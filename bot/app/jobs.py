@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.config import DigestChannel
 from bot.events import ThreadRef
 from bot.loop.threads import header, number_of, opened_thread
+from bot.orchestrator.deadlines import decide_overdue, escalate_unanswered
 from bot.replies import Reply, ReplyKind
 from bot.report.chart import chart_png
 from bot.report.digest import DigestReport, build_report
@@ -38,6 +40,7 @@ from bot.states import State, can_move
 from bot.texts import plural
 from bot.triage import experts_for
 from storage.digest_runs import claim_digest_run, finish_digest_run
+from storage.models import Project
 from storage.reminders import AlreadyRecorded, due_for_reminder, idle_in_review, record_expiry, record_reminder
 
 if TYPE_CHECKING:
@@ -186,12 +189,27 @@ async def nudge_reviewers(runtime: Runtime, *, now: datetime | None = None) -> i
         )
         reply = Reply(text, kind=ReplyKind.NOTICE, header=header(project), mentions=mentions)
         await _notify(runtime, thread, reply, f"reminder for #{project.id}")
+    await escalate_unanswered(runtime.db, runtime.settings, now, _orchestrator_notice(runtime))
     return sent
 
 
+def _orchestrator_notice(runtime: Runtime) -> Callable[[Project, str, tuple[str, ...], str], Awaitable[None]]:
+    """How the orchestrator's escalations and timeouts are said in the project's thread."""
+
+    async def notice(project: Project, text: str, mentions: tuple[str, ...], state: str) -> None:
+        thread = opened_thread(project)
+        if thread is not None:
+            reply = Reply(text, kind=ReplyKind.NOTICE, header=header(project, state), mentions=mentions)
+            await _notify(runtime, thread, reply, f"orchestrator notice for #{project.id}")
+
+    return notice
+
+
 async def expire_idle(runtime: Runtime, *, now: datetime | None = None) -> int:
-    """Expire projects in review with no activity for `expire_after_days`; returns projects expired."""
+    """Expire projects in review with no activity for `expire_after_days`; returns projects expired.
+    First, drafts past their category's decision deadline are decided as its `on_timeout` says."""
     now = now or runtime.clock.now()
+    await decide_overdue(runtime.db, runtime.settings, now, _orchestrator_notice(runtime))
     days = runtime.settings.file.workflow.expire_after_days
     if days <= 0:
         return 0
