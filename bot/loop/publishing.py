@@ -12,6 +12,7 @@ from bot.loop import transitions
 from bot.loop.first_draft import Writes
 from bot.loop.registry import Platforms
 from bot.loop.threads import Threads, header, number_of, thread_of
+from bot.orchestrator.routing import quiet
 from bot.ports import Clock
 from bot.redact import Redactor
 from bot.replies import Reply, ReplyKind
@@ -55,6 +56,8 @@ class Publisher:
         platform = self.platforms.named(project.platform)
         shown = header(project)
         _, mentions = experts_for(project.category, self.settings)
+        if mentions and await quiet(self.db, self.settings, project):
+            mentions = ()  # likely fine as is: experts look when someone asks (bot/orchestrator/routing.py)
         thread = thread_of(project)
         progress = MessageRef(platform.name, project.channel, progress_id, thread.thread_id) if progress_id else None
         v = project.current_version

@@ -188,3 +188,13 @@ def render_route(explained: dict[str, Any]) -> str:
     lines = [f"{explained['category']} → {explained['agent']}: {explained['reason']}", ""]
     lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     return "\n".join(lines)
+
+
+async def quiet(db: Database, settings: Settings, project: Any) -> bool:
+    """Whether the project was marked likely fine as is (its drafts ping no expert); asks the
+    database only in a category with a review threshold."""
+    if settings.category(project.category).review_threshold is None or project.id is None:
+        return False
+    async with db.session() as session:
+        route = await store.get_route(session=session, project_id=project.id)
+    return route is not None and route.review == FINE

@@ -73,3 +73,12 @@ async def test_qc_revises_once_then_flags_and_it_is_no_expert_feedback(make_runt
     assert data["agent_alone"]["k"] == 1 and data["mean_cycles_to_accept"] == 0
     qc = data["orchestrator"]["writing"]["qc"]
     assert qc == {"passed": 0, "revised": 1, "flagged": 0, "gap_reappeared": 0, "flagged_shown": 1}
+
+
+async def test_likely_fine_pings_no_expert_and_says_why(make_runtime, settings_factory) -> None:  # type: ignore[no-untyped-def]
+    toml = '[categories.writing]\nexperts = ["ed"]\nreview_threshold = 0.5\nreview_min_decided = 2\n'
+    out, rt = await _console(make_runtime, settings_factory, toml, _history(1, 2, "accept") + "[writing] tea again\n")
+    assert "needs review: 0 decided here, 2 needed to trust the agent alone" in out
+    assert "likely fine as is: the agent alone was accepted 2/2 here (100% ≥ 50%)" in out
+    first, third = out.split("[#3]", 1)
+    assert first.count("↳ for review: ed") == 2 and "for review" not in third  # #3 pings no one
