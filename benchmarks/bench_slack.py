@@ -34,6 +34,7 @@ from typing import Any
 import aiohttp
 import psutil
 
+from benchmarks._profile import Profiler, summary
 from benchmarks._serving import wait_healthy
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.slack_api import FakeSlackAPI, event_envelope, sign
@@ -131,7 +132,7 @@ def start_app(kind: str, fake: FakeSlackAPI, llm: FakeLLMServer, workdir: Path) 
         config = workdir / "bench.toml"
         config.write_text(
             '[agents.bench]\nprovider = "openai-compatible"\nmodel = "bench-model"\n'
-            f'base_url = "{llm.openai_base_url}"\nkey_env = "OPENAI_API_KEY"\nmax_concurrency = 1000\n'
+            f'base_url = "{llm.openai_base_url}"\nkey_env = "OPENAI_API_KEY"\n'
             "max_retries = 0\n"
         )
         env.update(
@@ -285,6 +286,7 @@ async def scenario(
     rate: float | None,
     extra_retries: int,
     model_latency: float,
+    profile: Path | None = None,
 ) -> Result:
     llm.latency = model_latency
     res = Result()
@@ -300,6 +302,7 @@ async def scenario(
             watcher = Watcher(fake, kind)
             starts: dict[str, float] = {}
             sampler = asyncio.create_task(sample(app))
+            profiler = Profiler(app.proc.pid, profile) if profile is not None else None
             cpu0 = app.cpu()
             tasks = []
             for i in range(count):
@@ -313,6 +316,8 @@ async def scenario(
                 await asyncio.sleep(0.05)
             await asyncio.sleep(1.0)  # let late duplicates show up
             res.cpu_s = app.cpu() - cpu0
+            if profiler is not None:
+                profiler.stop()
             sampler.cancel()
             res.rss_mb = app.rss_peak / 1e6
             res.e2e = [watcher.done[ts] - t0 for ts, t0 in starts.items() if ts in watcher.done]
@@ -386,10 +391,13 @@ async def main(args: argparse.Namespace) -> int:
     tiny = args.tiny
     latency = 0.2 if tiny else args.model_latency
     plans = [
-        ("burst", {"count": 10 if tiny else 200, "rate": None, "extra_retries": 0}),
+        ("burst", {"count": 10 if tiny else args.burst, "rate": None, "extra_retries": 0}),
         ("steady", {"count": 10 if tiny else 200, "rate": 5.0 if tiny else 20.0, "extra_retries": 0}),
         ("redelivery", {"count": 5 if tiny else 50, "rate": 5.0 if tiny else 10.0, "extra_retries": 3}),
     ]
+    if args.only:
+        plans = [p for p in plans if p[0] in args.only.split(",")]
+    profiled = Path(args.profile).resolve() if args.profile else None
     runs = 1 if tiny else args.runs
     collected: dict[str, dict[str, list[dict[str, float]]]] = defaultdict(lambda: defaultdict(list))
     with tempfile.TemporaryDirectory() as tmp:
@@ -397,7 +405,10 @@ async def main(args: argparse.Namespace) -> int:
             for run in range(runs):
                 for name, plan in plans:
                     for kind in ("reference", "draftloop"):
-                        res = await scenario(kind, name, fake, llm, Path(tmp), model_latency=latency, **plan)
+                        prof = profiled if kind == "draftloop" and name == plans[0][0] and run == 0 else None
+                        res = await scenario(
+                            kind, name, fake, llm, Path(tmp), model_latency=latency, profile=prof, **plan
+                        )
                         collected[name][kind].append(figures(res))
                         print(
                             f"run {run + 1} {name:<10} {kind:<9} ack p99 {pct(res.acks, 99):.3f}s "
@@ -408,6 +419,11 @@ async def main(args: argparse.Namespace) -> int:
     medians = {n: {k: median_figures(v) for k, v in kinds.items()} for n, kinds in collected.items()}
     for name, _ in plans:
         print_table(name, medians[name]["draftloop"], medians[name]["reference"])
+    if profiled is not None:
+        print(f"\nprofile of draftloop serve in the first {plans[0][0]} run (py-spy, collapsed stacks: {profiled})")
+        print(summary(profiled))
+    if len(plans) < 3:
+        return 0
     b, s, r = medians["burst"], medians["steady"], medians["redelivery"]
     checks = [
         ("burst: every event acked < 3 s", b["draftloop"]["ack max (s)"] < ACK_DEADLINE),
@@ -438,6 +454,11 @@ def cli() -> None:
     parser.add_argument("--tiny", action="store_true", help="a seconds-long smoke run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--model-latency", type=float, default=2.0)
+    parser.add_argument("--burst", type=int, default=200, help="mentions in the burst")
+    parser.add_argument("--only", help="scenarios to run, comma-separated: burst, steady, redelivery")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="py-spy draftloop in the first scenario; collapsed stacks to FILE, summary"
+    )
     sys.exit(asyncio.run(main(parser.parse_args())))
 
 
