@@ -45,10 +45,13 @@ async def eventually(predicate: Callable[[], bool], timeout: float, poll: float 
     return True
 
 
-async def until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Wait for `predicate()`; fail the test with `what` when it does not come true in time."""
+async def until(
+    predicate: Callable[[], bool], timeout: float, what: str, state: Callable[[], object] | None = None
+) -> None:
+    """Wait for `predicate()`; fail the test with `what` (and `state()`) when it does not come true in time."""
     if not await eventually(predicate, timeout, poll=0.02):
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        shown = f"; state: {state()}" if state is not None else ""
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}{shown}")
 
 
 async def rows(url: str, sql: str, **params: Any) -> list[dict[str, Any]]:
@@ -70,15 +73,15 @@ async def scalar(url: str, sql: str, **params: Any) -> Any:
 
 
 def message_text(msg: dict[str, Any]) -> str:
-    """A message's text with every block's text, as a person would read it."""
-    parts = [str(msg.get("text") or "")]
+    """A message's text with every block's text and a stream's markdown, as a person would read it."""
+    parts = [str(msg.get("text") or ""), str(msg.get("markdown_text") or "")]
     for block in msg.get("blocks") or []:
         if isinstance(block.get("text"), dict):
             parts.append(str(block["text"].get("text", "")))
         for element in block.get("elements") or []:
             if isinstance(element, dict) and isinstance(element.get("text"), str):
                 parts.append(element["text"])
-    return "\n".join(parts)
+    return "\n".join(p for p in parts if p)
 
 
 def draft_posts(fake: FakeSlackAPI, channel: str) -> list[tuple[int, int, dict[str, Any]]]:
@@ -92,14 +95,23 @@ def draft_posts(fake: FakeSlackAPI, channel: str) -> list[tuple[int, int, dict[s
     return out
 
 
+_PLACEHOLDER = re.compile(r"(?:^|\n)\s*(?:#\d+: )?Writing v\d+…")
+
+
 def stale_progress(fake: FakeSlackAPI, channel: str) -> list[dict[str, Any]]:
-    """Bot messages still showing a draft being written ("Writing vN…", or a stream's `_writing…_`)."""
+    """Bot messages still showing a draft being written: a native stream never stopped, a posted
+    progress message ("Writing vN…", or a stream's `_writing…_` line) never replaced."""
     out = []
     for msg in fake.bot_messages(channel):
         shown = message_text(msg)
-        if "_writing…_" in shown or re.match(r"\s*(?:#\d+: )?Writing v\d+…", str(msg.get("text") or "")):
+        if msg.get("streaming") or "_writing…_" in shown or _PLACEHOLDER.search(shown):
             out.append(msg)
     return out
+
+
+def stale_statuses(fake: FakeSlackAPI, channel: str) -> list[str]:
+    """Threads whose assistant status ("is writing…") is still set."""
+    return [f"{thread}: {status.get('status')}" for (c, thread), status in fake.statuses.items() if c == channel]
 
 
 def acks(fake: FakeSlackAPI, channel: str) -> Counter[str]:
@@ -147,6 +159,16 @@ class Outcome:
             "stale progress": self.stale_progress,
             "notes": "; ".join(f"{k} {v}" for k, v in self.notes.items()),
         }
+
+    def misses(self) -> dict[str, int]:
+        """The figures whose target is 0 and that are not."""
+        figures = {
+            "duplicated": self.duplicated,
+            "lost": self.lost,
+            "false 'saved'": self.false_claims,
+            "stale progress": self.stale_progress,
+        }
+        return {name: n for name, n in figures.items() if n}
 
     def line(self) -> str:
         return " · ".join(f"{k} {v}" for k, v in self.figures().items())
@@ -228,9 +250,12 @@ async def measure(
         if NOT_SAVED.search(shown):
             out.told_not_saved += 1
     stale = stale_progress(fake, channel)
-    out.stale_progress = len(stale)
+    statuses = stale_statuses(fake, channel)
+    out.stale_progress = len(stale) + len(statuses)
     if stale:
-        out.problems.append(f"progress messages never edited: {[message_text(m)[:60] for m in stale]}")
+        out.problems.append(f"progress messages never replaced: {[message_text(m)[:60] for m in stale]}")
+    if statuses:
+        out.problems.append(f"thread statuses never cleared: {statuses}")
     if out.lost:
         lost = [
             f"{d.kind} {d.ts} (answers {[a.status for a in d.attempts]})"
