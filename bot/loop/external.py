@@ -20,14 +20,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.errors import InvalidRequest, InvalidTransition, NotAllowed, UnknownProject
-from bot.events import ThreadRef
+from bot.events import Actor, MessageRef, RequestPosted, ThreadRef
 from bot.loop import outside, transitions
-from bot.loop.acks import Acknowledger, ack_reply
+from bot.loop.acks import Acknowledger
 from bot.loop.drafting import Drafting
 from bot.loop.outside import (
     DEFAULT_CHANNEL,
@@ -58,7 +60,9 @@ from storage.models import Project
 
 _log = logging.getLogger(__name__)
 
-Spawn = Callable[[Coroutine[Any, Any, Any]], object]
+Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
+Handle = Callable[[RequestPosted], Coroutine[Any, Any, None]]
+FIRST = asyncio.FIRST_COMPLETED
 Write = Callable[[Session], Awaitable[None]]
 
 
@@ -86,6 +90,8 @@ class External:
         self.waiters = Waiters(db)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.spawn: Spawn = self._spawn  # the Runtime's, so shutdown drains a first draft in flight
+        self.handle: Handle = _no_workflow  # the Workflow's `handle`: a request without a draft goes through it
+        self._waiting_intake: dict[str, tuple[Caller, asyncio.Future[Project]]] = {}
 
     # -- request_review ------------------------------------------------------------------------
 
@@ -121,30 +127,66 @@ class External:
             raise InvalidRequest(outside.too_long("requester", len(person), MAX_REQUESTER_CHARS))
         platform_name, channel_id = self._channel(channel)
         platform = self.platforms.named(platform_name)
-        found = triage(brief, explicit=explicit, settings=self.settings, specs=self.settings.file.agents)
-        agent = caller.agent if draft is not None else found.agent.name
-        model = caller.agent if draft is not None else found.agent.model
         # The request is shown first: a project always has a message in the channel to hang its thread on.
         origin = await platform.post(
             ThreadRef(platform_name, channel_id, ""),
             Reply(outside.asked_text(caller.agent, person, brief, platform.limits.max_message_chars)),
         )
+        if draft is None:
+            asker = Actor(platform_name, person or caller.agent, person or caller.agent)
+            return await self._asked(caller, RequestPosted(origin, asker, brief, category=explicit))
+        return await self._opened(caller, origin, brief, draft, explicit, person)
+
+    async def _asked(self, caller: Caller, event: RequestPosted) -> Opened:
+        """No draft: the request goes through the intake like any other (routing, acknowledgement, the
+        first draft by the routed agent); this returns as soon as the project is stored and acknowledged."""
+        key = f"external:{uuid.uuid4().hex}"
+        stored: asyncio.Future[Project] = asyncio.get_running_loop().create_future()
+        self._waiting_intake[key] = (caller, stored)
+        try:
+            running = self.spawn(self.handle(replace(event, event_key=key)))
+            await asyncio.wait({stored, running}, timeout=self.settings.file.workflow.lease_seconds, return_when=FIRST)
+        finally:
+            self._waiting_intake.pop(key, None)
+        if not stored.done():
+            raise InvalidRequest("The request could not be opened; nothing was stored. Try again in a moment.")
+        project = stored.result()
+        _, mentions = experts_for(project.category, self.settings)
+        return Opened(project, mentions, bool(project.thread_id))
+
+    async def request_stored(self, event: RequestPosted, project: Project) -> None:
+        """The intake's hook: a request this stage handed it is stored; remember who asked."""
+        waiting = self._waiting_intake.get(event.event_key or "")
+        if waiting is None:
+            return
+        caller, stored = waiting
+        number = number_of(project)
+        await self.db.run(lambda session: callers.link_caller(session=session, caller=caller.agent, project_id=number))
+        if not stored.done():
+            stored.set_result(project)
+
+    async def _opened(
+        self, caller: Caller, origin: MessageRef, brief: str, draft: str, explicit: str | None, person: str | None
+    ) -> Opened:
+        """The agent's draft is v1: stored with the project in one transaction, then shown."""
+        platform = self.platforms.named(origin.platform)
+        found = triage(brief, explicit=explicit, settings=self.settings, specs=self.settings.file.agents)
         token = self.drafting.new_token()
         now = self.clock.now()
 
         async def create(session: Session) -> Project:
             project = await store.create_project(
                 session=session,
-                platform=platform_name,
-                channel=channel_id,
+                platform=origin.platform,
+                channel=origin.channel,
                 request_message_id=origin.message_id,
                 requester_id=person or caller.agent,
                 requester_name=person or caller.agent,
                 brief=brief,
                 category=found.category,
                 category_reason=found.reason,
-                agent=agent,
-                model=model,
+                agent=caller.agent,
+                model=caller.agent,
                 state=State.DRAFTING.value,
                 created_at=now,
                 updated_at=now,
@@ -154,15 +196,13 @@ class External:
             number = number_of(project)
             await store.link_message(
                 session=session,
-                platform=platform_name,
-                channel=channel_id,
+                platform=origin.platform,
+                channel=origin.channel,
                 message_id=origin.message_id,
                 project_id=number,
                 kind="request",
             )
             await callers.link_caller(session=session, caller=caller.agent, project_id=number)
-            if draft is None:
-                return project
             await _store_version(session, number, 1, draft, caller.agent, now)
             landed = await transitions.land(session, number, number=1, model=caller.agent, now=now)
             assert landed is not None, "a project created in this transaction is drafting"
@@ -171,32 +211,23 @@ class External:
         project = await self.db.run(create)
         number = number_of(project)
         shown: Shown | None = None
-        posted = False
         remember: Write | None = None
         try:
             async with self.drafting.holding(number, token):
                 thread = await platform.open_thread(origin, number=number, title=_title(brief))
                 project.thread_id = thread.thread_id
-                if draft is None:
-                    ack = await platform.post(thread, ack_reply(project, found))
-                else:
-                    text = outside.ack_text(number, found.category, found.reason, caller.agent, found.mentions)
-                    ack = await platform.post(thread, Reply(text, kind=ReplyKind.ACK, header=header(project)))
+                text = outside.ack_text(number, found.category, found.reason, caller.agent, found.mentions)
+                ack = await platform.post(thread, Reply(text, kind=ReplyKind.ACK, header=header(project)))
 
                 async def remember(session: Session) -> None:
                     await self.acks.remember(session, project, thread, ack)
 
-                if draft is not None:
-                    shown = await self.publisher.publish(project, draft, None)
-                posted = True
+                shown = await self.publisher.publish(project, draft, None)
         except Exception as exc:  # noqa: BLE001 - stored: the sweeper shows what is owed once the lease is back
             _log.warning("project %s is stored but could not be shown in full (%s)", number, type(exc).__name__)
         finally:
             await self._release(number, token, shown, remember)
-        if draft is None:
-            self.spawn(self.drafting.run(number))
-        _, mentions = experts_for(found.category, self.settings)
-        return Opened(project, mentions, posted)
+        return Opened(project, found.mentions, shown is not None)
 
     def _channel(self, given: str | None) -> tuple[str, str]:
         """`slack:C0123`, `discord:123`, `console`: the argument, else `[mcp] channel`, else the console."""
@@ -433,7 +464,7 @@ class External:
 
     # -- tasks ---------------------------------------------------------------------------------
 
-    def _spawn(self, work: Coroutine[Any, Any, Any]) -> object:
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -483,3 +514,7 @@ async def _store_version(
 
 def _title(brief: str) -> str:
     return (brief.strip().splitlines() or ["request"])[0][:80]
+
+
+async def _no_workflow(event: RequestPosted) -> None:
+    raise RuntimeError("External.handle is the Workflow's: the Workflow sets it")

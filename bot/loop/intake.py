@@ -10,6 +10,7 @@ drafting runs its first cycle (bot/loop/drafting.py).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -70,6 +71,9 @@ class Intake:
         self.drafting = drafting
         self.acks = acks
         self.router = Router(settings=settings, db=acks.db)
+        # Hook: told of each project once stored and acknowledged, before its first draft (bot/loop/external.py
+        # learns the number of a project an outside agent asked for).
+        self.stored: Callable[[RequestPosted, Project], Awaitable[None]] | None = None
         # Keys this process saw: a redelivery starts no model call (the database has the final word).
         self.recent = RecentEvents()
 
@@ -104,6 +108,8 @@ class Intake:
                     opened = await self._acknowledge(platform, event, project, routed)
                     if opened is not None:
                         await self._remember(first, project, *opened)
+                if self.stored is not None:
+                    await self.stored(event, project)
             if opened is None:
                 return  # stored, owing its acknowledgement: the sweeper resumes it when its lease runs out
             thread, ack = opened

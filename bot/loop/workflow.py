@@ -151,6 +151,8 @@ class Workflow:
             acks=acks,
         )
         self.drafting.outside_waits = self.external.feedback_waits
+        self.external.handle = self.handle
+        self.intake.stored = self.external.request_stored
 
     def register_platform(self, platform: ChatPlatform) -> None:
         # The one boundary of chat output: everything the core posts, edits or uploads, on every
