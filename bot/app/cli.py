@@ -548,9 +548,28 @@ async def _serve(settings: Settings, role: Role) -> None:
 
 
 @app.command()
-def serve() -> None:
+def serve(
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="Processes sharing $PORT (SO_REUSEPORT), coordinated through PostgreSQL; 1 by default."
+        ),
+    ] = 1,
+) -> None:
     """The web process: Slack's HTTP events on $PORT (default 3000) and GET /healthz."""
     settings = _settings()
+    if workers > 1:
+        from bot.app.runtime import serve_workers, shared_port
+
+        if not shared_port():  # a child of a supervisor serves; only the first process supervises
+            if not _database_url(settings).startswith(("postgresql", "postgres:")):
+                raise typer.BadParameter(
+                    "more than one process needs PostgreSQL (DATABASE_URL=postgresql://…); SQLite has one writer",
+                    param_hint="--workers",
+                )
+            if not settings.port:
+                raise typer.BadParameter("more than one process needs a fixed PORT, not 0", param_hint="--workers")
+            raise typer.Exit(serve_workers(workers, [sys.executable, "-m", "bot", "serve"]))
     _run(lambda: _serve(settings, "web"), url=_database_url(settings), port=settings.port)
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import subprocess
+import time
 from collections.abc import Callable, Coroutine
 from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol
@@ -135,3 +139,74 @@ def load_services(runtime: Runtime, role: Role, *, names: tuple[str, ...] | None
     if services and role in ("web", "worker"):
         services.append(SweeperService(runtime))
     return services
+
+
+# `draftloop serve --workers N`: N processes on one port. The supervisor sets this in each child's
+# environment ("2/4": the second of four); a child's web service then binds its port with SO_REUSEPORT,
+# and the kernel spreads incoming connections over the children. They share nothing but PostgreSQL.
+WORKER_ENV = "DRAFTLOOP_SERVE_WORKER"
+RESTART_DELAY_SECONDS = 1.0
+EARLY_EXIT_SECONDS = 5.0  # a child failing this soon after its start fails the whole serve (bad config, port)
+
+
+def shared_port() -> bool:
+    """True in a child of `serve --workers N`: its port is shared with its siblings."""
+    return bool(os.environ.get(WORKER_ENV))
+
+
+def serve_workers(count: int, command: list[str]) -> int:
+    """Run `command` (a `draftloop serve`) `count` times and supervise the children until SIGTERM or
+    SIGINT, which each child gets in turn (and has its grace to drain). A child that dies is started
+    again after a second; one that fails within seconds of its start (a port in use, the database
+    unreachable) stops the others and its exit code is the supervisor's. Returns the exit code."""
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    def start(index: int) -> subprocess.Popen[bytes]:
+        env = dict(os.environ, **{WORKER_ENV: f"{index + 1}/{count}"})
+        return subprocess.Popen(command, env=env)
+
+    children: dict[int, subprocess.Popen[bytes]] = {}
+    started: dict[int, float] = {}
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for index in range(count):
+            children[index], started[index] = start(index), time.monotonic()
+        _log.info("serving with %d worker processes (pids %s)", count, ", ".join(str(c.pid) for c in children.values()))
+        code = 0
+        while True:
+            if stopping:
+                deadline = time.monotonic() + STOP_GRACE_SECONDS + 2
+                for child in children.values():
+                    try:
+                        child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                    except subprocess.TimeoutExpired:
+                        child.kill()
+                        child.wait()
+                return code
+            for index, child in list(children.items()):
+                rc = child.poll()
+                if rc is None or stopping:
+                    continue
+                if rc != 0 and time.monotonic() - started[index] < EARLY_EXIT_SECONDS:
+                    _log.error("worker %d failed at start-up (exit %d): stopping the others", index + 1, rc)
+                    code = rc
+                    stop(signal.SIGTERM, None)
+                    break
+                _log.warning("worker %d exited (%d): starting it again", index + 1, rc)
+                time.sleep(RESTART_DELAY_SECONDS)
+                children[index], started[index] = start(index), time.monotonic()
+            time.sleep(0.2)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for child in children.values():
+            if child.poll() is None:
+                child.kill()
+                child.wait()

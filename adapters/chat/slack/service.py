@@ -22,6 +22,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
@@ -36,6 +37,7 @@ from adapters.chat.slack.http import SERVER_OPTIONS, EdgeLimits, SlackEdge, Veri
 from adapters.chat.slack.intake import REPLAYING, SlackIntake
 from adapters.chat.slack.interactivity import InteractivityListeners
 from adapters.chat.slack.platform import PLATFORM, SlackPlatform, make_client
+from bot.app.runtime import shared_port
 from bot.loop.inbox import NotRecorded
 
 if TYPE_CHECKING:
@@ -213,6 +215,12 @@ class SlackService:
         runtime.register_platform(self.platform)
 
     async def start(self) -> None:
+        # One pooled session for every Web API call: without one, slack_sdk opens a session, hence a TCP
+        # (and TLS) connection, per call, several per reply (benchmarks/bench_reply_cost.py counts them).
+        # Closed on stop, the client falls back to a session per call for the work still draining.
+        client = self.platform.client
+        if client.session is None or client.session.closed:
+            client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
         if self.mode == "http":
             assert self._signing_secret is not None
             self.web_app = build_web_app(self.app, self._signing_secret, runtime=self.runtime)
@@ -220,7 +228,8 @@ class SlackService:
                 self.web_app, handle_signals=False, shutdown_timeout=1.0, access_log=None, **SERVER_OPTIONS
             )
             await self._runner.setup()
-            site = web.TCPSite(self._runner, self.host, self.port)
+            # A child of `serve --workers N` shares the port with its siblings; alone, a port in use is an error.
+            site = web.TCPSite(self._runner, self.host, self.port, reuse_port=shared_port() or None)
             await site.start()
             server = site._server
             if server is not None and getattr(server, "sockets", None):
@@ -246,6 +255,9 @@ class SlackService:
             except Exception as exc:  # noqa: BLE001 - closing a dead socket must not block shutdown
                 log.warning("slack: socket close failed: %s", type(exc).__name__)
             self._socket = None
+        session = self.platform.client.session
+        if session is not None and not session.closed:
+            await session.close()
 
 
 def create(runtime: Runtime, role: str) -> SlackService | None:
