@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-ACCEPTED = "sqlite:///PATH.db, postgresql://USER:PASSWORD@HOST:PORT/NAME or postgres://…"
+# No password in the example: the redaction would mask it, and the hint would read "[redacted]".
+ACCEPTED = "sqlite:///PATH.db, postgresql://USER@HOST:PORT/NAME (a password after USER: as usual) or postgres://…"
 
 
 def database_url_problem(url: str) -> str | None:

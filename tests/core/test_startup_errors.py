@@ -398,3 +398,9 @@ def test_the_mcp_token_is_a_secret_masked_everywhere() -> None:
     settings = Settings(draftloop_mcp_token=token)
     assert token not in repr(settings)
     assert token not in Redactor.from_settings(settings)(f"Authorization: Bearer {token} and {token}")
+
+
+def test_the_accepted_url_forms_are_not_masked_as_a_secret(env: dict[str, str], tmp_path: Path) -> None:
+    # Before: the hint's example password was masked by the redaction: "postgresql://USER:[redacted]@HOST".
+    line = _one_line(_invoke(["digest"], {**env, "DATABASE_URL": "nonsense"}, tmp_path), 2)
+    assert "[redacted]" not in line and "postgresql://USER@HOST:PORT/NAME" in line
