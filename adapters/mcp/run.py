@@ -73,7 +73,14 @@ async def _http(server: Server[Any], expected: str, *, host: str, port: int, ann
     import uvicorn
 
     _Server = _uvicorn_server()
-    app = auth.BearerGate(server.streamable_http_app(streamable_http_path=MCP_PATH, host=host), expected)
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    # The bearer token is the guard: a page a DNS rebinding attack runs has no token. The SDK's Host check
+    # would refuse a reverse proxy that forwards its own host name to 127.0.0.1, so it is off.
+    open_hosts = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    app = auth.BearerGate(
+        server.streamable_http_app(streamable_http_path=MCP_PATH, host=host, transport_security=open_hosts), expected
+    )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP named: asyncio turns Nagle off only on sockets that say they are TCP, and with Nagle on
     # a response's body waits for the client's delayed ACK of its headers (40 ms on every call).

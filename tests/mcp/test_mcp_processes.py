@@ -159,6 +159,15 @@ async def test_over_http_the_token_is_required_and_two_clients_revise_in_turn(se
             assert response.headers["www-authenticate"].startswith("Bearer")
             assert "DRAFTLOOP_MCP_TOKEN" in response.json()["error"]
     headers = {"Authorization": f"Bearer {TOKEN}"}
+    # Behind a reverse proxy that forwards its own host name: served (the token guards, not the Host).
+    initialize = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "curl", "version": "1"}}
+    async with httpx2.AsyncClient() as http:
+        response = await http.post(
+            served.url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize},
+            headers={**headers, "Host": "draftloop.example.com", "Accept": "application/json, text/event-stream"},
+        )
+        assert response.status_code == 200, response.text
     async with (
         httpx2.AsyncClient(headers=headers) as http_a,
         httpx2.AsyncClient(headers=headers) as http_b,
