@@ -162,7 +162,7 @@ class Commands:
 
     async def mine(self, cmd: CommandInvoked) -> None:
         """What waits on the asker, told to them only."""
-        found = self._masked(await self.waiting_on(cmd.actor))
+        found = self.masked(await self.waiting_on(cmd.actor))
         text = mine_markdown(found)
         platform = self.platforms.named(cmd.reply_to.platform)
         reply = Reply(self.platforms.redactor(text), kind=ReplyKind.STATUS, data=found)
@@ -195,7 +195,7 @@ class Commands:
             tuple(groups["requested"]),
         )
 
-    def _masked(self, found: MineList) -> MineList:
+    def masked(self, found: MineList) -> MineList:
         """The list with every brief through the redaction: a platform may render it itself."""
         mask = self.platforms.redactor
 

@@ -6,6 +6,15 @@ It is stateful per channel: `chat.postMessage` stores a message, `chat.update` c
 flow, `views.open`, `reactions.add`, `chat.postEphemeral`, file downloads (`url_private`, bearer
 token required) and a `response_url` sink.
 
+The AI-app surface (issue 17), each with its documented limits and refusals (docs/slack-notes.md):
+`chat.startStream` / `chat.appendStream` / `chat.stopStream` (markdown_text ≤ 12,000 per call, a
+recipient user and team outside DMs, append and stop only while the message streams, ≤ 50 blocks at
+stop), `assistant.threads.setStatus` (≤ 10 loading messages; "" clears; a bot message in the thread
+clears it, as Slack does), `assistant.threads.setSuggestedPrompts` (1 to 4 prompts with title and
+message), `views.publish` (a home view, ≤ 100 blocks) and message blocks of the `markdown` (≤ 12,000
+characters in all per message) and `context_actions` / `feedback_buttons` kinds. A workspace
+without a feature is one line: `fake.unsupported.add("chat.startStream")` answers `unknown_method`.
+
 Faults are one-shot and per method:
 
     fake.fail_next("chat.postMessage", status=429, retry_after=0)   # next call: HTTP 429
@@ -142,6 +151,57 @@ class Upload:
     completed: bool = False
 
 
+AI_APP_METHODS = frozenset(
+    {
+        "chat.startStream",
+        "chat.appendStream",
+        "chat.stopStream",
+        "assistant.threads.setStatus",
+        "assistant.threads.setSuggestedPrompts",
+    }
+)
+MARKDOWN_CHARS = 12_000  # a markdown block (all of them in one message), and each stream call's markdown_text
+
+
+def _refuse_blocks(blocks: Any, *, limit: int = 50) -> str | None:
+    """Slack's refusal for a malformed or oversized `blocks` array, or None."""
+    if not isinstance(blocks, list) or len(blocks) > limit:
+        return "invalid_blocks"
+    markdown = 0
+    for block in blocks:
+        if not isinstance(block, dict) or not block.get("type"):
+            return "invalid_blocks"
+        kind = block["type"]
+        if kind == "markdown":
+            if not isinstance(block.get("text"), str) or not block["text"]:
+                return "invalid_blocks"
+            markdown += len(block["text"])
+        elif kind == "context_actions":
+            elements = block.get("elements")
+            if not isinstance(elements, list) or not 1 <= len(elements) <= 5:
+                return "invalid_blocks"
+            for element in elements:
+                if element.get("type") == "feedback_buttons":
+                    for side in ("positive_button", "negative_button"):
+                        button = element.get(side)
+                        if not isinstance(button, dict) or not button.get("value"):
+                            return "invalid_blocks"
+                        text = button.get("text") or {}
+                        if text.get("type") != "plain_text" or not 0 < len(str(text.get("text", ""))) <= 75:
+                            return "invalid_blocks"
+                        if len(str(button["value"])) > 2000 or len(str(button.get("accessibility_label", ""))) > 75:
+                            return "invalid_blocks"
+                elif element.get("type") != "icon_button":
+                    return "invalid_blocks"
+        elif kind == "section":
+            text = (block.get("text") or {}).get("text", "")
+            if len(str(text)) > 3000:
+                return "invalid_blocks"
+    if markdown > MARKDOWN_CHARS:
+        return "msg_blocks_too_long"
+    return None
+
+
 @dataclass
 class FakeSlackAPI(LoopbackServer):
     """The fake Web API. Use as `async with FakeSlackAPI() as fake:`."""
@@ -163,6 +223,15 @@ class FakeSlackAPI(LoopbackServer):
     responses: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    # The AI-app surface: statuses per (channel, thread_ts), suggested prompts, published home views.
+    statuses: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    status_log: list[tuple[str, str, str]] = field(default_factory=list)  # (channel, thread_ts, status)
+    prompts: list[dict[str, Any]] = field(default_factory=list)
+    home_views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Methods this workspace does not have (answered `unknown_method`). By default the AI-app methods
+    # (a workspace that never turned the AI-app surface on, as the older tests expect);
+    # `FakeSlackAPI.with_ai_apps()` or `fake.unsupported.clear()` gives a workspace that has them all.
+    unsupported: set[str] = field(default_factory=lambda: set(AI_APP_METHODS))
 
     def __post_init__(self) -> None:
         self._faults: dict[str, list[_Fault]] = {}
@@ -190,6 +259,11 @@ class FakeSlackAPI(LoopbackServer):
         app.router.add_get("/_state", self._state)
         app.router.add_post("/_user_message", self._user_message_http)
         return app
+
+    @classmethod
+    def with_ai_apps(cls, **kwargs: Any) -> FakeSlackAPI:
+        """A workspace with the whole AI-app surface: streaming, status, suggested prompts."""
+        return cls(unsupported=set(), **kwargs)
 
     @property
     def api_url(self) -> str:
@@ -387,7 +461,7 @@ class FakeSlackAPI(LoopbackServer):
         if not self._authorized(request):
             return web.json_response({"ok": False, "error": "invalid_auth"})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
-        if handler is None:
+        if handler is None or method in self.unsupported:
             return web.json_response({"ok": False, "error": "unknown_method"})
         result: dict[str, Any] = handler(params)
         for observe in self.observers:
@@ -426,21 +500,27 @@ class FakeSlackAPI(LoopbackServer):
             return {"ok": False, "error": "channel_not_found"}
         if not params.get("text") and not params.get("blocks"):
             return {"ok": False, "error": "no_text"}
-        if len(params.get("blocks") or []) > 50:
-            return {"ok": False, "error": "invalid_blocks"}
+        refused = _refuse_blocks(params.get("blocks") or [])
+        if refused:
+            return {"ok": False, "error": refused}
         if len(params.get("text") or "") > 40_000:
             return {"ok": False, "error": "msg_too_long"}
         msg = self._bot_message(params)
         self.messages.setdefault(str(channel), []).append(msg)
+        self._bot_spoke(str(channel), params.get("thread_ts"))
         return {"ok": True, "channel": channel, "ts": msg["ts"], "message": msg}
 
     def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         msg = self.find(str(params.get("channel")), str(params.get("ts")))
         if msg is None:
             return {"ok": False, "error": "message_not_found"}
-        if len(params.get("blocks") or []) > 50:
-            return {"ok": False, "error": "invalid_blocks"}
+        if msg.get("streaming"):
+            return {"ok": False, "error": "message_is_streaming"}
+        refused = _refuse_blocks(params.get("blocks") or [])
+        if refused:
+            return {"ok": False, "error": refused}
         msg["text"] = params.get("text", msg.get("text", ""))
+        msg.pop("markdown_text", None)  # an update replaces what a stream showed
         if "blocks" in params:
             msg["blocks"] = params["blocks"]
         msg["edited"] = {"user": self.bot_user_id, "ts": self.next_ts()}
@@ -486,6 +566,137 @@ class FakeSlackAPI(LoopbackServer):
             "ok": True,
             "user": {"id": uid, "name": uid.lower(), "real_name": real, "is_bot": False, "profile": profile},
         }
+
+    # ---- the AI-app surface: streaming, status, suggested prompts, App Home
+
+    def _bot_spoke(self, channel: str, thread_ts: Any) -> None:
+        """A bot message in a thread clears the thread's status, as Slack does."""
+        if thread_ts and self.statuses.pop((channel, str(thread_ts)), None) is not None:
+            self.status_log.append((channel, str(thread_ts), ""))
+
+    def streamed(self, channel: str, ts: str) -> str:
+        """The markdown a streamed message shows so far (or showed when it stopped)."""
+        msg = self.find(channel, ts)
+        return "" if msg is None else str(msg.get("markdown_text", ""))
+
+    def _stream_text(self, params: dict[str, Any]) -> tuple[str | None, str | None]:
+        """(the markdown of a call, or None; an error): `markdown_text` or markdown_text chunks."""
+        text = params.get("markdown_text")
+        chunks = params.get("chunks")
+        if text is not None and (params.get("text") or params.get("blocks") and "ts" not in params):
+            return None, "invalid_arguments"  # markdown_text is not used with text (or blocks, at start)
+        if chunks is not None:
+            if text is not None or not isinstance(chunks, list):
+                return None, "invalid_chunks"
+            parts = []
+            for chunk in chunks:
+                if not isinstance(chunk, dict) or chunk.get("type") != "markdown_text" or "text" not in chunk:
+                    return None, "invalid_chunks"
+                parts.append(str(chunk["text"]))
+            text = "".join(parts)
+        if text is not None and len(str(text)) > MARKDOWN_CHARS:
+            return None, "msg_too_long"
+        return (None if text is None else str(text)), None
+
+    def _m_chat_startStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not params.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}  # streamed messages are replies
+        if not channel.startswith("D") and not (params.get("recipient_user_id") and params.get("recipient_team_id")):
+            return {"ok": False, "error": "invalid_arguments"}  # required outside a DM
+        text, error = self._stream_text(params)
+        if error:
+            return {"ok": False, "error": error}
+        msg = self._bot_message({"thread_ts": params["thread_ts"]})
+        msg.update(markdown_text=text or "", streaming=True, text="")
+        self.messages.setdefault(channel, []).append(msg)
+        self._bot_spoke(channel, params["thread_ts"])
+        return {"ok": True, "channel": channel, "ts": msg["ts"]}
+
+    def _streaming(self, params: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+        msg = self.find(str(params.get("channel")), str(params.get("ts")))
+        if msg is None:
+            return None, "message_not_found"
+        if not msg.get("streaming"):
+            return None, "message_not_in_streaming_state"
+        return msg, None
+
+    def _m_chat_appendStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        msg, error = self._streaming(params)
+        if msg is None:
+            return {"ok": False, "error": error}
+        text, error = self._stream_text(params)
+        if error or not text:
+            return {"ok": False, "error": error or "invalid_arguments"}  # markdown_text is required
+        msg["markdown_text"] += text
+        return {"ok": True, "channel": params["channel"], "ts": msg["ts"]}
+
+    def _m_chat_stopStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        msg, error = self._streaming(params)
+        if msg is None:
+            return {"ok": False, "error": error}
+        text, error = self._stream_text(params)
+        if error:
+            return {"ok": False, "error": error}
+        blocks = params.get("blocks") or []
+        refused = _refuse_blocks(blocks)
+        if refused:
+            return {"ok": False, "error": refused}
+        msg["markdown_text"] += text or ""
+        msg["streaming"] = False
+        if blocks:
+            msg["blocks"] = blocks  # rendered below the streamed text
+        msg["text"] = msg["markdown_text"]
+        return {"ok": True, "channel": params["channel"], "ts": msg["ts"], "message": msg}
+
+    def _m_assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, thread_ts = str(params.get("channel_id") or ""), str(params.get("thread_ts") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not thread_ts:
+            return {"ok": False, "error": "invalid_thread_ts"}
+        if "status" not in params:
+            return {"ok": False, "error": "invalid_arguments"}
+        loading = params.get("loading_messages")
+        if loading is not None and (not isinstance(loading, list) or len(loading) > 10):
+            return {"ok": False, "error": "invalid_arguments"}  # at most 10 loading messages
+        status = str(params["status"])
+        self.status_log.append((channel, thread_ts, status))
+        if status:
+            self.statuses[(channel, thread_ts)] = {"status": status, "loading_messages": loading or []}
+        else:
+            self.statuses.pop((channel, thread_ts), None)
+        return {"ok": True}
+
+    def _m_assistant_threads_setSuggestedPrompts(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("channel_id"):
+            return {"ok": False, "error": "channel_not_found"}
+        prompts = params.get("prompts")
+        if not isinstance(prompts, list) or not 1 <= len(prompts) <= 4:
+            return {"ok": False, "error": "invalid_arguments"}  # up to four prompts
+        if any(not isinstance(p, dict) or not p.get("title") or not p.get("message") for p in prompts):
+            return {"ok": False, "error": "invalid_arguments"}
+        self.prompts.append(dict(params))
+        return {"ok": True}
+
+    def _m_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not params.get("user_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        blocks = view.get("blocks") or []
+        if len(blocks) > 100:
+            return {"ok": False, "error": "invalid_arguments"}  # a home view holds at most 100 blocks
+        refused = _refuse_blocks(blocks, limit=100)
+        if refused:
+            return {"ok": False, "error": refused}
+        self.home_views[str(params["user_id"])] = view
+        return {"ok": True, "view": {**view, "id": f"V{uuid.uuid4().hex[:9].upper()}"}}
 
     def _m_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{uuid.uuid4().hex[:9].upper()}"

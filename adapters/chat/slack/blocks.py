@@ -25,30 +25,59 @@ FALLBACK_CHARS = 3000
 ACTION_ACCEPT = "dl_accept"
 ACTION_CHANGES = "dl_changes"
 ACTION_REJECT = "dl_reject"
+ACTION_SIGNAL = "dl_signal"
+# A `markdown` block holds standard Markdown, rendered by Slack; all of a message's markdown blocks
+# share 12,000 characters. A draft that fits (after neutralising) goes out as one, with room kept
+# for the header and context; a longer one keeps the mrkdwn sections below.
+MARKDOWN_CHARS = 11_500
 
 # Escaping is whole (slack_safe): no token a person or a model wrote survives; these names stay for callers.
 escape = safe.esc
 mention = safe.mention
 
-__all__ = ["render", "controls", "header_line", "split_text", "to_mrkdwn", "escape", "mention"]
+__all__ = [
+    "render",
+    "controls",
+    "feedback_buttons",
+    "header_line",
+    "split_text",
+    "to_mrkdwn",
+    "escape",
+    "mention",
+]
 
 
 def header_line(header: DraftHeader) -> str:
     return safe.plain(header.label())[:HEADER_CHARS]
 
 
-def render(reply: Reply, *, text_override: str | None = None) -> tuple[str, list[Block]]:
-    """Return (`text` fallback, `blocks`) for chat.postMessage / chat.update."""
+def render(
+    reply: Reply, *, text_override: str | None = None, markdown: bool = False, feedback: bool = False
+) -> tuple[str, list[Block]]:
+    """Return (`text` fallback, `blocks`) for chat.postMessage / chat.update.
+
+    `markdown`: a draft (or its progress) whose text fits goes out as a `markdown` block, as written;
+    `feedback`: a draft with controls also carries 👍 / 👎 (`feedback_buttons`)."""
     text = reply.text if text_override is None else text_override
     mrkdwn = to_mrkdwn(text)
     blocks: list[Block] = []
     if reply.header is not None and reply.kind in (ReplyKind.DRAFT, ReplyKind.PROGRESS):
         blocks.append({"type": "header", "text": {"type": "plain_text", "text": header_line(reply.header)}})
-    tail = _tail_blocks(reply)
+    tail = tail_blocks(reply, feedback=feedback)
     room = MAX_BLOCKS - len(blocks) - len(tail)
-    blocks.extend(_sections(mrkdwn, room=room))
+    as_markdown = markdown_text(text) if markdown and reply.kind in (ReplyKind.DRAFT, ReplyKind.PROGRESS) else None
+    if as_markdown:
+        blocks.append({"type": "markdown", "text": as_markdown})
+    else:
+        blocks.extend(_sections(mrkdwn, room=room))
     blocks.extend(tail)
     return _fallback(reply, mrkdwn), blocks
+
+
+def markdown_text(text: str) -> str | None:
+    """`text` neutralised for a `markdown` block, or None when empty or too long for one."""
+    shown = safe.markdown(text)
+    return shown if shown.strip() and len(shown) <= MARKDOWN_CHARS else None
 
 
 def _sections(mrkdwn: str, *, room: int) -> list[Block]:
@@ -78,7 +107,8 @@ def _mrkdwn(text: str) -> Block:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
-def _tail_blocks(reply: Reply) -> list[Block]:
+def tail_blocks(reply: Reply, *, feedback: bool = False) -> list[Block]:
+    """What follows a message's text: its context line (state, agent, experts), 👍 / 👎 and the controls."""
     tail: list[Block] = []
     context: list[str] = []
     if reply.kind == ReplyKind.PROGRESS:
@@ -93,8 +123,43 @@ def _tail_blocks(reply: Reply) -> list[Block]:
     if context:
         tail.append({"type": "context", "elements": [_mrkdwn(c) for c in context[:10]]})
     if reply.controls and reply.header is not None:
+        if feedback and reply.header.version:
+            tail.append(feedback_buttons(reply.header.number, reply.header.version))
         tail.append(controls(reply.header.number, reply.header.version))
     return tail
+
+
+def feedback_buttons(number: int, version: int) -> Block:
+    """👍 / 👎 on one version (a `context_actions` block); each value names the project and version."""
+
+    def button(emoji: str, value: str, label: str) -> Block:
+        return {
+            "text": {"type": "plain_text", "text": emoji},
+            "value": f"{value}:{number}:{version}",
+            "accessibility_label": f"{label} v{version} of #{number}"[:75],
+        }
+
+    return {
+        "type": "context_actions",
+        "block_id": f"dl_signal_{number}_{version}",
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": ACTION_SIGNAL,
+                "positive_button": button("👍", "up", "Good draft:"),
+                "negative_button": button("👎", "down", "Not good:"),
+            }
+        ],
+    }
+
+
+def signal_value(value: object) -> tuple[str, int, int] | None:
+    """("up" | "down", project number, version) from a feedback button's value, or None."""
+    parts = str(value or "").split(":")
+    if len(parts) != 3 or parts[0] not in ("up", "down") or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    number, version = int(parts[1]), int(parts[2])
+    return (parts[0], number, version) if number > 0 and version > 0 else None
 
 
 def controls(number: int, version: int = 0) -> Block:
@@ -106,15 +171,7 @@ def controls(number: int, version: int = 0) -> Block:
         "elements": [
             _button("Accept", ACTION_ACCEPT, value, style="primary"),
             _button("Request changes", ACTION_CHANGES, value),
-            {
-                **_button("Reject", ACTION_REJECT, value, style="danger"),
-                "confirm": {
-                    "title": {"type": "plain_text", "text": f"Reject #{number}?"},
-                    "text": {"type": "mrkdwn", "text": "The project will be closed as rejected."},
-                    "confirm": {"type": "plain_text", "text": "Reject"},
-                    "deny": {"type": "plain_text", "text": "Cancel"},
-                },
-            },
+            _button("Reject", ACTION_REJECT, value, style="danger"),  # opens the reason form: its confirmation
         ],
     }
 

@@ -28,7 +28,7 @@ from bot.vocabulary import emoji_outcome
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("help", "status", "digest")
+COMMANDS = ("help", "status", "digest", "mine")
 # Slack names its reactions; the decision vocabulary (bot/vocabulary.py) has the characters.
 REACTION_EMOJI = {
     "white_check_mark": "✅",
@@ -55,6 +55,7 @@ class EventListeners:
         if thread_of(event):
             return  # a mention inside a thread arrives as a message event too: a thread reply
         key = body.get("event_id")
+        self.intake.note_recipient(body, str(event["channel"]), str(event["ts"]), str(event["user"]))
         await self.intake.submit(key, self._request(event, key, context.get("bot_user_id")), body)
 
     async def _request(self, event: dict[str, Any], key: str | None, bot_user_id: str | None) -> Event:
@@ -82,12 +83,39 @@ class EventListeners:
             return
         key = body.get("event_id")
         parent = thread_of(event)
-        if parent is not None:
+        channel = str(event.get("channel") or "")
+        self.intake.note_recipient(body, channel, parent or str(event.get("ts") or ""), str(user))
+        if parent is not None and event.get("channel_type") == "im":
+            # The assistant's DM threads: the first message in one is a request, the rest feedback.
+            bot_user_id = context.get("bot_user_id")
+            await self.intake.submit(key, self._dm_thread(event, parent, key, bot_user_id), body)
+        elif parent is not None:
             text = strip_mention(event.get("text") or "", context.get("bot_user_id"))
             await self.intake.submit(key, self._reply(event, parent, text, key), body)
         elif event.get("channel_type") == "im":
             await self.intake.submit(key, self._request(event, key, context.get("bot_user_id")), body)
         # top-level channel messages without a mention are not for us (mentions come as app_mention)
+
+    async def _dm_thread(
+        self, event: dict[str, Any], parent: str, key: str | None, bot_user_id: str | None
+    ) -> Event | None:
+        channel = str(event["channel"])
+        find = self.intake.find
+        project = await find(Locator(thread=ThreadRef(PLATFORM, channel, parent))) if find is not None else True
+        if project is not None:
+            return await self._reply(event, parent, strip_mention(event.get("text") or "", bot_user_id), key)
+        request = await self._request(event, key, bot_user_id)
+        if isinstance(request, RequestPosted):
+            origin = MessageRef(PLATFORM, channel, str(event["ts"]), thread_id=parent)
+            return RequestPosted(
+                origin=origin,
+                actor=request.actor,
+                text=request.text,
+                attachments=request.attachments,
+                event_key=key,
+                thread=ThreadRef(PLATFORM, channel, parent),
+            )
+        return request
 
     async def _reply(self, event: dict[str, Any], parent: str, text: str, key: str | None) -> Event | None:
         names = [f.get("name", "file") for f in event.get("files") or []]

@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot import texts
+
 Block = dict[str, Any]
 
 DRAFT_FORM = "dl_draft_form"
 CHANGES_FORM = "dl_changes_form"
+REJECT_FORM = "dl_reject_form"
+COMMENT_CHARS = 2000
 SHORTCUT = "dl_draft_from_message"
 
 
@@ -82,6 +86,43 @@ def changes_form(*, number: int, channel_id: str, thread_ts: str) -> Block:
                 },
             },
             _minutes_input("Minutes you spent reviewing (optional)"),
+        ],
+    }
+
+
+def reject_form(*, number: int, channel_id: str, thread_ts: str, reasons: tuple[str, ...]) -> Block:
+    """The reject form: why (radio buttons, one of the core's reasons) and an optional comment."""
+    meta = json.dumps({"number": number, "channel": channel_id, "thread": thread_ts})
+    return {
+        "type": "modal",
+        "callback_id": REJECT_FORM,
+        "private_metadata": meta,
+        "title": {"type": "plain_text", "text": f"Reject #{number}"[:24]},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": _plain(texts.REJECT_REASON_PROMPT),
+                "element": {
+                    "type": "radio_buttons",
+                    "action_id": "reason",
+                    "options": [_option(r.capitalize(), r) for r in reasons[:10]],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "comment",
+                "optional": True,
+                "label": _plain(texts.REJECT_COMMENT_PROMPT),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "comment",
+                    "multiline": True,
+                    "max_length": COMMENT_CHARS,
+                },
+            },
         ],
     }
 

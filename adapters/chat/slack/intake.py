@@ -32,7 +32,7 @@ from adapters.chat.common import files
 from adapters.chat.slack.people import UserGroups, configured_groups, names as user_names
 from adapters.chat.slack.platform import PLATFORM, SlackPlatform
 from bot.errors import DraftloopError
-from bot.events import Actor, Attachment, Event, RequestPosted
+from bot.events import Actor, Attachment, Event, Locator, RequestPosted
 from bot.identity import warn_config
 from bot.loop.inbox import Delivery, Inbox
 from bot.recent import RecentKeys
@@ -63,6 +63,14 @@ class SlackIntake:
         self.groups = UserGroups(platform, configured_groups(settings))
         warn_config(settings.file, PLATFORM)
         self.categories = settings.file.category_names
+        # The core's lookup of a project (Workflow.find), for the few listeners that must know whether
+        # a thread is a project's before they build their event (home.py sets it).
+        self.find: Callable[[Locator], Awaitable[Any]] | None = None
+
+    def note_recipient(self, body: dict[str, Any], channel: str, thread_ts: str, user: str) -> None:
+        """Remember who spoke last in a thread: a draft streamed there is for them (platform.py)."""
+        team = body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+        self.platform.note_recipient(channel, thread_ts, user, str(team) if team else None)
 
     async def submit(self, key: str | None, work: Work, body: dict[str, Any]) -> None:
         """Store the delivery, then run `work` (which builds the event) and the workflow after the
@@ -165,6 +173,7 @@ class SlackIntake:
             if respond is not None:
                 await respond(text="I could not post in this channel. Invite me with `/invite @draftloop` and retry.")
             return None
+        self.platform.note_recipient(channel, root.message_id, user, None)
         return RequestPosted(
             origin=root,
             actor=await self.actor(user),

@@ -1,4 +1,9 @@
-"""Slack interactivity: the Accept / Request changes / Reject buttons and the two forms → core events."""
+"""Slack interactivity: the Accept / Request changes / Reject buttons, 👍 / 👎 and the forms → core events.
+
+Reject opens a form (why: one of the core's reasons, and a comment) for someone who may decide the
+project; for anyone else, and when the form cannot open, the click goes to the core as it is (which
+refuses it privately, or rejects without a reason). 👍 / 👎 is a SignalGiven: stored, never feedback.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,18 @@ from adapters.chat.slack import blocks, forms
 from adapters.chat.slack.intake import SlackIntake
 from adapters.chat.slack.platform import PLATFORM
 from bot.errors import DraftloopError
-from bot.events import DecisionSignal, Event, Locator, Outcome, ThreadRef, ThreadReply
+from bot.events import (
+    REJECT_REASONS,
+    Actor,
+    DecisionSignal,
+    Event,
+    Locator,
+    Outcome,
+    SignalGiven,
+    ThreadRef,
+    ThreadReply,
+)
+from bot.permissions import may_decide
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +40,92 @@ class InteractivityListeners:
 
     def register(self, app: AsyncApp) -> None:
         app.action(blocks.ACTION_ACCEPT)(self.on_decision_button)
-        app.action(blocks.ACTION_REJECT)(self.on_decision_button)
+        app.action(blocks.ACTION_REJECT)(self.on_reject_button)
         app.action(blocks.ACTION_CHANGES)(self.on_changes_button)
+        app.action(blocks.ACTION_SIGNAL)(self.on_signal)
         app.view(forms.DRAFT_FORM)(self.on_draft_form)
         app.view(forms.CHANGES_FORM)(self.on_changes_form)
+        app.view(forms.REJECT_FORM)(self.on_reject_form)
+
+    async def on_reject_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """The reason form for someone who may decide; anyone else's click is refused by the core."""
+        await ack()
+        number = _number(action.get("value"))
+        user = body.get("user") or {}
+        if number is not None and await self._may_decide(number, str(user.get("id") or "")):
+            channel, thread = _where(body)
+            view = forms.reject_form(number=number, channel_id=channel, thread_ts=thread, reasons=REJECT_REASONS)
+            try:
+                await self.intake.platform.client.views_open(trigger_id=body["trigger_id"], view=view)
+                return
+            except Exception as exc:  # noqa: BLE001 - the click still counts, without a reason
+                log.warning("slack: views.open failed for the reject form: %s", type(exc).__name__)
+        await self.on_decision_button(_acked, body, action)
+
+    async def _may_decide(self, number: int, user: str) -> bool:
+        find = self.intake.find
+        if find is None or not user:
+            return False
+        try:
+            project = await find(Locator(number=number))
+        except Exception as exc:  # noqa: BLE001 - the core decides, and says so
+            log.info("slack: could not read #%s before the reject form: %s", number, type(exc).__name__)
+            return False
+        if project is None:
+            return False
+        actor = Actor(
+            PLATFORM, user, roles=await self.intake.groups.of(user) if self.intake.groups.groups else frozenset()
+        )
+        return may_decide(
+            actor, requester_id=project.requester_id, category=project.category, settings=self.intake.settings
+        )
+
+    async def on_reject_form(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = forms.form_values(view)
+        reason = values.get("reason")
+        if reason not in REJECT_REASONS:
+            await ack(response_action="errors", errors={"reason": "Choose one of the reasons."})
+            return
+        await ack()
+        meta = _meta(view)
+        number = _number(meta.get("number"))
+        if number is None:
+            return
+        user = body["user"]
+        key = f"view:{view.get('id')}"
+        channel, thread = str(meta.get("channel") or ""), str(meta.get("thread") or "")
+        comment = (values.get("comment") or "").strip() or None
+
+        async def build() -> Event:
+            return DecisionSignal(
+                locator=Locator(number=number),
+                actor=await self.intake.actor(str(user["id"]), str(user.get("name") or "")),
+                outcome=Outcome.REJECT,
+                via="form",
+                event_key=key,
+                reply_to=ThreadRef(PLATFORM, channel, thread) if channel else None,
+                reason=reason,
+                comment=comment,
+            )
+
+        await self.intake.submit(key, build(), body)
+
+    async def on_signal(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """👍 / 👎 on a draft: a light signal, stored per version and person."""
+        await ack()
+        parsed = blocks.signal_value(action.get("value"))
+        user = body.get("user") or {}
+        if parsed is None or not user.get("id"):
+            return
+        value, number, version = parsed
+        channel, _ = _where(body)
+        key = f"signal:{channel}:{action.get('action_ts')}:{user['id']}"
+
+        async def build() -> Event:
+            actor = await self.intake.actor(str(user["id"]), str(user.get("name") or ""))
+            return SignalGiven(Locator(number=number), actor, version, "up" if value == "up" else "down", event_key=key)
+
+        await self.intake.submit(key, build(), body)
 
     async def on_decision_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
@@ -103,6 +201,7 @@ class InteractivityListeners:
         message_id = ""
         channel, thread = str(meta.get("channel") or ""), str(meta.get("thread") or "")
         if channel and thread:
+            self.intake.platform.note_recipient(channel, thread, user, None)
             spent = f" ({minutes} min)" if minutes else ""
             quoted = "\n".join("> " + line for line in feedback[:2500].splitlines())
             try:
@@ -121,6 +220,10 @@ class InteractivityListeners:
             stated_minutes=minutes,
             event_key=key,
         )
+
+
+async def _acked(**_: Any) -> None:
+    """The ack of a click already acknowledged."""
 
 
 def _number(value: Any) -> int | None:

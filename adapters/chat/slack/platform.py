@@ -7,11 +7,24 @@ fails is raised as `PlatformError`, never as a raw SDK exception.
 Every message goes out neutralised (slack_safe): text from people and models is escaped in `text`,
 in blocks, in summaries and file titles, so only the experts' configured mentions and the requester's
 own mention can notify anyone; `chat.*` calls carry `parse="none"` and `link_names=False`.
+
+The AI-app surface (docs/slack-notes.md), each part on while the workspace takes it (`Features`):
+- status: when a request is acknowledged, or a revision's "Writing vN…" is shown, the thread shows
+  "draftloop is drafting vN…" (`assistant.threads.setStatus`) until the draft starts to appear; a
+  message posted in the thread clears it (Slack does), an edit clears it explicitly.
+- native streaming (`streaming.py`): a draft's progress is one streamed message (`chat.startStream`,
+  `appendStream`, and `stopStream` with the buttons), for threads whose recipient is known. Any refusal
+  falls back to today's post-and-update on the same message, so nothing is lost or shown twice.
+- drafts as `markdown` blocks when they fit, with 👍 / 👎 (`feedback_buttons`) above the controls.
+- `show_private`: the `mine` list as an ephemeral message with links to each thread.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -24,6 +37,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat.slack import blocks as slack_blocks, safe as slack_safe
+from adapters.chat.slack.streaming import LASTING, NativeStreams, is_placeholder
 from bot.errors import PlatformError
 from bot.events import Actor, MessageRef, ThreadRef
 from bot.ports import PlatformLimits
@@ -63,14 +77,65 @@ def make_client(token: str, *, base_url: str | None = None, retries: int = 3) ->
     )
 
 
+STATUS_LOADING = ("Reading the brief and the feedback…", "Writing v{version}…", "Checking it against the brief…")
+RECIPIENTS = 5000  # threads whose last human speaker is remembered (for streaming to a channel)
+
+
+@dataclass
+class Features:
+    """What this workspace takes. Each turns itself off for the process on a lasting refusal
+    (LASTING); a passing one (a rate limit) falls back for that one message."""
+
+    streaming: bool = True
+    status: bool = True
+    markdown: bool = True
+    feedback: bool = True
+
+    @classmethod
+    def none(cls) -> Features:
+        return cls(streaming=False, status=False, markdown=False, feedback=False)
+
+
 class SlackPlatform:
     """ChatPlatform over the Slack Web API. Threads are (channel, ts of the request)."""
 
     name = PLATFORM
     limits = SLACK_LIMITS
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, *, features: Features | None = None) -> None:
         self.client = client
+        self.features = features or Features()
+        self.streams = NativeStreams(self)
+        # (channel, thread ts) → (user, team): who a streamed draft in that thread is for.
+        self._recipients: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
+        self._status_on: set[tuple[str, str]] = set()
+        self._team_url: str | None = None
+        self.team: str | None = None  # the workspace's id, as the last event named it
+        # Told the number of a project whose thread changed (a draft, a decision): the Home tab refreshes.
+        self.on_change: Callable[[int], None] | None = None
+
+    # ---- what the listeners tell the platform
+
+    def note_recipient(self, channel: str, thread_ts: str, user: str, team: str | None) -> None:
+        """The person a thread's next streamed draft is for (its last human speaker); `team` defaults
+        to the workspace last seen."""
+        self.team = team or self.team
+        team = self.team
+        if not channel or not thread_ts or not user or not team:
+            return
+        key = (channel, thread_ts)
+        self._recipients[key] = (user, team)
+        self._recipients.move_to_end(key)
+        while len(self._recipients) > RECIPIENTS:
+            self._recipients.popitem(last=False)
+
+    def recipient(self, channel: str, thread_ts: str) -> tuple[str, str] | None:
+        return self._recipients.get((channel, thread_ts))
+
+    def turn_off(self, feature: str, error: str) -> None:
+        if getattr(self.features, feature):
+            log.warning("slack: %s is off for this process (%s); using the plain path", feature, error)
+            setattr(self.features, feature, False)
 
     # ---- ChatPlatform
 
@@ -87,15 +152,34 @@ class SlackPlatform:
         return thread
 
     async def post(self, thread: ThreadRef, reply: Reply) -> MessageRef:
-        text, blocks = self._render(reply)
+        if reply.kind == ReplyKind.PROGRESS and self.features.streaming:
+            streamed = await self.streams.start(thread, reply)
+            if streamed is not None:
+                if is_placeholder(reply):
+                    await self._set_status(thread.channel, thread.thread_id, reply)
+                return streamed
+        text, blocks = self.render(reply)
         resp = await self._post_message(thread.channel, thread.thread_id or None, text=text, blocks=blocks)
+        self.spoke(thread.channel, thread.thread_id)
         ref = MessageRef(PLATFORM, thread.channel, str(resp["ts"]), thread_id=thread.thread_id or None)
         for filename, data in reply.files:
             await self._upload(thread, filename=filename, content=data, title=filename)
+        if reply.kind == ReplyKind.ACK or (reply.kind == ReplyKind.PROGRESS and is_placeholder(reply)):
+            await self._set_status(thread.channel, thread.thread_id, reply)
+        self._changed(reply)
         return ref
 
     async def edit(self, message: MessageRef, reply: Reply) -> None:
-        text, blocks = self._render(reply)
+        if await self.streams.edit(message, reply):
+            self._changed(reply)
+            return
+        text, blocks = self.render(reply)
+        await self.update(message, text, blocks)
+        if not is_placeholder(reply):
+            await self.clear_status(message.channel, message.thread_id)
+        self._changed(reply)
+
+    async def update(self, message: MessageRef, text: str, blocks: list[dict[str, Any]]) -> None:
         await self._call(
             "chat.update", channel=message.channel, ts=message.message_id, text=text, blocks=blocks, **_PARSE_NONE
         )
@@ -105,8 +189,10 @@ class SlackPlatform:
         title = slack_blocks.header_line(reply.header) if reply.header else filename
         await self._upload(thread, filename=filename, content=content.encode(), title=title)
         summary = reply.summary or reply.text
-        text, blocks = slack_blocks.render(reply, text_override=summary)
+        text, blocks = slack_blocks.render(reply, text_override=summary, feedback=self.features.feedback)
         resp = await self._post_message(thread.channel, thread.thread_id or None, text=text, blocks=blocks)
+        self.spoke(thread.channel, thread.thread_id)
+        self._changed(reply)
         return MessageRef(PLATFORM, thread.channel, str(resp["ts"]), thread_id=thread.thread_id or None)
 
     async def notify_private(self, thread: ThreadRef, actor: Actor, text: str) -> None:
@@ -118,6 +204,78 @@ class SlackPlatform:
             text=slack_safe.cut(slack_blocks.to_mrkdwn(text), slack_blocks.FALLBACK_CHARS),
             **_PARSE_NONE,
         )
+
+    async def show_private(self, thread: ThreadRef, actor: Actor, reply: Reply) -> None:
+        """One person's answer, rendered: the `mine` list with a link to each thread (ephemeral where
+        asked, else in their DM with draftloop)."""
+        from adapters.chat.slack.home_blocks import mine_blocks
+
+        blocks = mine_blocks(reply.data, await self.team_url()) if reply.data is not None else []
+        text = slack_safe.cut(slack_blocks.to_mrkdwn(reply.text), slack_blocks.FALLBACK_CHARS)
+        params: dict[str, Any] = {"text": text, **({"blocks": blocks} if blocks else {}), **_PARSE_NONE}
+        try:
+            await self._call("chat.postEphemeral", channel=thread.channel, user=actor.user_id, **params)
+        except PlatformError as exc:  # not in that channel (a DM, a channel without the bot): their DM
+            log.info("slack: %s; answering in the person's DM instead", exc)
+            await self._call("chat.postMessage", channel=actor.user_id, unfurl_links=False, **params)
+
+    async def team_url(self) -> str | None:
+        """The workspace's URL (auth.test, once), for links to threads."""
+        if self._team_url is None:
+            try:
+                self._team_url = str((await self._call("auth.test")).get("url") or "")
+            except PlatformError as exc:
+                log.info("slack: %s; links to threads are left out", exc)
+                self._team_url = ""
+        return self._team_url or None
+
+    # ---- status ("draftloop is drafting v2…")
+
+    async def _set_status(self, channel: str, thread_ts: str, reply: Reply) -> None:
+        if not self.features.status or not thread_ts or reply.header is None:
+            return
+        version = reply.header.version + 1  # the header names the version shown so far
+        loading = [line.format(version=version) for line in STATUS_LOADING]
+        if await self._status(channel, thread_ts, f"is drafting v{version}…", loading):
+            self._status_on.add((channel, thread_ts))
+
+    async def clear_status(self, channel: str, thread_ts: str | None) -> None:
+        """Clear a status still shown (an edit does not clear it; a new message does, on its own)."""
+        if thread_ts and (channel, thread_ts) in self._status_on:
+            self._status_on.discard((channel, thread_ts))
+            await self._status(channel, thread_ts, "", None)
+
+    def spoke(self, channel: str, thread_ts: str | None) -> None:
+        """The bot posted in the thread: Slack cleared its status."""
+        if thread_ts:
+            self._status_on.discard((channel, thread_ts))
+
+    async def _status(self, channel: str, thread_ts: str, status: str, loading: list[str] | None) -> bool:
+        """Best effort: a status is worth no failure of the loop."""
+        try:
+            await self.client.api_call(
+                "assistant.threads.setStatus",
+                json={
+                    "channel_id": channel,
+                    "thread_ts": thread_ts,
+                    "status": status,
+                    **({"loading_messages": loading} if loading else {}),
+                },
+            )
+            return True
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", ""))
+            if error in LASTING:
+                self.turn_off("status", error)
+            else:
+                log.info("slack: status not shown: %s", _error(exc))
+        except (SlackRequestError, aiohttp.ClientError, TimeoutError) as exc:
+            log.info("slack: status not shown: %s", type(exc).__name__)
+        return False
+
+    def _changed(self, reply: Reply) -> None:
+        if self.on_change is not None and reply.header is not None and reply.kind != ReplyKind.PROGRESS:
+            self.on_change(reply.header.number)
 
     # ---- helpers used by the event listeners
 
@@ -159,13 +317,13 @@ class SlackPlatform:
 
     # ---- internals
 
-    def _render(self, reply: Reply) -> tuple[str, list[dict[str, Any]]]:
+    def render(self, reply: Reply) -> tuple[str, list[dict[str, Any]]]:
         if reply.kind == ReplyKind.DIGEST and reply.data is not None:
             from bot.report.render import render_slack
 
             blocks = slack_safe.neutral_blocks(render_slack(reply.data)[: slack_blocks.MAX_BLOCKS])
             return slack_safe.cut(slack_blocks.to_mrkdwn(reply.text), slack_blocks.FALLBACK_CHARS), blocks
-        return slack_blocks.render(reply)
+        return slack_blocks.render(reply, markdown=self.features.markdown, feedback=self.features.feedback)
 
     async def _upload(self, thread: ThreadRef, *, filename: str, content: bytes, title: str) -> None:
         try:
@@ -191,6 +349,11 @@ class SlackPlatform:
             **_PARSE_NONE,
             **params,
         )
+
+    async def call(self, method: str, **params: Any) -> Any:
+        """A Web API call; raises SlackApiError (whose `error` says why) for the stream's fallbacks."""
+        params = {k: v for k, v in params.items() if v is not None}
+        return await self.client.api_call(method, json=params)
 
     async def _call(self, method: str, **params: Any) -> Any:
         params = {k: v for k, v in params.items() if v is not None}

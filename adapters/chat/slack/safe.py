@@ -175,3 +175,31 @@ def _neutral(node: Any) -> Any:
     elif isinstance(out.get("text"), str) and out.get("type") == "plain_text":
         out["text"] = plain(out["text"])
     return out
+
+
+# ---------------------------------------------------------------- standard Markdown (markdown blocks, streams)
+
+_MD_BROADCAST = re.compile(r"(?<![\w@])@(here|channel|everyone)\b", re.IGNORECASE)
+_MD_LINK = re.compile(r"\[(?P<label>[^\[\]\n]{1,300})\]\((?P<target>https?://[^\s()]{1,1000})\)")
+
+
+def markdown(text: str) -> str:
+    """Standard Markdown (a `markdown` block, a streamed message) that notifies nobody and hides no link.
+
+    Slack reads its own tokens (`<!channel>`, `<@U…>`, `<#C…>`, `<https://…|label>`) inside Markdown
+    too; every `<` goes out as `&lt;`, which Slack shows as the character and never reads as a token.
+    `>` stays (a Markdown quote) and so does `&` (an entity is shown, never read again as a token, and
+    link targets keep their query strings). A plain `@here` gets a zero-width space; a Markdown link
+    whose label names another site than its target shows both (`label (url)`). Everything else is
+    left as written: code, emphasis, lists and headings render as the model wrote them.
+    """
+    text = text.replace("<", "&lt;")
+    text = _MD_BROADCAST.sub(lambda m: "@\u200b" + m.group(1), text)
+    return _MD_LINK.sub(_md_link, text)
+
+
+def _md_link(m: re.Match[str]) -> str:
+    label, target = m.group("label"), m.group("target")
+    if links.disguised(label.strip(), target):
+        return f"{label} ({target})"
+    return m.group(0)

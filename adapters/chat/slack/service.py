@@ -33,6 +33,7 @@ from slack_bolt.response import BoltResponse
 
 from adapters.chat.slack.commands import CommandListeners
 from adapters.chat.slack.events import EventListeners
+from adapters.chat.slack.home import NativeListeners
 from adapters.chat.slack.http import SERVER_OPTIONS, EdgeLimits, SlackEdge, Verified
 from adapters.chat.slack.intake import REPLAYING, SlackIntake
 from adapters.chat.slack.interactivity import InteractivityListeners
@@ -87,7 +88,8 @@ def build_app(*, platform: SlackPlatform, runtime: Runtime) -> tuple[AsyncApp, S
         handle=runtime.workflow.handle,
         inbox=runtime.workflow.inbox,
     )
-    for listeners in (EventListeners(intake), CommandListeners(intake), InteractivityListeners(intake)):
+    native = NativeListeners(intake, runtime)  # App Home, the assistant DM (home.py): before the catch-all
+    for listeners in (native, EventListeners(intake), CommandListeners(intake), InteractivityListeners(intake)):
         listeners.register(app)
 
     @app.error
