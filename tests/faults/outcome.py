@@ -222,6 +222,14 @@ async def measure(
         if not stored:
             lost_threads.add(d.thread_ts or d.ts)
     out.lost = out.sent - out.stored
+    try:
+        inbox = await rows(url, "SELECT status, count(*) AS n FROM inbox GROUP BY status")
+    except Exception:  # noqa: BLE001 - code from before the inbox (DRAFTLOOP_FAULTS_CODE) has no such table
+        inbox = []
+    left = {r["status"]: int(r["n"]) for r in inbox if r["status"] != "done"}
+    if left:
+        out.notes["inbox not done"] = ", ".join(f"{n} {status}" for status, n in sorted(left.items()))
+        out.problems.append(f"stored deliveries not handled at the end: {left}")
     extra_projects = sum(n - 1 for n in by_request.values() if n > 1)
     extra_feedback = sum(n - 1 for n in by_reply.values() if n > 1)
     extra_posts = sum(n - 1 for n in posted.values() if n > 1)
