@@ -348,3 +348,29 @@ async def test_the_assistant_dm_offers_prompts_and_takes_a_request_in_its_thread
     await native.event(message_event(reply, channel="D0DM", channel_type="im"))
     await native.settle()
     assert (await native.project(1)).current_version == 2 and await native.project_count() == 1
+
+
+class Pinging(Paced):
+    async def stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
+        lines = ["Hello <!channel> and <@UOUT>,\n", "pay at [paypal.com](https://evil.example/pay)\n", "@here done\n"]
+        for line in lines * 3:
+            await asyncio.sleep(self.gap)
+            yield line
+        yield DraftResult(text="".join(lines * 3), model=self.model)
+
+
+async def test_a_streamed_draft_pings_nobody_and_hides_no_link(native: SlackHarness) -> None:
+    assert native.runtime is not None
+    native.runtime.agents.use("offline", Pinging())
+    await native.mention("[writing] Write a greeting")
+    await native.settle()
+    sent = [
+        c.params.get("markdown_text", "")
+        for c in native.fake.calls
+        if c.method in ("chat.startStream", "chat.appendStream", "chat.stopStream")
+    ]
+    assert native.fake.counts()["chat.appendStream"] >= 1 and sent
+    streamed = "".join(sent)
+    assert "<" not in streamed and "&lt;!channel>" in streamed and "&lt;@UOUT>" in streamed
+    assert "paypal.com (https://evil.example/pay)" in streamed and "[paypal.com]" not in streamed
+    assert "@here" not in streamed  # a zero-width space keeps it a word

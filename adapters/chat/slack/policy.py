@@ -56,9 +56,11 @@ SLACK: PlatformPolicy[SlackConfig] = PlatformPolicy(
     help=PlatformHelp(
         start="mention @draftloop with your request, or use `/draft`",
         example="@draftloop [writing] a 600-word post on remote onboarding",
-        decide="the Accept / Reject buttons, a ✅ / ❌ reaction, or a reply `accept` / `reject`",
+        decide="the Accept / Reject buttons (Reject asks why), a ✅ / ❌ reaction, or a reply `accept` / `reject`;"
+        " 👍 / 👎 on a draft rates it without deciding",
         commands="`/draftloop help`, `/draftloop status` (this channel's projects; `status N` for one of them), "
-        "`/draftloop digest`, a reply `retry` in a thread",
+        "`/draftloop mine` (what waits on you; also on draftloop's Home tab), `/draftloop digest`, "
+        "a reply `retry` in a thread",
     ),
     secret_env=("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"),
     service=_service,
