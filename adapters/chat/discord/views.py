@@ -1,8 +1,9 @@
 """Reply → Discord message parts, and the persistent Accept / Request changes / Reject controls.
 
-Rendering is pure (`render_parts`, `split_text`): a Reply becomes one or more message contents of at most
-2,000 characters, split on paragraph boundaries, with the header on the first and the mentions and
-controls on the last. Who those messages may notify is decided apart from the text (discord_safe).
+Rendering is pure (`render_parts`, `split_text`): a plain Reply (a notice, help, a status) becomes one or
+more message contents of at most 2,000 characters, split on paragraph boundaries, with the header on the
+first and the mentions and controls on the last. Drafts are one layout message instead (`layout.py`).
+Who those messages may notify is decided apart from the text (discord_safe).
 
 The buttons are `DynamicItem`s whose custom_id carries the project number (`draftloop:accept:12`).
 "Request changes" and "Reject" open forms (modals) whose custom_ids carry it too; the reject form asks
