@@ -80,7 +80,6 @@ async def claim_due(
     sources: list[str],
     now: datetime,
     until: datetime,
-    max_attempts: int,
     limit: int = 50,
 ) -> list[InboxEntry]:
     """Claim pending deliveries whose claim ran out, oldest first; rows another sweeper is
@@ -94,7 +93,6 @@ async def claim_due(
             col(InboxEntry.status) == PENDING,
             col(InboxEntry.source).in_(sources),
             (col(InboxEntry.claimed_until) == None) | (col(InboxEntry.claimed_until) < now),  # noqa: E711
-            col(InboxEntry.attempts) < max_attempts,
         )
         .order_by(col(InboxEntry.id))
         .limit(limit)
@@ -118,14 +116,17 @@ async def claim_due(
     return sorted(rows, key=lambda r: r.id or 0)
 
 
-async def drop_exhausted(*, session: AsyncSession, now: datetime, max_attempts: int) -> list[InboxEntry]:
-    """Give up on deliveries that failed `max_attempts` times (a fault no retry mends): returned
-    so the caller can say so where they came from."""
+async def drop_exhausted(
+    *, session: AsyncSession, now: datetime, max_attempts: int, stored_before: datetime
+) -> list[InboxEntry]:
+    """Give up on deliveries tried `max_attempts` times and stored before `stored_before` (a fault
+    no retry mends): returned so the caller can say so."""
     stmt = select(InboxEntry).from_statement(
         update(_inbox)
         .where(
             _inbox.c.status == PENDING,
             _inbox.c.attempts >= max_attempts,
+            _inbox.c.created_at < stored_before,
             (_inbox.c.claimed_until == None) | (_inbox.c.claimed_until < now),  # noqa: E711
         )
         .values(status=DROPPED)

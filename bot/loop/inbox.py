@@ -10,10 +10,12 @@ given back to the platform's `Replay`, which handles it as it would have the fir
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
 from bot.ports import Clock
@@ -25,10 +27,16 @@ _log = logging.getLogger(__name__)
 
 Replay = Callable[[str], Awaitable[None]]
 
-# Tries before a delivery is given up (logged as an error): a fault no retry mends.
-MAX_ATTEMPTS = 5
-# The store happens while the platform waits for its acknowledgement (3 s on Slack): few tries.
-STORE_ATTEMPTS = 2
+# A delivery is given up (logged as an error) only after this many tries AND this long: a fault no
+# retry mends. Time counts, not only tries: a database down for minutes fails every try meanwhile,
+# and a delivery acknowledged to Slack is not sent again.
+MAX_ATTEMPTS = 8
+GIVE_UP_AFTER = timedelta(hours=1)
+# Back-off between tries of one delivery: doubling from one sweep, at most this long.
+MAX_BACKOFF_S = 300.0
+# The store happens while the platform waits for its acknowledgement (3 s on Slack): tries whose
+# back-off (Database.run: 0.1 s doubling) stays well inside it.
+STORE_ATTEMPTS = 4
 
 
 class Delivery(Enum):
@@ -87,13 +95,39 @@ class Inbox:
         except Exception as exc:
             raise NotRecorded(f"could not store {source} event {key}") from exc
 
-    async def retry_soon(self, source: str, key: str) -> None:
-        """Handling failed: due again at the next sweep. Best effort: unrecorded, the claim runs out."""
+    async def retry_soon(self, source: str, key: str, attempts: int = 1) -> None:
+        """Handling failed: due again at the next sweep, then after a back-off that doubles with each
+        try. Best effort: unrecorded, the claim runs out and does the same, later."""
+        sweep = self.settings.file.workflow.sweep_seconds
+        delay = 0.0 if attempts <= 1 else min(MAX_BACKOFF_S, sweep * 2 ** (attempts - 2))
         try:
-            async with self.db.session() as session:
-                await entries.retry_at(session=session, source=source, key=key, when=self.clock.now())
-        except Exception as exc:  # noqa: BLE001 - the claim expiring does the same, later
+            await self._claim_until(source, key, self.clock.now() + timedelta(seconds=delay))
+        except Exception as exc:  # noqa: BLE001
             _log.warning("could not mark %s event %s for a retry: %s", source, key, type(exc).__name__)
+
+    async def _claim_until(self, source: str, key: str, when: datetime) -> None:
+        async with self.db.session() as session:
+            await entries.retry_at(session=session, source=source, key=key, when=when)
+
+    @contextlib.asynccontextmanager
+    async def held(self, source: str, key: str) -> AsyncIterator[None]:
+        """Keep the claim on a delivery while this process handles it, so no sweeper replays it
+        meanwhile, however slow the handling before its effect is stored (which finishes it)."""
+        task = asyncio.create_task(self._renew(source, key))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _renew(self, source: str, key: str) -> None:
+        while True:
+            await asyncio.sleep(self.claim_seconds / 3)
+            try:
+                await self._claim_until(source, key, self.clock.now() + timedelta(seconds=self.claim_seconds))
+            except Exception as exc:  # noqa: BLE001 - the next renewal may succeed
+                _log.debug("could not renew the claim on %s event %s: %s", source, key, type(exc).__name__)
 
     async def finish(self, source: str, key: str) -> None:
         """A delivery found handled already (its key was recorded by an earlier one): done."""
@@ -110,10 +144,10 @@ class Inbox:
         now = self.clock.now()
         until = now + timedelta(seconds=self.claim_seconds)
         async with self.db.session() as session:
-            dropped = await entries.drop_exhausted(session=session, now=now, max_attempts=MAX_ATTEMPTS)
-            rows = await entries.claim_due(
-                session=session, sources=self.sources, now=now, until=until, max_attempts=MAX_ATTEMPTS, limit=limit
+            dropped = await entries.drop_exhausted(
+                session=session, now=now, max_attempts=MAX_ATTEMPTS, stored_before=now - GIVE_UP_AFTER
             )
+            rows = await entries.claim_due(session=session, sources=self.sources, now=now, until=until, limit=limit)
         for row in dropped:
             _log.error("gave up on %s event %s after %d attempts", row.source, row.key, row.attempts)
         return [Claimed(r.source, r.key, r.payload, r.attempts) for r in rows]
@@ -125,4 +159,4 @@ class Inbox:
             await replay(claimed.payload)
         except Exception:
             _log.exception("replaying %s event %s failed", claimed.source, claimed.key)
-            await self.retry_soon(claimed.source, claimed.key)
+            await self.retry_soon(claimed.source, claimed.key, claimed.attempts)

@@ -99,7 +99,7 @@ class Intake:
         agent, category = routed.found.agent.name, routed.found.category
         # The model is asked before anything is stored: its latency then overlaps the bookkeeping
         # below. A redelivery or a failure before the project exists cancels it.
-        early = not routed.asking and not self.recent.saw(platform.name, event.event_key)
+        early = not routed.asking and not receipt.replayed and not self.recent.saw(platform.name, event.event_key)
         first = self.drafting.first_draft(agent=agent, category=category, brief=brief, early=early)
         try:
             async with self.turns.turn(first.ticket):

@@ -32,12 +32,23 @@ class Receipt:
     """One inbound event's key (None: the platform gives none, and nothing is recorded). `stored`:
     the delivery is in the inbox (bot/loop/inbox.py), finished with the key."""
 
-    def __init__(self, *, db: Database, clock: Clock, platform: str, key: str | None, stored: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        platform: str,
+        key: str | None,
+        stored: bool = False,
+        replayed: bool = False,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.platform = platform
         self.key = key or None
         self.stored = stored
+        # A replay may overlap a slow first handling elsewhere: it asks no model before its key is won.
+        self.replayed = replayed
         self.recorded = self.key is None
 
     @asynccontextmanager

@@ -170,7 +170,14 @@ class Workflow:
         event = clean_event(event)
         stored = delivery is not Delivery.DIRECT and event.event_key is not None
         platform, key = event.actor.platform, event.event_key
-        receipt = Receipt(db=self.db, clock=self.clock, platform=platform, key=key, stored=stored)
+        receipt = Receipt(
+            db=self.db,
+            clock=self.clock,
+            platform=platform,
+            key=key,
+            stored=stored,
+            replayed=delivery is Delivery.REPLAYED,
+        )
         try:
             match event:
                 case RequestPosted():

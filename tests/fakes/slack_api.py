@@ -235,6 +235,7 @@ class FakeSlackAPI(LoopbackServer):
 
     def __post_init__(self) -> None:
         self._faults: dict[str, list[_Fault]] = {}
+        self.delays: dict[str, float] = {}  # seconds a method takes to answer (a slow Slack)
         self._ts = itertools.count(1)
         self._base = int(time.time())
         self._runner: web.AppRunner | None = None
@@ -440,6 +441,8 @@ class FakeSlackAPI(LoopbackServer):
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        if self.delays.get(method):
+            await asyncio.sleep(self.delays[method])
         params = await self._params(request)
         faults = self._faults.get(method)
         fault = faults.pop(0) if faults else None

@@ -229,3 +229,38 @@ async def test_healthz_reports_the_database_and_readyz_fails_without_it(harness:
         assert await get("/readyz") == (503, {"ready": False, "database": "unreachable"})
     finally:
         harness.runtime.db.ping = ping  # type: ignore[method-assign]
+
+
+async def test_a_delivery_being_handled_is_not_replayed_however_long_it_takes(
+    fake_slack: FakeSlackAPI, slack_settings: Any, db: Database, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim on a stored delivery is renewed while this process handles it: a sweep meanwhile (here or in
+    another process) does not replay it, so it costs no second model call. Before: the claim ran out after a
+    lease, and on a loaded machine the same request was drafted twice."""
+    for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    config = tmp_path / "short-lease.toml"
+    config.write_text("[workflow]\nlease_seconds = 1\nsweep_seconds = 0.2\n")
+    h = SlackHarness(fake_slack, slack_settings(fake_slack, database_url=db.url, draftloop_config=config))
+    await h.start()
+    try:
+        assert h.runtime is not None
+        calls: list[str] = []
+
+        async def counted(req: DraftRequest) -> None:
+            calls.append(req.brief)
+
+        pool = h.runtime.agents
+        pool.use("offline", Intercepted(pool.backend(pool.spec("offline")), counted))
+        fake = h.fake
+        msg = fake.add_user_message(CHANNEL, f"<@{fake.bot_user_id}> a post on hojicha", user=REQUESTER)
+        inner = {"type": "app_mention", "user": REQUESTER, "text": msg["text"], "ts": msg["ts"], "channel": CHANNEL}
+        fake.delays["users.info"] = 2.5  # the event is read 2.5 s after the ack (its author's name): past the claim
+        assert (await h.event(inner, event_id="Ev-slow"))[0] == 200
+        await asyncio.sleep(1.6)
+        swept = await h.runtime.workflow.sweeper.sweep()
+        await h.settle()
+        assert swept.replayed == 0 and len(calls) == 1
+        assert await h.project_count() == 1 and len(h.drafts()) == 1
+    finally:
+        await h.close()

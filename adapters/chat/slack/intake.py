@@ -98,6 +98,14 @@ class SlackIntake:
         self.spawn(self._run(key, work, Delivery.STORED))
 
     async def _run(self, key: str | None, work: Work, delivery: Delivery) -> None:
+        if key is None or delivery is Delivery.DIRECT:
+            await self._handle(key, work, delivery)
+            return
+        # Held while this process reads and handles it, however slow: no sweeper replays it meanwhile.
+        async with self.inbox.held(PLATFORM, key):
+            await self._handle(key, work, delivery)
+
+    async def _handle(self, key: str | None, work: Work, delivery: Delivery) -> None:
         stored = key is not None and delivery is not Delivery.DIRECT
         try:
             event = await work
