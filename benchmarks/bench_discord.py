@@ -36,7 +36,7 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]
 
 from benchmarks._db import scratch_database
-from tests.fakes.discord_api import FakeDiscord, buttons
+from tests.fakes.discord_api import FakeDiscord, buttons, text_of
 from tests.fakes.llm_server import FakeLLMServer
 
 DEADLINE = 3.0
@@ -185,9 +185,9 @@ async def burst(fake: FakeDiscord, n: int, latency: float) -> dict[str, Any]:
     per_thread = Counter(int(m["channel_id"]) for m in fake.bot_messages() if int(m["channel_id"]) in thread_ids)
     dup_posts = 0
     for tid in thread_ids:
-        contents = Counter(m["content"] for m in fake.bot_messages(tid))
+        contents = Counter(text_of(m) for m in fake.bot_messages(tid))
         dup_posts += sum(c - 1 for c in contents.values() if c > 1)
-        acks = sum(1 for m in fake.bot_messages(tid) if m["content"].startswith("Project #"))
+        acks = sum(1 for m in fake.bot_messages(tid) if text_of(m).startswith("Project #"))
         dup_posts += max(0, acks - 1)
     calls = fake.calls_since(calls_before)
     projects = len(thread_ids)

@@ -14,7 +14,7 @@ from bot.settings import Settings
 from storage.engine import Database
 from tests.contract.drivers.base import Draft, Part, settle
 from tests.discord.conftest import DiscordHarness
-from tests.fakes.discord_api import FakeDiscord, FakeUser, buttons
+from tests.fakes.discord_api import FakeDiscord, FakeUser, buttons, text_of
 
 CONFIG = '[categories.writing]\nexpert_roles = ["Writers"]\n'
 _VERSION = re.compile(r"#\d+ · v(\d+)")
@@ -90,14 +90,14 @@ class DiscordDriver:
         return [m for m in self.fake.bot_messages(int(thread)) if not int(m["flags"]) & EPHEMERAL]
 
     def public(self, thread: str) -> list[str]:
-        return [str(m["content"]) for m in self._in(thread)]
+        return [text_of(m) for m in self._in(thread)]
 
     def drafts(self, thread: str) -> list[Draft]:
         found = []
         for m in self._in(thread):
-            version = _VERSION.search(str(m["content"]).split("\n", 1)[0])
+            version = _VERSION.search(text_of(m).split("\n", 1)[0])
             if version and buttons(m):
-                found.append(Draft(int(version[1]), str(m["content"])))
+                found.append(Draft(int(version[1]), text_of(m)))
         return found
 
     def private(self, who: Part) -> list[str]:
@@ -105,9 +105,9 @@ class DiscordDriver:
         channels = {channel for part, channel in self._clicked if part == who}
         dm = self.fake.dms.get(user.id)
         texts = [
-            str(m["content"])
+            text_of(m)
             for channel in channels
             for m in self.fake.bot_messages(channel)
             if int(m["flags"]) & EPHEMERAL
         ]
-        return texts + ([str(m["content"]) for m in self.fake.bot_messages(dm)] if dm is not None else [])
+        return texts + ([text_of(m) for m in self.fake.bot_messages(dm)] if dm is not None else [])
