@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import storage.routing  # noqa: F401  (the orchestrator's tables, kept beside their queries)
 
 config = context.config
 target_metadata = SQLModel.metadata
