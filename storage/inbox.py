@@ -50,6 +50,20 @@ async def store(
     return rowcount(await session.execute(_store(session), params)) == 1
 
 
+async def store_many(*, session: AsyncSession, rows: list[dict[str, object]]) -> set[tuple[str, str]]:
+    """Store several deliveries in one statement (each row as `store` takes it, keys cut to 255);
+    the (source, key) pairs that were new."""
+    if not rows:
+        return set()
+    stmt = (
+        upsert(session.get_bind().dialect.name, _inbox)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["source", "key"])
+        .returning(_inbox.c.source, _inbox.c.key)
+    )
+    return {(str(src), str(key)) for src, key in (await session.execute(stmt)).all()}
+
+
 _finish = (
     update(_inbox)
     .where(_inbox.c.source == bindparam("src"), _inbox.c.key == bindparam("k"), _inbox.c.status == PENDING)
