@@ -189,7 +189,7 @@ async def test_the_thread_shows_a_status_until_the_draft_appears(native: SlackHa
     log = [(status) for channel, ts, status in fake.status_log if (channel, ts) == thread]
     # v1: set after the acknowledgement, cleared by the streamed draft's first message;
     # v2: set when the feedback is taken up, cleared when its first words are appended.
-    assert log == ["is drafting v1…", "", "is drafting v2…", ""]
+    assert log == ["is drafting v1…", "", "is drafting v2 from Uexp's feedback…", ""]
     first = fake.calls_of("assistant.threads.setStatus")[0].params
     assert 1 <= len(first["loading_messages"]) <= 10 and "Writing v1…" in first["loading_messages"]
     assert thread not in fake.statuses

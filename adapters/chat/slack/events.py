@@ -123,9 +123,11 @@ class EventListeners:
             text = (text + "\n\n(attached: " + ", ".join(names) + ")").strip()
         if not text:
             return None
+        actor = await self.intake.actor(str(event["user"]))
+        self.intake.platform.note_speaker(str(event["channel"]), parent, actor.display)
         return ThreadReply(
             locator=Locator(thread=ThreadRef(PLATFORM, str(event["channel"]), parent)),
-            actor=await self.intake.actor(str(event["user"])),
+            actor=actor,
             text=text,
             message_id=str(event["ts"]),
             event_key=key,

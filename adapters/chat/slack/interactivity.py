@@ -212,9 +212,12 @@ class InteractivityListeners:
                 message_id = ref.message_id
             except DraftloopError as exc:
                 log.warning("slack: %s", exc)
+        actor = await self.intake.actor(user)
+        if channel and thread:
+            self.intake.platform.note_speaker(channel, thread, actor.display)
         return ThreadReply(
             locator=Locator(number=number),
-            actor=await self.intake.actor(user),
+            actor=actor,
             text=feedback,
             message_id=message_id,
             stated_minutes=minutes,

@@ -109,6 +109,7 @@ class SlackPlatform:
         # (channel, thread ts) → (user, team): who a streamed draft in that thread is for.
         self._recipients: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
         self._status_on: set[tuple[str, str]] = set()
+        self._speakers: dict[tuple[str, str], str] = {}
         self._team_url: str | None = None
         self.team: str | None = None  # the workspace's id, as the last event named it
         # Told the number of a project whose thread changed (a draft, a decision): the Home tab refreshes.
@@ -131,6 +132,13 @@ class SlackPlatform:
 
     def recipient(self, channel: str, thread_ts: str) -> tuple[str, str] | None:
         return self._recipients.get((channel, thread_ts))
+
+    def note_speaker(self, channel: str, thread_ts: str, name: str) -> None:
+        """The name of whose feedback a revision in that thread is drafted from (for its status)."""
+        if name and (channel, thread_ts) in self._recipients:
+            self._speakers[(channel, thread_ts)] = name
+            while len(self._speakers) > RECIPIENTS:
+                self._speakers.pop(next(iter(self._speakers)))
 
     def turn_off(self, feature: str, error: str) -> None:
         if getattr(self.features, feature):
@@ -209,8 +217,9 @@ class SlackPlatform:
         """One person's answer, rendered: the `mine` list with a link to each thread (ephemeral where
         asked, else in their DM with draftloop)."""
         from adapters.chat.slack.home_blocks import mine_blocks
+        from bot.loop.commands import MineList
 
-        blocks = mine_blocks(reply.data, await self.team_url()) if reply.data is not None else []
+        blocks = mine_blocks(reply.data, await self.team_url()) if isinstance(reply.data, MineList) else []
         text = slack_safe.cut(slack_blocks.to_mrkdwn(reply.text), slack_blocks.FALLBACK_CHARS)
         params: dict[str, Any] = {"text": text, **({"blocks": blocks} if blocks else {}), **_PARSE_NONE}
         try:
@@ -236,7 +245,11 @@ class SlackPlatform:
             return
         version = reply.header.version + 1  # the header names the version shown so far
         loading = [line.format(version=version) for line in STATUS_LOADING]
-        if await self._status(channel, thread_ts, f"is drafting v{version}…", loading):
+        status = f"is drafting v{version}…"
+        speaker = self._speakers.get((channel, thread_ts)) if version > 1 else None
+        if speaker:
+            status = f"is drafting v{version} from {slack_safe.plain(speaker)[:40]}'s feedback…"
+        if await self._status(channel, thread_ts, status, loading):
             self._status_on.add((channel, thread_ts))
 
     async def clear_status(self, channel: str, thread_ts: str | None) -> None:
