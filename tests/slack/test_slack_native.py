@@ -374,3 +374,38 @@ async def test_a_streamed_draft_pings_nobody_and_hides_no_link(native: SlackHarn
     assert "<" not in streamed and "&lt;!channel>" in streamed and "&lt;@UOUT>" in streamed
     assert "paypal.com (https://evil.example/pay)" in streamed and "[paypal.com]" not in streamed
     assert "@here" not in streamed  # a zero-width space keeps it a word
+
+
+async def test_a_stream_left_by_a_stopped_process_becomes_the_draft_in_the_same_message(
+    native: SlackHarness,
+) -> None:
+    from bot import texts
+    from tests.fakes.agents import Intercepted
+
+    fake = native.fake
+    request = await native.mention("[writing] a post on sencha")
+    await native.settle()
+    assert native.runtime is not None
+    entered, hold = asyncio.Event(), asyncio.Event()
+
+    async def held(req: DraftRequest) -> None:
+        entered.set()
+        await hold.wait()
+
+    pool = native.runtime.agents
+    pool.use("offline", Intercepted(pool.backend(pool.spec("offline")), held))
+    await native.reply(request["ts"], "Add a line on brewing.", user=EXPERT)
+    await asyncio.wait_for(entered.wait(), 10)
+    [streaming] = [m for m in fake.bot_messages() if m.get("streaming")]  # v2's stream, header only
+
+    await native.stop(drain=False)  # the process stops mid-call, its stream left open
+    await native.start()  # a new process: it did not start that stream
+    assert native.runtime is not None
+    await native.runtime.workflow.sweeper.sweep()
+    await native.settle()
+    project = await native.project(1)
+    assert (project.current_version, project.posted_version) == (2, 2)
+    assert native.drafts()[-1]["ts"] == streaming["ts"]  # the same message became v2: nothing shown twice
+    assert not fake.find(CHANNEL, streaming["ts"])["streaming"]
+    assert not any(texts.drafting(2) in str(m.get("text")) for m in fake.bot_messages())
+    assert len([m for m in fake.bot_messages() if m.get("thread_ts") == request["ts"] and m.get("blocks")]) >= 2

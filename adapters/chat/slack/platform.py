@@ -182,7 +182,14 @@ class SlackPlatform:
             self._changed(reply)
             return
         text, blocks = self.render(reply)
-        await self.update(message, text, blocks)
+        try:
+            await self.update(message, text, blocks)
+        except PlatformError:
+            # A stream this process did not start (a cycle resumed after a restart) takes no update
+            # until it is stopped: stop it, and show the text in the same message.
+            if not (self.features.streaming and await self.streams.stop_orphan(message)):
+                raise
+            await self.update(message, text, blocks)
         if not is_placeholder(reply):
             await self.clear_status(message.channel, message.thread_id)
         self._changed(reply)

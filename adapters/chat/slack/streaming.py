@@ -134,6 +134,17 @@ class NativeStreams:
             await self._stop(stream, reply)
         return True
 
+    async def stop_orphan(self, message: MessageRef) -> bool:
+        """Stop a stream left by another process (its message refused an update); True when it was one."""
+        if message.message_id in self.open:
+            return False
+        try:
+            await self.platform.call("chat.stopStream", channel=message.channel, ts=message.message_id)
+        except (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError):
+            return False
+        log.info("slack: stopped a stream left by an earlier process; updating it instead")
+        return True
+
     async def _append(self, stream: Stream, reply: Reply) -> None:
         if is_placeholder(reply):
             return
