@@ -85,6 +85,9 @@ class RequestPosted:
     # When the platform already has a thread for the request (a forum post, a DM), put it here;
     # otherwise the workflow asks the platform to open one.
     thread: ThreadRef | None = None
+    # Drafted by two agents, A and B, to pick from (a platform's own option; `--compare` in the
+    # text says the same on every platform: bot/orchestrator/compare.py).
+    compare: bool = False
 
 
 @dataclass(frozen=True)

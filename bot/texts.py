@@ -66,18 +66,70 @@ def no_project_here(number: int) -> str:
     return f"No project #{number} here."
 
 
-def ack(number: int, found: Triage, *, asking: str | None = None) -> str:
+def ack(number: int, found: Triage, *, asking: str | None = None, quiet: bool = False) -> str:
+    """`quiet`: the project is likely fine as is, so no expert is named or pinged until someone asks."""
     experts = ", ".join(found.mentions) if found.mentions else "anyone in this thread"
+    who = REVIEW_ON_REQUEST if quiet else f"Feedback from: {experts}."
     why = "" if found.reason == "given" else f" ({found.reason})"
     if asking:
-        return (
-            f"Project #{number} · {found.category}{why}; asking {asking} for the category before drafting. "
-            f"Feedback from: {experts}."
-        )
+        return f"Project #{number} · {found.category}{why}; asking {asking} for the category before drafting. {who}"
     return (
         f"Project #{number} · {found.category}{why} · agent {found.agent.name} ({found.agent.model}). "
-        f"Feedback from: {experts}. Drafting v1 now."
+        f"{who} Drafting v1 now."
     )
+
+
+# Human or agent (bot/orchestrator/routing.py): a project likely fine as is pings experts only when asked.
+REVIEW_ON_REQUEST = "No expert is pinged: reply `review` to ask them."
+
+
+def review_asked(project: Project, who: str, mentions: tuple[str, ...]) -> str:
+    experts = ", ".join(mentions) if mentions else "anyone in this thread"
+    return f"#{project.id}: {who} asks for a review of v{project.current_version}. Feedback from: {experts}."
+
+
+def review_already(project: Project) -> str:
+    return f"#{project.id}'s experts were asked already; its drafts are shown to them from now on."
+
+
+def review_not_quiet(project: Project) -> str:
+    return f"#{project.id} is not marked likely fine as is: its experts see its drafts already."
+
+
+# Compare two agents (bot/orchestrator/compare.py): one request, drafts A and B, one pick.
+def compare_label(label: str, agent: str, model: str) -> str:
+    return f"**{label}** · agent {agent} ({model})"
+
+
+def compare_choose(number: int) -> str:
+    return f"Two drafts of #{number} to compare: reply `pick A` or `pick B` (the requester or an expert)."
+
+
+def compare_ack(agent_a: str, agent_b: str) -> str:
+    return f"Comparing two agents: A is {agent_a}, B is {agent_b}; both drafts appear here, then pick one."
+
+
+def compare_unavailable(category: str) -> str:
+    return f"Compare needs two agents in {category} (`agents` or a `fallback`); drafting with one."
+
+
+def compare_failed(project: Project, agent: str, reason: str) -> str:
+    return f"⚠️ #{project.id}: draft B ({agent}) could not be written. {reason}. Draft A stands alone."
+
+
+def picked(project: Project, who: str, label: str, agent: str, other: str, other_agent: str) -> str:
+    return (
+        f"#{project.id}: {label} ({agent}) picked by {who}; it is v{project.current_version} now. "
+        f"{other} ({other_agent}) is kept, marked not picked."
+    )
+
+
+def not_allowed_pick(project: Project) -> str:
+    return f"Not allowed: only the requester, a {project.category} expert or an admin can pick for #{project.id}."
+
+
+def pick_refused(project: Project, why: str) -> str:
+    return f"#{project.id}: no pick. {why}"
 
 
 def drafting(version: int) -> str:

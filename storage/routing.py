@@ -1,6 +1,7 @@
 """What the orchestrator (bot/orchestrator/) reads and records: each project's route (the agent
 chosen and why, the review mode), each version's quality check, and the category history routing
-learns from; escalations and timeouts recorded once under the `nudges` table's unique key.
+learns from; escalations, timeouts and a `review` asked for recorded once under the `nudges` table's
+unique key; each comparison of two agents' drafts and its pick (migration 0007).
 
 The tables live here rather than in storage/models.py so the orchestrator's schema stays in one
 place with its queries (migration 0006); they share SQLModel's metadata with the others.
@@ -22,7 +23,7 @@ from storage.models import Decision, Nudge, Project, Version
 from storage.statements import per_dialect, rowcount, table, upsert
 from storage.types import UTCDateTime
 
-ESCALATE, TIMEOUT = "escalate", "timeout"
+ESCALATE, TIMEOUT, REVIEW_ASKED = "escalate", "timeout", "review"
 ORCHESTRATOR = "draftloop:orchestrator"  # the actor of a decision no person made
 
 
@@ -60,6 +61,34 @@ class QualityCheck(SQLModel, table=True):
     gaps: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list, as first found
     remaining: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list, as shown
     auto_revisions: int = 0
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Comparison(SQLModel, table=True):
+    """One request drafted by two agents: A (the project's v1 as first written) and B, and the pick.
+
+    Both drafts are kept here as written; the picked one is the project's current version (a pick of
+    B writes B into that version and makes B's agent the project's), the other stays here, marked
+    by `picked`. B's columns are empty until B is written."""
+
+    __tablename__ = "comparisons"
+    __table_args__ = (Index("ix_comparisons_picked", "picked_at"),)
+
+    project_id: int = Field(foreign_key="projects.id", primary_key=True)
+    version: int = 1  # the version the two drafts compete for
+    agent_a: str = Field(max_length=128)
+    agent_b: str = Field(max_length=128)
+    model_a: str = Field(default="", max_length=128)
+    model_b: str = Field(default="", max_length=128)
+    text_a: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    text_b: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    cost_a_usd: float = 0.0
+    cost_b_usd: float = 0.0
+    input_tokens_b: int = 0
+    output_tokens_b: int = 0
+    picked: str | None = Field(default=None, max_length=1)  # A, B; None: not picked yet
+    picked_by: str | None = Field(default=None, max_length=128)
+    picked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -157,6 +186,37 @@ async def history(
     out: dict[str, AgentHistory] = {}
     for agent, n, k, usd in (await session.execute(stmt)).all():
         out[agent] = AgentHistory(agent, int(n), int(k or 0), float(usd or 0.0))
+    for agent, n, k, usd in await _picks(session, category):
+        if agent in agents:
+            was = out.get(agent, AgentHistory(agent, 0, 0, 0.0))
+            out[agent] = AgentHistory(agent, was.decided + n, was.accepted + k, was.cost_usd + usd)
+    return out
+
+
+async def _picks(session: AsyncSession, category: str) -> list[tuple[str, int, int, float]]:
+    """(agent, comparisons picked, won, cost of its unpicked drafts) in the category: a pick is one
+    decided trial for each agent and an accepted one for the picked. The picked draft's cost is the
+    project's (its version); the other's is counted here."""
+    rows = []
+    for side, other in (("a", "B"), ("b", "A")):
+        agent = col(getattr(Comparison, f"agent_{side}"))
+        cost = col(getattr(Comparison, f"cost_{side}_usd"))
+        lost = col(Comparison.picked) == other
+        rows.append(
+            select(
+                agent,
+                func.count(),
+                func.sum(case((lost, 0), else_=1)),
+                func.coalesce(func.sum(case((lost, cost), else_=0.0)), 0.0),
+            )
+            .join(Project, col(Project.id) == col(Comparison.project_id))
+            .where(col(Project.category) == category, col(Comparison.picked).is_not(None))
+            .group_by(agent)
+        )
+    out = []
+    for stmt in rows:
+        for agent, n, k, usd in (await session.execute(stmt)).all():
+            out.append((str(agent), int(n), int(k or 0), float(usd or 0.0)))
     return out
 
 
@@ -170,6 +230,94 @@ async def agent_alone(
     )
     n, k = (await session.execute(stmt)).one()
     return int(k or 0), int(n or 0)
+
+
+async def ask_review(*, session: AsyncSession, project_id: int, now: datetime) -> bool:
+    """Record that someone asked the experts of a project marked likely fine; False when asked before."""
+    return await record_once(session=session, project_id=project_id, kind=REVIEW_ASKED, seq=0, now=now)
+
+
+async def review_asked(*, session: AsyncSession, project_id: int) -> bool:
+    stmt = select(col(Nudge.id)).where(col(Nudge.project_id) == project_id, col(Nudge.kind) == REVIEW_ASKED)
+    return (await session.execute(stmt)).first() is not None
+
+
+# ---------------------------------------------------------------------------- comparisons
+
+
+async def start_comparison(
+    *, session: AsyncSession, project_id: int, agent_a: str, agent_b: str, now: datetime
+) -> None:
+    session.add(Comparison(project_id=project_id, agent_a=agent_a, agent_b=agent_b, created_at=now))
+    await session.flush()
+
+
+async def get_comparison(*, session: AsyncSession, project_id: int, for_update: bool = False) -> Comparison | None:
+    return await session.get(Comparison, project_id, with_for_update=for_update)
+
+
+async def store_drafts(
+    *,
+    session: AsyncSession,
+    project_id: int,
+    a: Version,
+    text_b: str,
+    model_b: str,
+    cost_b_usd: float,
+    input_tokens_b: int,
+    output_tokens_b: int,
+) -> bool:
+    """Keep both drafts as written (A from its version); False when the comparison is gone or B is
+    there already (a second writer)."""
+    moved = await session.execute(
+        update(Comparison)
+        .where(col(Comparison.project_id) == project_id, col(Comparison.text_b).is_(None))
+        .values(
+            version=a.number,
+            agent_a=a.agent,
+            model_a=a.model,
+            text_a=a.text,
+            cost_a_usd=a.cost_usd,
+            text_b=text_b,
+            model_b=model_b[:128],
+            cost_b_usd=cost_b_usd,
+            input_tokens_b=input_tokens_b,
+            output_tokens_b=output_tokens_b,
+        )
+    )
+    return rowcount(moved) == 1
+
+
+async def pick(*, session: AsyncSession, comparison: Comparison, label: str, by: str, now: datetime) -> None:
+    """Mark the pick; a pick of B writes B into the compared version and makes B's agent the
+    project's (its revisions and its record are B's from now on). A stays as it is."""
+    pid = comparison.project_id
+    await session.execute(
+        update(Comparison)
+        .where(col(Comparison.project_id) == pid)
+        .values(picked=label, picked_by=by[:128], picked_at=now)
+    )
+    if label != "B":
+        return
+    assert comparison.text_b is not None
+    await session.execute(
+        update(Version)
+        .where(col(Version.project_id) == pid, col(Version.number) == comparison.version)
+        .values(
+            text=comparison.text_b,
+            agent=comparison.agent_b,
+            model=comparison.model_b,
+            cost_usd=comparison.cost_b_usd,
+            input_tokens=comparison.input_tokens_b,
+            output_tokens=comparison.output_tokens_b,
+            cached_tokens=0,
+        )
+    )
+    await session.execute(
+        update(Project)
+        .where(col(Project.id) == pid)
+        .values(agent=comparison.agent_b, model=comparison.model_b, updated_at=now)
+    )
 
 
 # ---------------------------------------------------------------------------- quality checks
@@ -292,6 +440,8 @@ class CategoryFigures:
     review: dict[str, dict[str, int]] = field(default_factory=dict)  # fine / review -> projects, decided, won
     escalations: int = 0
     timeouts: dict[str, int] = field(default_factory=dict)  # outcome -> decisions
+    picks: dict[str, dict[str, int]] = field(default_factory=dict)  # agent -> compared, picked
+    reviews_asked: int = 0  # projects marked likely fine whose experts someone asked
 
 
 async def period_figures(
@@ -367,6 +517,29 @@ async def period_figures(
     )
     for category, outcome, n in (await session.execute(timed)).all():
         slot(category).timeouts[outcome] = int(n)
+    asked = (
+        select(col(Project.category), func.count())
+        .select_from(Nudge)
+        .join(Project, col(Project.id) == col(Nudge.project_id))
+        .where(col(Nudge.kind) == REVIEW_ASKED, col(Nudge.created_at) >= since, col(Nudge.created_at) < until)
+        .group_by(col(Project.category))
+    )
+    for category, n in (await session.execute(asked)).all():
+        slot(category).reviews_asked = int(n)
+    for side in ("a", "b"):
+        agent = col(getattr(Comparison, f"agent_{side}"))
+        won = col(Comparison.picked) == side.upper()
+        picks = (
+            select(col(Project.category), agent, func.count(), func.sum(case((won, 1), else_=0)))
+            .select_from(Comparison)
+            .join(Project, col(Project.id) == col(Comparison.project_id))
+            .where(col(Comparison.picked_at) >= since, col(Comparison.picked_at) < until)
+            .group_by(col(Project.category), agent)
+        )
+        for category, name, n, k in (await session.execute(picks)).all():
+            tally = slot(category).picks.setdefault(name, {"compared": 0, "picked": 0})
+            tally["compared"] += int(n)
+            tally["picked"] += int(k or 0)
     return out
 
 

@@ -1,4 +1,4 @@
-"""Commands: help, status, digest, retry, cancel, mine, from a slash command, the console or a thread.
+"""Commands: help, status, digest, retry, cancel, mine, review, from a slash command, the console or a thread.
 
 A command that names a project answers in the open only where the project lives (its channel or a
 thread in it); its requester, experts and admins also get an answer elsewhere, privately. Anyone else
@@ -10,7 +10,8 @@ view). The list is data (`MineList`) a platform may render itself: one that has
 gets the list as Markdown through `notify_private`.
 
 retry and cancel move the project's state (through the state table) with the command's key in
-the same transaction; the others store nothing and record their key before they answer.
+the same transaction; review (the experts of a project marked likely fine as is, asked once) records
+that it was asked with the key; the others store nothing and record their key before they answer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bot.loop.drafting import Drafting
 from bot.loop.receipts import Receipt
 from bot.loop.registry import Platforms
 from bot.loop.threads import Threads, header, number_of, thread_of
+from bot.orchestrator.routing import marked_fine
 from bot.permissions import is_admin, is_expert, may_see
 from bot.platforms import policy
 from bot.ports import Clock
@@ -34,12 +36,13 @@ from bot.replies import Reply, ReplyKind
 from bot.report.digest import Period, build_report, render_chat
 from bot.settings import Settings
 from bot.states import State
-from storage import projects as store, signals
+from bot.triage import experts_for
+from storage import projects as store, routing as routes, signals
 from storage.engine import Database
 from storage.models import Project
 
 DIGEST_DAYS = 7
-NAMES = ("help", "status", "digest", "retry", "cancel", "mine")
+NAMES = ("help", "status", "digest", "retry", "cancel", "mine", "review")
 BRIEF_CHARS = 80
 
 Why = Literal["decide", "review", "requested"]
@@ -96,9 +99,13 @@ class Commands:
     async def run(self, cmd: CommandInvoked, receipt: Receipt) -> None:
         name = cmd.name.lower()
         if name not in NAMES:
-            raise UserFacingError(f"Unknown command `{cmd.name}`. Try help, status, digest, mine, retry or cancel.")
+            raise UserFacingError(
+                f"Unknown command `{cmd.name}`. Try help, status, digest, mine, retry, cancel or review."
+            )
         if name == "retry":
             await self.retry(cmd, receipt)
+        elif name == "review":
+            await self.review(cmd, receipt)
         elif name == "cancel":
             await self.cancel(cmd, receipt)
         else:
@@ -232,6 +239,27 @@ class Commands:
             )
         await self._tell(cmd, project, Reply(f"Retrying #{number}.", header=header(project, target.value)))
         await self.drafting.run(number)
+
+    async def review(self, cmd: CommandInvoked, receipt: Receipt) -> None:
+        """Ping the experts of a project marked likely fine as is for its current version, once;
+        its later drafts ping them too (bot/orchestrator/routing.py: quiet)."""
+        locator = cmd.locator or _number_arg(cmd)
+        found = await self._visible(cmd, locator) if locator is not None else None
+        if found is None:
+            raise UserFacingError("Which project? Use `review` in its thread or `#N review`.")
+        number = number_of(found)
+        async with receipt.transaction() as session:
+            fine = await marked_fine(session, number)
+            asked = fine and await routes.ask_review(session=session, project_id=number, now=self.clock.now())
+        mentions: tuple[str, ...] = ()
+        if not fine:
+            text = texts.review_not_quiet(found)
+        elif not asked:
+            text = texts.review_already(found)
+        else:
+            _, mentions = experts_for(found.category, self.settings)
+            text = texts.review_asked(found, texts.person(cmd.actor, found), mentions)
+        await self._tell(cmd, found, Reply(text, kind=ReplyKind.NOTICE, header=header(found), mentions=mentions))
 
     async def cancel(self, cmd: CommandInvoked, receipt: Receipt) -> None:
         found = await self._project(cmd)

@@ -1,6 +1,7 @@
-"""Decisions: accept or reject, by button, reaction or typed word; and one-tap feedback (👍 / 👎).
+"""Decisions: accept or reject, by button, reaction or typed word; a pick between two compared
+drafts (`pick A` / `pick B`); and one-tap feedback (👍 / 👎).
 
-Only the requester, the category's experts and admins decide; anyone else is told privately.
+Only the requester, the category's experts and admins decide or pick; anyone else is told privately.
 The decision (with a reject's reason and comment, when a form gave them), the state it moves the
 project to (through the state table) and the event's key are stored in one transaction; then the
 thread is told.
@@ -16,18 +17,19 @@ import logging
 
 from bot import texts
 from bot.errors import UnknownProject, UserFacingError
-from bot.events import REJECT_REASONS, DecisionSignal, Outcome, SignalGiven
+from bot.events import REJECT_REASONS, DecisionSignal, Outcome, SignalGiven, ThreadReply
 from bot.loop import transitions
 from bot.loop.memory import People
 from bot.loop.receipts import Receipt
 from bot.loop.registry import Platforms
 from bot.loop.threads import Threads, header, number_of, thread_of
+from bot.orchestrator.compare import unpickable
 from bot.permissions import may_decide
 from bot.ports import Clock
 from bot.replies import Reply, ReplyKind
 from bot.settings import Settings
 from bot.states import State
-from storage import projects as store, signals
+from storage import projects as store, routing as routes, signals
 
 _log = logging.getLogger(__name__)
 
@@ -85,6 +87,41 @@ class Decisions:
             return
         text = texts.decided(project, event.actor, event.outcome, reason=reason, comment=comment)
         await self.threads.post(project, Reply(text, kind=ReplyKind.NOTICE, header=header(project, target.value)))
+
+    async def on_pick(self, event: ThreadReply, label: str, receipt: Receipt) -> None:
+        """Pick draft A or B of a compared request: the pick, and B's text as the version when B is
+        picked, stored with the event's key (storage/routing.py); then the thread is told."""
+        now = self.clock.now()
+        async with receipt.transaction() as session:
+            project = await self.threads.find_in(session, event.locator, for_update=True)
+            if project is None:
+                if event.locator.number is not None:
+                    raise UnknownProject(texts.unknown_project(event.locator.number))
+                return  # a thread that is not ours
+            number = number_of(project)
+            allowed = may_decide(
+                event.actor, requester_id=project.requester_id, category=project.category, settings=self.settings
+            )
+            if allowed:
+                pair = await routes.get_comparison(session=session, project_id=number, for_update=True)
+                why = unpickable(
+                    pair, state=project.state, in_review=State.IN_REVIEW.value, version=project.current_version
+                )
+                if why is not None or pair is None:
+                    raise UserFacingError(texts.pick_refused(project, why or ""))
+                await routes.pick(session=session, comparison=pair, label=label, by=event.actor.user_id, now=now)
+                await self.people.touch(session, event.actor, project.category)
+                agents = {"A": pair.agent_a, "B": pair.agent_b}
+                if label == "B":  # this copy, for the header below
+                    project.agent, project.model = pair.agent_b, pair.model_b
+        if not allowed:
+            await self.platforms.named(project.platform).notify_private(
+                thread_of(project), event.actor, texts.not_allowed_pick(project)
+            )
+            return
+        other = "B" if label == "A" else "A"
+        text = texts.picked(project, texts.person(event.actor, project), label, agents[label], other, agents[other])
+        await self.threads.post(project, Reply(text, kind=ReplyKind.NOTICE, header=header(project)))
 
     async def on_signal(self, event: SignalGiven, receipt: Receipt) -> None:
         """Store a 👍 / 👎 on a version that exists; anything else (a bot, a project or version that

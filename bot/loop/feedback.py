@@ -1,7 +1,8 @@
 """Feedback: a reply in a project's thread, and what the core makes of it.
 
-A reply that is a decision word ("accept", "✅": bot/vocabulary.py) is a decision (bot/loop/decisions.py); a command
-word ("retry", "status") a command (bot/loop/commands.py). Anything else is stored with the
+A reply that is a decision word ("accept", "✅": bot/vocabulary.py) is a decision (bot/loop/decisions.py), and
+so is a pick between two compared drafts ("pick B": bot/orchestrator/compare.py); a command word ("retry",
+"status", "review") a command (bot/loop/commands.py). Anything else is stored with the
 event's key in one transaction: as feedback that starts a revision, or as an aside (kept, no
 revision) when it starts with the aside marker, the project is closed, or the author's replies
 count as comments for this category. Every platform hands asides here; none drops them itself.
@@ -22,6 +23,7 @@ from bot.loop.memory import People
 from bot.loop.receipts import Receipt
 from bot.loop.registry import Platforms
 from bot.loop.threads import Threads, header, number_of, thread_of
+from bot.orchestrator.compare import pick_label
 from bot.permissions import is_expert, may_give_feedback
 from bot.ports import Clock
 from bot.replies import Reply, ReplyKind
@@ -32,7 +34,7 @@ from bot.vocabulary import word_outcome
 from storage import projects as store
 from storage.models import Project
 
-THREAD_COMMANDS = ("retry", "status", "cancel", "help")
+THREAD_COMMANDS = ("retry", "status", "cancel", "help", "review")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ class Feedback:
         outcome = word_outcome(text)
         if outcome is not None:
             await self.decisions.on_decision(DecisionSignal(event.locator, event.actor, outcome, via="text"), receipt)
+            return
+        label = pick_label(text)
+        if label is not None:
+            await self.decisions.on_pick(event, label, receipt)
             return
         word = text.lower().rstrip(".! ")
         if word in THREAD_COMMANDS:

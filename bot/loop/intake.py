@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from bot import texts
 from bot.agents import AgentPool
-from bot.errors import InvalidRequest
+from bot.errors import AgentError, InvalidRequest
 from bot.events import MessageRef, RequestPosted, ThreadRef
 from bot.loop.acks import Acknowledger, ack_reply
 from bot.loop.drafting import Drafting
@@ -26,13 +26,14 @@ from bot.loop.receipts import Receipt
 from bot.loop.registry import Platforms
 from bot.loop.threads import number_of
 from bot.loop.turns import Turns
+from bot.orchestrator.compare import Rival, by_default, split_flag
 from bot.orchestrator.routing import Plan, Router
 from bot.ports import ChatPlatform, Clock
 from bot.replies import Reply, ReplyKind
 from bot.settings import Settings
 from bot.states import State
 from bot.triage import Triage, normalise_category, split_explicit, triage, triage_request
-from storage import Session, projects as store
+from storage import Session, projects as store, routing as routes
 from storage.models import Project
 
 _log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class _Routed:
     found: Triage
     asking: str | None
     plan: Plan | None = None  # the orchestrator's route and review mark (bot/orchestrator/routing.py)
+    rival: Rival | None = None  # draft B of a compared request (bot/orchestrator/compare.py)
+    note: str = ""  # said in the acknowledgement (a compare that cannot be made)
 
 
 class Intake:
@@ -80,7 +83,10 @@ class Intake:
     async def on_request(self, event: RequestPosted, receipt: Receipt) -> None:
         platform = self.platforms.named(event.actor.platform)
         names = self.settings.file.category_names
-        explicit, text = split_explicit(event.text.strip(), names)
+        compare, raw = split_flag(event.text.strip())
+        explicit, text = split_explicit(raw.strip(), names)
+        again, text = split_flag(text)
+        compare = compare or again or event.compare
         brief = _brief(text.strip(), event)
         limit = self.settings.file.workflow.max_request_chars
         if not brief or len(brief) > limit:
@@ -96,11 +102,15 @@ class Intake:
         seed = f"{platform.name}:{event.event_key or event.origin.channel + ':' + event.origin.message_id}"
         if not routed.asking and self.router.active(routed.found.category):
             routed = await self._orchestrate(routed, seed)
+        if not routed.asking:
+            routed = await self._compare(routed, compare)
         agent, category = routed.found.agent.name, routed.found.category
         # The model is asked before anything is stored: its latency then overlaps the bookkeeping
         # below. A redelivery or a failure before the project exists cancels it.
         early = not routed.asking and not receipt.replayed and not self.recent.saw(platform.name, event.event_key)
         first = self.drafting.first_draft(agent=agent, category=category, brief=brief, early=early)
+        if routed.rival is not None and early:
+            routed.rival.begin(self.agents, category=category, brief=brief)  # B's call overlaps A's
         try:
             async with self.turns.turn(first.ticket):
                 project = await self._store(event, routed, first, receipt)
@@ -120,9 +130,19 @@ class Intake:
                     first.writes.add(
                         lambda session: plan.record(session, number_of(project), route["agent"], self.clock.now())
                     )
+                rival, _ = await self._rival(route["category"], route["agent"], compare)
+                routed = replace(routed, rival=rival)
+                if rival is not None:
+                    first.writes.add(lambda session: self._start_comparison(session, project, rival))
+            if routed.rival is not None and routed.rival.task is None:
+                routed.rival.begin(self.agents, category=project.category, brief=brief)
             await self.drafting.run_first(first)
+            if routed.rival is not None:
+                await self._show_rival(project, routed.rival)
         finally:
             first.cancel()
+            if routed.rival is not None:
+                routed.rival.cancel()
 
     def _route(self, brief: str, explicit: str | None) -> _Routed:
         # The acknowledgement goes out at once: with a triage model to ask, the keyword answer
@@ -138,6 +158,39 @@ class Intake:
             return routed
         found = routed.found if plan.agent is None else replace(routed.found, agent=self.router.spec(plan.agent))
         return replace(routed, found=found, plan=plan)
+
+    async def _compare(self, routed: _Routed, asked: bool) -> _Routed:
+        rival, note = await self._rival(routed.found.category, routed.found.agent.name, asked)
+        return replace(routed, rival=rival, note=note)
+
+    async def _rival(self, category: str, agent: str, asked: bool) -> tuple[Rival | None, str]:
+        """Draft B's agent when the request or its category asks for a comparison, or why there is none."""
+        if not (asked or by_default(self.settings.category(category))):
+            return None, ""
+        rival = await self.router.runner_up(category, agent)
+        if rival is None:
+            return None, texts.compare_unavailable(category)
+        return Rival(rival), texts.compare_ack(agent, rival)
+
+    async def _start_comparison(self, session: Session, project: Project, rival: Rival) -> None:
+        await routes.start_comparison(
+            session=session,
+            project_id=number_of(project),
+            agent_a=project.agent,
+            agent_b=rival.agent,
+            now=self.clock.now(),
+        )
+
+    async def _show_rival(self, project: Project, rival: Rival) -> None:
+        """Store draft B beside A once A is shown, and show it; say so when B's agent failed."""
+        publisher = self.drafting.writer.publisher
+        try:
+            kept = await rival.keep(self.acks.db, number_of(project))
+        except AgentError as exc:
+            await publisher.rival_failed(project, rival.agent, exc)
+            return
+        if kept is not None:
+            await publisher.show_rival(number_of(project), kept)
 
     async def _store(self, event: RequestPosted, routed: _Routed, first: FirstDraft, receipt: Receipt) -> Project:
         """The project, stored with its request's key and born holding the first draft's lease: until
@@ -175,6 +228,8 @@ class Intake:
             )
             if routed.plan is not None:
                 await routed.plan.record(session, number_of(project), found.agent.name, now)
+            if routed.rival is not None:
+                await self._start_comparison(session, project, routed.rival)
             await self.people.touch(session, event.actor, found.category)
             await store.link_message(
                 session=session,
@@ -201,7 +256,7 @@ class Intake:
             if thread is None:
                 thread = await platform.open_thread(event.origin, number=number, title=_title(routed.brief))
             project.thread_id = thread.thread_id  # this copy, for the first cycle; the row learns it with it
-            reply = _planned(ack_reply(project, routed.found, asking=routed.asking), routed.plan)
+            reply = _planned(project, routed.found, routed.plan, asking=routed.asking, note=routed.note)
             return thread, await platform.post(thread, reply)
         except Exception as exc:  # noqa: BLE001 - any failure of the chat leaves the same resumable state
             _log.warning("could not acknowledge project %s (%s); it is resumed later", number, type(exc).__name__)
@@ -241,15 +296,20 @@ class Intake:
         route |= {"agent": better.agent.name, "model": better.agent.model}
         for key, value in route.items():
             setattr(project, key, value)  # this copy, for the first cycle; the row learns it with it
-        await platform.edit(ack, _planned(ack_reply(project, better), plan))
+        await platform.edit(ack, _planned(project, better, plan))
         return route, plan
 
 
-def _planned(reply: Reply, plan: Plan | None) -> Reply:
-    """The acknowledgement with the orchestrator's line; no expert pinged when it trusts the agent."""
+def _planned(project: Project, found: Triage, plan: Plan | None, *, asking: str | None = None, note: str = "") -> Reply:
+    """The acknowledgement with the orchestrator's line; no expert named or pinged when it trusts the agent."""
+    reply = ack_reply(project, found, asking=asking)
+    if note:
+        reply = replace(reply, text=f"{reply.text}\n{note}")
     if plan is None or not plan.line:
         return reply
-    return replace(reply, text=f"{reply.text}\n{plan.line}", mentions=() if plan.quiet else reply.mentions)
+    if plan.quiet:
+        reply = replace(reply, text=texts.ack(number_of(project), found, asking=asking, quiet=True), mentions=())
+    return replace(reply, text=f"{reply.text}\n{plan.line}")
 
 
 def _brief(text: str, event: RequestPosted) -> str:

@@ -1,5 +1,6 @@
 """Showing a version once it is stored: inline with its controls, or as a file when it is too long
-for one message; or, when the model could not write it, the failure, stored and shown."""
+for one message; or, when the model could not write it, the failure, stored and shown. A compared
+request's v1 is labelled A, and its draft B shown beside it (bot/orchestrator/compare.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.loop import transitions
 from bot.loop.first_draft import Writes
 from bot.loop.registry import Platforms
 from bot.loop.threads import Threads, header, number_of, thread_of
+from bot.orchestrator.compare import comparing
 from bot.orchestrator.routing import quiet
 from bot.ports import Clock
 from bot.redact import Redactor
@@ -21,6 +23,7 @@ from bot.triage import experts_for
 from storage import projects as store
 from storage.engine import Database
 from storage.models import Project
+from storage.routing import Comparison
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class Publisher:
         thread = thread_of(project)
         progress = MessageRef(platform.name, project.channel, progress_id, thread.thread_id) if progress_id else None
         v = project.current_version
+        if await comparing(self.db, self.settings, project) is not None:
+            text = f"{texts.compare_label('A', project.agent, project.model)}\n\n{text}"
         if len(text) > platform.limits.max_inline_chars:
             summary = texts.file_summary(project, text)
             reply = Reply(
@@ -78,6 +83,31 @@ class Publisher:
             else:
                 message_id = (await platform.post(thread, reply)).message_id
         return Shown(project.platform, project.channel, message_id, v)
+
+    async def show_rival(self, project_id: int, comparison: Comparison) -> None:
+        """Draft B of a comparison, labelled, without decision controls (a pick decides between A
+        and B), then how to pick."""
+        async with self.db.session() as session:
+            project = await store.get_project(session=session, project_id=project_id)
+        assert project is not None and comparison.text_b is not None
+        platform = self.platforms.named(project.platform)
+        thread, shown = thread_of(project), header(project)
+        text = f"{texts.compare_label('B', comparison.agent_b, comparison.model_b)}\n\n{comparison.text_b}"
+        if len(text) > platform.limits.max_inline_chars:
+            summary = texts.file_summary(project, text)
+            reply = Reply(summary, kind=ReplyKind.DRAFT, header=shown, summary=summary)
+            await platform.upload(thread, filename=f"draftloop-{project.id}-v1-B.md", content=text, reply=reply)
+        else:
+            await platform.post(thread, Reply(text, kind=ReplyKind.DRAFT, header=shown))
+        choose = texts.compare_choose(number_of(project))
+        await platform.post(thread, Reply(choose, kind=ReplyKind.NOTICE, header=shown))
+
+    async def rival_failed(self, project: Project, agent: str, exc: AgentError) -> None:
+        """B's agent could not write it: A stands alone (the comparison stays unpicked)."""
+        masked = self.redactor(str(exc))
+        reason = masked.splitlines()[0][:300] if masked.strip() else type(exc).__name__
+        reply = Reply(texts.compare_failed(project, agent, reason), kind=ReplyKind.ERROR, header=header(project))
+        await self.threads.post(project, reply)
 
     async def failed(
         self, project: Project, number: int, exc: AgentError, progress_id: str | None, writes: Writes

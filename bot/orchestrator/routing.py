@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.agent_spec import AgentSpec
 from bot.config import CategoryConfig
+from bot.orchestrator.compare import rival_by_fallback
 from bot.orchestrator.stats import Candidate, explore_share, leader, percent, thompson
 from bot.settings import Settings
 from bot.states import STORED
@@ -125,6 +126,16 @@ class Router:
         reason = f"{picked.agent} · exploring ({describe(picked).split(' · ', 1)[1]}; best: {describe(top)})"
         return Plan(category, picked.agent, "explore", reason, review, review_reason)
 
+    async def runner_up(self, category: str, agent: str) -> str | None:
+        """B of a comparison: the category's best candidate other than `agent` (its lower bound,
+        then cost, then the config's order), or its first fallback when it lists no candidates."""
+        cat = self.settings.category(category)
+        if len(set(cat.agents)) < 2:
+            return rival_by_fallback(cat, agent)
+        async with self.db.session() as session:
+            found = [c for c in await self.candidates(session, category) if c.agent != agent]
+        return leader(found)[0].agent if found else None
+
     async def explain(self, category: str) -> dict[str, Any]:
         """`draftloop route CATEGORY`: the current choice, why, and every candidate's record."""
         cat = self.settings.category(category)
@@ -191,10 +202,18 @@ def render_route(explained: dict[str, Any]) -> str:
 
 
 async def quiet(db: Database, settings: Settings, project: Any) -> bool:
-    """Whether the project was marked likely fine as is (its drafts ping no expert); asks the
-    database only in a category with a review threshold."""
+    """Whether the project was marked likely fine as is and nobody has asked its experts since
+    (`review`): its drafts ping no expert. Asks the database only in a category with a review threshold."""
     if settings.category(project.category).review_threshold is None or project.id is None:
         return False
     async with db.session() as session:
         route = await store.get_route(session=session, project_id=project.id)
+        if route is None or route.review != FINE:
+            return False
+        return not await store.review_asked(session=session, project_id=project.id)
+
+
+async def marked_fine(session: Session, project_id: int) -> bool:
+    """Whether the project was marked likely fine as is at intake."""
+    route = await store.get_route(session=session, project_id=project_id)
     return route is not None and route.review == FINE

@@ -40,7 +40,10 @@ def reappeared(gaps: list[str], feedback: list[str]) -> bool:
 
 
 async def orchestrator_section(*, session: Session, since: datetime, until: datetime) -> dict[str, Any]:
-    """`{category: {"routing", "review", "qc", "escalations", "timeouts"}}` for [since, until)."""
+    """`{category: {"routing", "review", "qc", "escalations", "timeouts", "picks", "reviews_asked"}}`
+    for [since, until). `picks`: per agent, the comparisons picked in the period it took part in
+    (`compared`) and won (`picked`); `reviews_asked`: projects marked likely fine whose experts
+    someone asked (`review`)."""
     figures = await store.period_figures(
         session=session, since=since, until=until, decided=STORED.decided, accepted=STORED.accepted
     )
@@ -57,6 +60,8 @@ async def orchestrator_section(*, session: Session, since: datetime, until: date
             "qc": qc,
             "escalations": f.escalations,
             "timeouts": {action: f.timeouts.get(action, 0) for action in TIMEOUT_ACTIONS},
+            "picks": {agent: dict(n) for agent, n in sorted(f.picks.items())},
+            "reviews_asked": f.reviews_asked,
         }
     return out
 

@@ -20,7 +20,7 @@ Beyond the contract's keys, `to_json()` adds (never changing the contract's own 
 - `reject_reasons`: rejects decided in the period by the reason given, every reason of
   bot/events.py REJECT_REASONS as a key (0 when none) and `unstated` for a reject without one;
 - `orchestrator`: per category the orchestrator acted in, routing, review paths, checks before
-  experts, escalations and timeouts (bot/orchestrator/section.py).
+  experts, escalations and timeouts, compare picks and reviews asked (bot/orchestrator/section.py).
 
 Periods are whole local days (bot/report/period.py).
 """
@@ -257,8 +257,9 @@ async def build_report(
         opened = await metrics.opened(session=session, since=since, until=until)
         figs: Figures = await metrics.figures(session=session, since=since, until=until, states=STORED)
         experts = await metrics.feedback_in_period(session=session, since=since, until=until, out=figs)
-        first = await metrics.median_seconds(session=session, since=since, until=until, states=STORED, to="first_draft")
-        accept = await metrics.median_seconds(session=session, since=since, until=until, states=STORED, to="accept")
+        first, accept = await metrics.medians(
+            session=session, since=since, until=until, states=STORED, overall=figs["all"]["all"]
+        )
         previous = None
         if compare:
             prev = period.previous()
@@ -272,6 +273,7 @@ async def build_report(
             session=session, since=since, until=until, outcome=Outcome.REJECT.value
         )
         orchestrated = await orchestrator_section(session=session, since=since, until=until)
+        await metrics.refresh_statistics(session=session)
     at = period.measured_at(now)
     waiting, waiting_total = _waiting_at(at, waiting, waiting_total)
     return DigestReport(

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 CHANNEL = "console"
 _DRAFT_CONTROLS = "  ↳ reply `#{n} <feedback>`, `#{n} accept` or `#{n} reject`"
 # The core says "reply `retry`", as typed in a chat thread; here a reply names its thread.
-_REPLY_WORD = re.compile(r"\breply `(retry|reject|accept|cancel|status)`")
+_REPLY_WORD = re.compile(r"\b(reply|or) `(retry|reject|accept|cancel|status|review|pick [AB])`")
 _COMMANDS = "`/as NAME`, `/status`, `/digest`, `/help`, `/quit`"
 # The speaker's name is their id here, stored with what they send (128 characters at most).
 MAX_NAME = 64
@@ -103,7 +103,7 @@ class ConsolePlatform:
             # gets the plain text, not the chat's Markdown.
             body = render_text(reply.data).rstrip()
         if where != "draftloop" and reply.kind != ReplyKind.DRAFT:
-            body = _REPLY_WORD.sub(lambda m: f"reply `{where} {m.group(1)}`", body)
+            body = _REPLY_WORD.sub(lambda m: f"{m.group(1)} `{where} {m.group(2)}`", body)
         if reply.kind == ReplyKind.DRAFT:
             lines = [f"[{where}] draftloop ({meta}){note}:"] + [f"  | {line}" for line in body.splitlines()]
             if reply.mentions:
