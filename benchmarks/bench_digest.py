@@ -3,12 +3,13 @@
 Generates 100,000 projects with about 300,000 versions and feedback rows (bulk inserts; COPY on
 PostgreSQL), then times the digest report (all its aggregate queries) for the last week, which is
 what `draftloop digest` shows by default, and for the whole year of history, with the digest
-indexes of migration 0002 and without them (downgraded to 0001), and the `draftloop digest`
+indexes (migration 0002 and later) and without them (dropped for the run), and the `draftloop digest`
 command end to end (a fresh process: start-up, settings, engine, queries, rendering).
 
     .venv/bin/python -m benchmarks.bench_digest            # full size, both databases
     .venv/bin/python -m benchmarks.bench_digest --tiny     # a seconds-long smoke run
     .venv/bin/python -m benchmarks.bench_digest --no-pg    # SQLite only
+    .venv/bin/python -m benchmarks.bench_digest --queries  # and each statement of a year's report, timed
 
 PostgreSQL: a private database is created next to DRAFTLOOP_TEST_PG (default
 postgresql://postgres@127.0.0.1:5432/test) and dropped at the end.
@@ -27,6 +28,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from benchmarks.digest_data import generate
@@ -38,6 +40,14 @@ END = datetime(2026, 11, 23, tzinfo=UTC)
 TZ = ZoneInfo("Europe/Berlin")
 WEEK = Period(date(2026, 11, 16), date(2026, 11, 23), TZ)
 YEAR = Period(date(2025, 11, 23), date(2026, 11, 23), TZ)
+# The indexes made for the digest (migration 0002 and later); the benchmark times it without them too.
+DIGEST_INDEXES = (
+    "ix_projects_digest",
+    "ix_projects_groups",
+    "ix_versions_usage",
+    "ix_feedback_period",
+    "ix_feedback_minutes",
+)
 PG_BASE = os.environ.get("DRAFTLOOP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -79,6 +89,34 @@ def _time_import(repeats: int) -> float:
     return statistics.median(times)
 
 
+async def _statement_times(name: str, db: Database, period: Period) -> None:
+    """One report over `period` with each SQL statement timed (cursor execute to the next statement)."""
+    from sqlalchemy import event
+
+    times: list[tuple[float, str]] = []
+    started: list[float] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        started.append(time.perf_counter())
+
+    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        times.append((time.perf_counter() - started.pop(), " ".join(statement.split())))
+
+    sync = db.engine.sync_engine
+    event.listen(sync, "before_cursor_execute", before)
+    event.listen(sync, "after_cursor_execute", after)
+    try:
+        start = time.perf_counter()
+        await build_report(db, period, now=END)
+        total = time.perf_counter() - start
+    finally:
+        event.remove(sync, "before_cursor_execute", before)
+        event.remove(sync, "after_cursor_execute", after)
+    print(f"  {name}: {len(times)} statements, {sum(t for t, _ in times):.3f} s of {total:.3f} s, slowest first:")
+    for seconds, statement in sorted(times, reverse=True)[:8]:
+        print(f"    {seconds:7.3f}  {statement[:150]}")
+
+
 async def _pg_admin(sql: str) -> None:
     import asyncpg
 
@@ -90,7 +128,9 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
-async def run_backend(name: str, url: str, cli_url: str, *, projects: int, rows: int, repeats: int) -> dict[str, float]:
+async def run_backend(
+    name: str, url: str, cli_url: str, *, projects: int, rows: int, repeats: int, queries: bool = False
+) -> dict[str, float]:
     await asyncio.to_thread(_alembic, url, "upgrade", "head")
     db = Database(url)
     out: dict[str, float] = {}
@@ -102,17 +142,16 @@ async def run_backend(name: str, url: str, cli_url: str, *, projects: int, rows:
         await _time_report(db, WEEK, 1)  # warm the cache
         out["week_s"], out["week_min_s"], out["week_decided"] = await _time_report(db, WEEK, repeats)
         out["year_s"], out["year_min_s"], out["year_decided"] = await _time_report(db, YEAR, repeats)
+        if queries:
+            await _statement_times(name, db, YEAR)
         out["cli_week_s"] = await asyncio.to_thread(_time_cli, cli_url, max(1, repeats // 2))
-        await db.dispose()
-        # the same queries without the digest indexes (migration 0002 downgraded)
-        await asyncio.to_thread(_alembic, url, "downgrade", "0001")
-        db = Database(url)
+        # the same queries without the digest's indexes (dropped, then made again as they were)
+        saved = await _drop_indexes(db, DIGEST_INDEXES)
         await _analyze(db)
         out["week_noidx_s"] = (await _time_report(db, WEEK, repeats))[0]
         out["year_noidx_s"] = (await _time_report(db, YEAR, repeats))[0]
-        await db.dispose()
-        await asyncio.to_thread(_alembic, url, "upgrade", "head")
-        db = Database(url)
+        await _create_indexes(db, saved)
+        await _analyze(db)
     finally:
         await db.dispose()
     print(
@@ -120,6 +159,34 @@ async def run_backend(name: str, url: str, cli_url: str, *, projects: int, rows:
         f"in {out['generate_s']:.1f} s"
     )
     return out
+
+
+async def _drop_indexes(db: Database, names: tuple[str, ...]) -> list[str]:
+    """Drop the named indexes that exist; return their CREATE statements, to make them again.
+
+    (Downgrading the migrations instead would drop the tables added after them as well.)"""
+    from sqlalchemy import text
+
+    async with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            query = "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+        else:
+            query = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name"
+        saved = []
+        for name in names:
+            ddl = (await conn.execute(text(query), {"name": name})).scalar_one_or_none()
+            if ddl:
+                saved.append(str(ddl))
+                await conn.execute(text(f"DROP INDEX {name}"))
+    return saved
+
+
+async def _create_indexes(db: Database, statements: list[str]) -> None:
+    from sqlalchemy import text
+
+    async with db.engine.begin() as conn:
+        for ddl in statements:
+            await conn.execute(text(ddl))
 
 
 async def _analyze(db: Database) -> None:
@@ -136,6 +203,7 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=300_000, help="versions + feedback rows (about)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--queries", action="store_true", help="time each statement of a year's report")
     args = parser.parse_args()
     if args.tiny:
         args.projects, args.rows, args.repeats = 2_000, 6_000, 1
@@ -151,6 +219,7 @@ async def main() -> None:
             projects=args.projects,
             rows=args.rows,
             repeats=args.repeats,
+            queries=args.queries,
         )
     if not args.no_pg:
         name = f"draftloop_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -163,7 +232,13 @@ async def main() -> None:
                 url = async_url(PG_BASE, data_dir=Path(".")).rsplit("/", 1)[0] + f"/{name}"
                 cli_url = url.replace("postgresql+asyncpg", "postgresql")
                 results["postgresql"] = await run_backend(
-                    "postgresql", url, cli_url, projects=args.projects, rows=args.rows, repeats=args.repeats
+                    "postgresql",
+                    url,
+                    cli_url,
+                    projects=args.projects,
+                    rows=args.rows,
+                    repeats=args.repeats,
+                    queries=args.queries,
                 )
             finally:
                 await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -174,8 +249,8 @@ async def main() -> None:
     rows = [
         ("digest, last week, report (queries)", "week_s"),
         ("digest, whole year, report (queries)", "year_s"),
-        ("  same without the 0002 indexes: week", "week_noidx_s"),
-        ("  same without the 0002 indexes: year", "year_noidx_s"),
+        ("  same without the digest indexes: week", "week_noidx_s"),
+        ("  same without the digest indexes: year", "year_noidx_s"),
         ("`draftloop digest` CLI, last week, end to end", "cli_week_s"),
     ]
     for label, key in rows:

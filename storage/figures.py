@@ -29,6 +29,8 @@ class GroupFigures:
     accepted_cost_usd: float = 0.0
     # minutes recorded on the projects decided in the period, whenever given
     decided_minutes: int = 0
+    # decided projects that had a first draft (how many values the first-draft median is taken over)
+    drafted: int = 0
 
 
 @dataclass

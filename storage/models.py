@@ -25,13 +25,26 @@ class Project(SQLModel, table=True):
         Index("ix_projects_decided", "decided_at"),
         Index("ix_projects_created", "created_at"),
         Index("ix_projects_state", "state"),
-        # migration 0002: the digest's covering index and the waiting-for-review lookup
+        # migration 0002: the digest's covering index (by decided_at) and the waiting-for-review lookup
         Index(
             "ix_projects_digest",
             "decided_at",
             "state",
             "category",
             "model",
+            "accepted_version",
+            "feedback_count",
+            "current_version",
+            "created_at",
+            "first_draft_at",
+        ),
+        # migration 0008: the same in the digest's group order (a skip-scan on SQLite)
+        Index(
+            "ix_projects_groups",
+            "category",
+            "model",
+            "state",
+            "decided_at",
             "accepted_version",
             "feedback_count",
             "current_version",
@@ -103,13 +116,14 @@ class Feedback(SQLModel, table=True):
     __table_args__ = (
         Index("ix_feedback_project_pending", "project_id", "consumed_by"),
         Index("ix_feedback_created", "created_at"),
-        # migration 0002: expert minutes by period and by project from the index alone
+        # migrations 0002 and 0008: expert minutes and authors by period, by project, from the index alone
         Index(
-            "ix_feedback_digest",
+            "ix_feedback_period",
             "created_at",
             "is_aside",
             "project_id",
             "author_id",
+            "author_name",
             "stated_minutes",
             "estimated_minutes",
         ),
