@@ -141,8 +141,11 @@ class Interactions:
             )
         )
 
-    async def start(self, interaction: discord.Interaction[Any], brief: str, category: str) -> None:
-        """`/draft` or its form: answer at once with a message showing the request; the thread opens on it."""
+    async def start(
+        self, interaction: discord.Interaction[Any], brief: str, category: str, *, compare: bool = False
+    ) -> None:
+        """`/draft` or its form: answer at once with a message showing the request; the thread opens on it.
+        `compare`: drafted by two agents to pick from (the form has no such field: `--compare` in its brief)."""
         brief = brief.strip()
         if not brief:
             await interaction.response.send_modal(BriefModal(category))
@@ -153,7 +156,8 @@ class Interactions:
             )
             return
         actor = actor_of(interaction.user)
-        head = f"📝 **Request from <@{actor.user_id}>**" + (f" · {category}" if category else "") + "\n"
+        head = f"📝 **Request from <@{actor.user_id}>**" + (f" · {category}" if category else "")
+        head += (" · compare two agents" if compare else "") + "\n"
         body = brief if len(head) + len(brief) <= MAX_CONTENT else brief[: MAX_CONTENT - len(head) - 1] + "…"
         callback = await interaction.response.send_message(head + body, allowed_mentions=discord.AllowedMentions.none())
         message_id = getattr(callback.resource, "id", None) or callback.message_id
@@ -161,7 +165,8 @@ class Interactions:
             message_id = (await interaction.original_response()).id
         origin = MessageRef(NAME, str(interaction.channel_id), str(message_id))
         self.platform.note_request(origin)
-        self._run(RequestPosted(origin, actor, brief, category=category or None, event_key=f"ix:{interaction.id}"))
+        key = f"ix:{interaction.id}"
+        self._run(RequestPosted(origin, actor, brief, category=category or None, event_key=key, compare=compare))
 
     async def command(self, interaction: discord.Interaction[Any], name: str, *, private: bool = False) -> None:
         """Defer ("thinking…", only for the caller when `private`), then hand the command to the core;
@@ -190,15 +195,20 @@ class Interactions:
         choices = [app_commands.Choice(name=c, value=c) for c in categories[:25]]
 
         @app_commands.command(name="draft", description="Start a draftloop request: an AI draft that experts improve")
-        @app_commands.describe(brief="What you need (leave empty to open a form)", category="Category (optional)")
+        @app_commands.describe(
+            brief="What you need (leave empty to open a form)",
+            category="Category (optional)",
+            compare="Draft it with two agents and pick one (optional)",
+        )
         @app_commands.choices(category=choices)
         @app_commands.guild_only()
         async def draft(
             interaction: discord.Interaction[Any],
             brief: str | None = None,
             category: app_commands.Choice[str] | None = None,
+            compare: bool = False,
         ) -> None:
-            await self.start(interaction, brief or "", category.value if category else "")
+            await self.start(interaction, brief or "", category.value if category else "", compare=compare)
 
         tree.add_command(draft)
         tree.add_command(self._draftloop_group())
