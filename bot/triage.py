@@ -203,6 +203,7 @@ def triage(
 
 # -- classification by a model ----------------------------------------------------------------
 
+
 def triage_system(names: tuple[str, ...] = CATEGORIES) -> str:
     return (
         "You sort freelance work requests into one category. Categories: "

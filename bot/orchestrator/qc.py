@@ -180,11 +180,7 @@ def _section_gaps(brief: str, draft: str) -> list[str]:
         key = _norm(name)
         return any(key in h and len(h.split()) <= len(key.split()) + 3 for h in heads)
 
-    return [
-        f"section: no section named “{name}”"
-        for name in sections_asked(brief)
-        if not named(name)
-    ]
+    return [f"section: no section named “{name}”" for name in sections_asked(brief) if not named(name)]
 
 
 def _format_gaps(brief: str, draft: str) -> list[str]:

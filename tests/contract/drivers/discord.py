@@ -105,9 +105,6 @@ class DiscordDriver:
         channels = {channel for part, channel in self._clicked if part == who}
         dm = self.fake.dms.get(user.id)
         texts = [
-            text_of(m)
-            for channel in channels
-            for m in self.fake.bot_messages(channel)
-            if int(m["flags"]) & EPHEMERAL
+            text_of(m) for channel in channels for m in self.fake.bot_messages(channel) if int(m["flags"]) & EPHEMERAL
         ]
         return texts + ([text_of(m) for m in self.fake.bot_messages(dm)] if dm is not None else [])
