@@ -64,6 +64,10 @@ class ChatPlatform(Protocol):
         """Tell one person something only they see (ephemeral, DM): "not allowed", help."""
         ...
 
+    # Optional, not required of a platform: `async def show_private(self, thread, actor, reply) -> None`
+    # shows `reply` to one person only, rendering `reply.data` richly where the platform can (the
+    # `mine` list: bot.loop.commands.MineList). The core falls back to `notify_private` with Markdown.
+
 
 @dataclass(frozen=True)
 class FeedbackPoint:

@@ -37,6 +37,14 @@ class RedactingPlatform:
         self.inner.limits = value
 
     def __getattr__(self, name: str) -> Any:
+        if name == "show_private":
+            # The optional private rich answer, masked like every other path (absent when the inner has none).
+            show = self.inner.show_private  # type: ignore[attr-defined]  # AttributeError when it has none
+
+            async def show_private(thread: ThreadRef, actor: Actor, reply: Reply) -> None:
+                await show(thread, actor, self.reply(reply))
+
+            return show_private
         return getattr(self.inner, name)
 
     async def open_thread(self, origin: MessageRef, *, number: int, title: str) -> ThreadRef:

@@ -15,6 +15,7 @@ from adapters.chat.slack import blocks as sb
 from bot.states import State
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.slack.conftest import CHANNEL, REQUESTER, SlackHarness, block_actions, button_in
+from tests.slack.test_slack_native import _submitted
 
 EXPERT = "UEXP"
 ADMIN = "UADMIN"
@@ -84,5 +85,9 @@ async def test_admin_by_user_id_and_by_user_group(named: SlackHarness) -> None:
         await slack.mention(f"[writing] Write note number {n}", user=REQUESTER)
         await slack.settle()
         await click_as(slack, slack.drafts()[-1], sb.ACTION_REJECT, user=admin, name="x")
+        # Reject opens the reasons form for someone who may decide; submitting it decides.
+        await slack.fake.wait_until(lambda n=n: len(slack.fake.views) >= n)
+        await slack.interact(_submitted(slack.fake.views[-1]["view"], admin, "other", ""))
+        await slack.settle()
         assert (await slack.project(n)).state == State.REJECTED.value
     assert slack.fake.counts()["usergroups.users.list"] >= 1
