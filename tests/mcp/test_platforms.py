@@ -96,3 +96,22 @@ async def test_discord_over_rest_when_its_token_is_set(
     [thread] = fake_discord.threads(fake_discord.general)
     posted = [m for m in fake_discord.bot_messages() if int(m["channel_id"]) == int(thread["id"])]
     assert any("the plan" in str(m) for m in posted)
+
+
+async def test_the_configured_channel_is_where_a_request_without_one_lands(
+    settings_factory: Callable[..., Settings], db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    async with FakeSlackAPI() as fake:
+        settings = settings_factory(
+            toml='[mcp]\nchannel = "slack:C7"\n', slack_bot_token=fake.token, slack_api_url=fake.api_url
+        )
+        runtime = Runtime(settings, db=db, clock=clock)
+        close = await platforms.connect(runtime)
+        try:
+            opened = (await runtime.workflow.external.open(AGENT, brief="a plan", draft="the plan")).to_json()
+        finally:
+            await close()
+        assert (opened["thread"]["platform"], opened["thread"]["channel"]) == ("slack", "C7")
+        assert any("the plan" in m["text"] for m in fake.bot_messages("C7"))
