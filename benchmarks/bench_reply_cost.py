@@ -9,6 +9,7 @@ app_mention events are sent at once and counted until every draft is shown.
     .venv/bin/python -m benchmarks.bench_reply_cost --pg       # on PostgreSQL
     .venv/bin/python -m benchmarks.bench_reply_cost --tiny     # a seconds-long smoke run
     .venv/bin/python -m benchmarks.bench_reply_cost --uvloop   # the same on uvloop's event loop
+    .venv/bin/python -m benchmarks.bench_reply_cost --trace    # and one reply's transactions, in order
 """
 
 from __future__ import annotations
@@ -43,6 +44,67 @@ def _kind(statement: str) -> str:
         found = re.search(r"\bFROM\s+(\w+)", statement, re.IGNORECASE)
         table = found.group(1) if found else "?"
     return f"{verb} {table}"
+
+
+def _listen_transactions(sync_engine: Any, out: list[list[str]]) -> list[tuple[str, Any]]:
+    """Record each transaction's statements (by kind) into `out`: one list per transaction, in the
+    order they began; statements outside a transaction (autocommit) become one-statement lists."""
+    current: dict[int, list[str]] = {}
+
+    def on_begin(conn: Any) -> None:
+        current[id(conn)] = []
+        out.append(current[id(conn)])
+
+    def on_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        into = current.get(id(conn))
+        if into is None:
+            out.append([_kind(statement)])
+        else:
+            into.append(_kind(statement))
+
+    def on_end(conn: Any) -> None:
+        current.pop(id(conn), None)
+
+    hooks = [("begin", on_begin), ("before_cursor_execute", on_statement), ("commit", on_end), ("rollback", on_end)]
+    for name, fn in hooks:
+        event.listen(sync_engine, name, fn)
+    return hooks
+
+
+async def trace(url: str) -> list[list[str]]:
+    """One mention after a warm-up, its transactions in order, each with its statements."""
+    from bot.settings import Settings
+
+    transactions: list[list[str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "draftloop.toml"
+        config.write_text(CONFIG)
+        async with FakeSlackAPI() as fake:
+            settings = Settings(
+                database_url=url,
+                draftloop_data_dir=Path(tmp),
+                draftloop_agent="offline",
+                draftloop_config=config,
+                port=0,
+                slack_bot_token=fake.token,
+                slack_signing_secret=SECRET,
+                slack_app_token=None,
+                slack_api_url=fake.api_url,
+            )
+            harness = await SlackHarness(fake, settings).start()
+            assert harness.runtime is not None
+            sync_engine = harness.runtime.db.engine.sync_engine
+            try:
+                await harness.mention("[writing] warm up")
+                await harness.settle()
+                hooks = _listen_transactions(sync_engine, transactions)
+                await harness.mention("[writing] one note")
+                await harness.settle()
+            finally:
+                for name, fn in hooks:
+                    event.remove(sync_engine, name, fn)
+                await harness.close()
+    return transactions
 
 
 async def run(url: str, count: int) -> dict[str, Any]:
@@ -153,11 +215,18 @@ async def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="10 mentions: a smoke run")
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--trace", action="store_true", help="also list one reply's transactions, in order")
     args = parser.parse_args()
     count = 10 if args.tiny else args.count
     for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
         os.environ.pop(var, None)
     kind = "postgresql" if args.pg else "sqlite"
+    if args.trace:
+        async with scratch_database(kind) as url:
+            transactions = await trace(url)
+        print(f"one reply's transactions on {kind}, in the order they began:")
+        for n, statements in enumerate(transactions, 1):
+            print(f"  {n}. " + ", ".join(statements))
     _count_sessions()
     async with scratch_database(kind) as url:
         out = await run(url, count)
