@@ -70,6 +70,7 @@ class CategoryConfig(_Strict):
     on_timeout: Literal["expire", "accept", "reject", "escalate"] = "expire"
     escalate_after_nudges: int | None = Field(None, ge=1)
     backup: tuple[str, ...] = ()  # pinged on escalation (ids as `experts`); the admins when empty
+    compare: bool = False  # every request of the category is drafted by two agents, A and B, to pick from
 
 
 class WorkflowConfig(_Strict):

@@ -15,6 +15,7 @@ from bot.agents import AgentPool
 from bot.events import MessageRef, ThreadRef
 from bot.loop.registry import Platforms
 from bot.loop.threads import header, number_of, opened_thread
+from bot.orchestrator.routing import quiet
 from bot.ports import Clock
 from bot.replies import Reply, ReplyKind
 from bot.settings import Settings
@@ -26,12 +27,13 @@ from storage.models import Project
 _log = logging.getLogger(__name__)
 
 
-def ack_reply(project: Project, found: Triage, *, asking: str | None = None) -> Reply:
+def ack_reply(project: Project, found: Triage, *, asking: str | None = None, quiet: bool = False) -> Reply:
+    """`quiet`: the orchestrator marked the project likely fine as is: no expert is named or pinged."""
     return Reply(
-        texts.ack(number_of(project), found, asking=asking),
+        texts.ack(number_of(project), found, asking=asking, quiet=quiet),
         kind=ReplyKind.ACK,
         header=header(project),
-        mentions=found.mentions,
+        mentions=() if quiet else found.mentions,
     )
 
 
@@ -72,7 +74,9 @@ class Acknowledger:
             thread = await platform.open_thread(origin, number=number_of(project), title=title)
             project.thread_id = thread.thread_id
             await self.db.run(lambda session: self.remember(session, project, thread, None))
-        ack = await platform.post(thread, ack_reply(project, self._triage(project)))
+        # A project marked likely fine stays quiet on resume too (bot/orchestrator/routing.py).
+        hushed = await quiet(self.db, self.settings, project)
+        ack = await platform.post(thread, ack_reply(project, self._triage(project), quiet=hushed))
         await self.db.run(lambda session: self.remember(session, project, thread, ack))
         _log.info("acknowledged project %s on resuming it", project.id)
         project.acked_at = self.clock.now()

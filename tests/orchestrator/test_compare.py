@@ -154,3 +154,10 @@ async def test_review_pings_the_experts_once_and_the_quiet_ack_names_none(  # ty
 
     out = await _console(rt, "#2 shorter please\n")
     assert "↳ for review: ed" in out  # asked once: its later drafts are the experts' too
+
+
+async def test_a_category_may_make_comparing_the_default(make_runtime: Any, settings_factory: Any) -> None:
+    # Before: `compare = true` was refused at start-up as an unknown key.
+    rt = _runtime(make_runtime, settings_factory, PAIR + "compare = true\n")
+    out = await _console(rt, "[writing] a post\n")
+    assert "| **B** · agent" in out

@@ -10,6 +10,8 @@ from typing import Any
 from adapters.chat.console.service import ConsoleService
 from bot.orchestrator.routing import Router
 from bot.report.digest import Period, build_report
+from storage import projects as store
+from tests.fakes.recording_chat import RecordingChat
 
 AGENTS = """
 [agents.good]
@@ -82,3 +84,17 @@ async def test_likely_fine_pings_no_expert_and_says_why(make_runtime, settings_f
     assert "likely fine as is: the agent alone was accepted 2/2 here (100% ≥ 50%)" in out
     first, third = out.split("[#3]", 1)
     assert first.count("↳ for review: ed") == 2 and "for review" not in third  # #3 pings no one
+
+
+async def test_an_acknowledgement_resumed_after_a_failure_stays_quiet(make_runtime, settings_factory) -> None:  # type: ignore[no-untyped-def]
+    # Before: the acknowledgement re-posted on resume named and pinged the experts of a likely-fine project.
+    toml = '[categories.writing]\nexperts = ["ed"]\nreview_threshold = 0.5\nreview_min_decided = 2\n'
+    out, rt = await _console(make_runtime, settings_factory, toml, _history(1, 2, "accept") + "[writing] tea again\n")
+    async with rt.db.session() as session:
+        project = await store.get_project(session=session, project_id=3)
+    assert project is not None
+    chat = RecordingChat()  # in the console's place, to read what the resume posts
+    rt.register_platform(chat)
+    await rt.workflow.drafting.acks.resume(project)
+    ack = chat.sent[0].reply
+    assert ack.mentions == () and "Feedback from" not in ack.text and "review" in ack.text
