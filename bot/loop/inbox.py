@@ -20,6 +20,7 @@ from enum import Enum
 
 from bot.ports import Clock
 from bot.settings import Settings
+from bot.tasks import stop
 from storage import Session, inbox as entries
 from storage.engine import Database
 
@@ -152,9 +153,7 @@ class Inbox:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop(task)
 
     async def _renew(self, source: str, key: str) -> None:
         while True:

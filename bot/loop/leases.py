@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from bot.ports import Clock
+from bot.tasks import stop
 from storage import locks
 from storage.engine import Database
 
@@ -28,9 +29,7 @@ async def held(db: Database, clock: Clock, *, project_id: int, token: str, secon
     try:
         yield
     finally:
-        renewer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await renewer
+        await stop(renewer)
 
 
 async def _renew_forever(db: Database, clock: Clock, project_id: int, token: str, seconds: float) -> None:
