@@ -4,6 +4,12 @@ Drives N projects through request → feedback → accept via `Workflow.handle`,
 subtracting the time spent inside the agent, so the figure is the core's own cost (storage,
 leases, state machine, prompts, posting to a no-op platform).
 
+Beside it, in the same run, a baseline: every SQL statement each step sent (captured with
+SQLAlchemy's `before_cursor_execute`, with its parameters and grouped into the step's
+transactions) is replayed on a fresh database of the same kind, straight through the same driver
+(aiosqlite or asyncpg, on a connection the same engine set up), with no ORM and no workflow. The
+ratio of the two is what draftloop costs above the SQL it has to run.
+
     python -m benchmarks.bench_core            # 1,000 projects on both databases
     python -m benchmarks.bench_core --tiny     # 20 projects, a smoke run
 """
@@ -17,7 +23,11 @@ import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
 
 from adapters.agents.offline_agent import OfflineAgent
 from benchmarks._db import scratch_database
@@ -60,16 +70,110 @@ class NullChat(RecordingChat):
         return None
 
 
+@dataclass
+class Transaction:
+    """The statements one transaction sent, with their driver-level parameters, and how it ended."""
+
+    statements: list[tuple[str, Any, bool]] = field(default_factory=list)
+    rollback: bool = False
+
+
+class StatementLog:
+    """Records, per step, the transactions the engine ran and their statements, in the order they began.
+
+    Statements outside a transaction (autocommit) become one-statement transactions."""
+
+    def __init__(self) -> None:
+        self.steps: list[list[Transaction]] = []
+        self._open: dict[int, Transaction] = {}
+
+    def start_step(self) -> None:
+        self.steps.append([])
+
+    def attach(self, sync_engine: Any) -> None:
+        event.listen(sync_engine, "begin", self._begin)
+        event.listen(sync_engine, "before_cursor_execute", self._statement)
+        event.listen(sync_engine, "commit", self._commit)
+        event.listen(sync_engine, "rollback", self._rollback)
+
+    def _begin(self, conn: Any) -> None:
+        self._open[id(conn)] = txn = Transaction()
+        self.steps[-1].append(txn)
+
+    def _statement(self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        txn = self._open.get(id(conn))
+        if txn is None:
+            txn = Transaction()
+            self.steps[-1].append(txn)
+        txn.statements.append((statement, params, many))
+
+    def _commit(self, conn: Any) -> None:
+        self._open.pop(id(conn), None)
+
+    def _rollback(self, conn: Any) -> None:
+        txn = self._open.pop(id(conn), None)
+        if txn is not None:
+            txn.rollback = True
+
+
+async def _replay_sqlite(conn: Any, transactions: list[Transaction]) -> None:
+    # As SQLAlchemy's aiosqlite adapter does: sqlite3 begins implicitly, rows are fetched in full.
+    for txn in transactions:
+        for statement, params, many in txn.statements:
+            if many:
+                await conn.executemany(statement, params)
+                continue
+            cursor = await conn.execute(statement, params or ())
+            if cursor.description:
+                await cursor.fetchall()
+            await cursor.close()
+        await (conn.rollback() if txn.rollback else conn.commit())
+
+
+async def _replay_postgres(conn: Any, transactions: list[Transaction]) -> None:
+    # As SQLAlchemy's asyncpg adapter does: one transaction block, prepared statements, rows fetched.
+    for txn in transactions:
+        tx = conn.transaction()
+        await tx.start()
+        for statement, params, many in txn.statements:
+            if many:
+                await conn.executemany(statement, params)
+            else:
+                await conn.fetch(statement, *(params or ()))
+        await (tx.rollback() if txn.rollback else tx.commit())
+
+
+async def baseline(kind: str, log: StatementLog) -> list[float]:
+    """Each step's statements replayed through the bare driver on a fresh database: ms per step."""
+    replay = _replay_sqlite if kind == "sqlite" else _replay_postgres
+    times: list[float] = []
+    async with scratch_database(kind) as url:
+        db = Database(url)
+        try:
+            async with db.engine.connect() as sa_conn:
+                raw = await sa_conn.get_raw_connection()
+                driver = raw.driver_connection
+                for transactions in log.steps:
+                    t0 = time.perf_counter()
+                    await replay(driver, transactions)
+                    times.append((time.perf_counter() - t0) * 1000)
+        finally:
+            await db.dispose()
+    return times
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def run(kind: str, projects: int) -> dict[str, float]:
+    log = StatementLog()
     async with scratch_database(kind) as url:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(draftloop_agent="offline", draftloop_data_dir=Path(tmp))
             rt = Runtime(settings, db=Database(url))
+            log.attach(rt.db.engine.sync_engine)
             rt.register_platform(NullChat(limits=PlatformLimits()))
             agent = TimedAgent()
             rt.agents.use("offline", agent)
@@ -77,7 +181,7 @@ async def run(kind: str, projects: int) -> dict[str, float]:
             started = time.perf_counter()
             for i in range(1, projects + 1):
                 user = Actor("console", f"u{i % 7}", f"u{i % 7}")
-                events = {
+                events: dict[str, RequestPosted | ThreadReply] = {
                     "request": RequestPosted(
                         MessageRef("console", "C", f"r{i}"), user, f"write post {i} on onboarding"
                     ),
@@ -85,6 +189,7 @@ async def run(kind: str, projects: int) -> dict[str, float]:
                     "accept": ThreadReply(Locator(number=i), user, "accept"),
                 }
                 for step, event in events.items():
+                    log.start_step()
                     before_agent = agent.spent
                     t0 = time.perf_counter()
                     await rt.workflow.handle(event)
@@ -93,10 +198,15 @@ async def run(kind: str, projects: int) -> dict[str, float]:
             total = time.perf_counter() - started
             await rt.db.dispose()
     every = [v for values in steps.values() for v in values]
+    base = await baseline(kind, log)
     return {
         "projects_per_s": projects / total,
         "p50_ms": statistics.median(every),
         "p99_ms": pct(every, 0.99),
+        "base_p50_ms": statistics.median(base),
+        "base_p99_ms": pct(base, 0.99),
+        "statements_per_step": sum(len(t.statements) for txns in log.steps for t in txns) / len(log.steps),
+        "transactions_per_step": sum(len(txns) for txns in log.steps) / len(log.steps),
         **{f"{k}_p99_ms": pct(v, 0.99) for k, v in steps.items()},
     }
 
@@ -111,16 +221,27 @@ async def main() -> None:
     n = 20 if args.tiny else args.projects
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     print(f"core workflow, {n} projects (request → feedback → accept), offline agent time excluded")
+    print("baseline: the same statements, same parameters, same transactions, replayed through the bare driver")
     print(
         f"{'database':<10} {'projects/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'req p99':>8} {'fb p99':>8} {'acc p99':>8}"
+        f" {'base p50':>9} {'base p99':>9} {'p50 ×':>6} {'p99 ×':>6} {'stmts':>6} {'txns':>5}"
     )
+    verdicts = []
     for kind in kinds:
         r = await run(kind, n)
+        ratio50, ratio99 = r["p50_ms"] / r["base_p50_ms"], r["p99_ms"] / r["base_p99_ms"]
+        verdicts.append((kind, ratio99))
         print(
             f"{kind:<10} {r['projects_per_s']:>11.1f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
             f"{r['request_p99_ms']:>8.2f} {r['feedback_p99_ms']:>8.2f} {r['accept_p99_ms']:>8.2f}"
+            f" {r['base_p50_ms']:>9.2f} {r['base_p99_ms']:>9.2f} {ratio50:>6.2f} {ratio99:>6.2f}"
+            f" {r['statements_per_step']:>6.1f} {r['transactions_per_step']:>5.1f}",
+            flush=True,
         )
-    print("target: p99 < 20 ms per step on both databases")
+    print("stmts, txns: SQL statements and transactions per step, on average")
+    print("target: p99 per step <= 2x the baseline's p99, on each database")
+    for kind, ratio in verdicts:
+        print(f"  [{'PASS' if ratio <= 2.0 else 'MISS'}] {kind}: {ratio:.2f}x")
 
 
 if __name__ == "__main__":
