@@ -123,7 +123,9 @@ async def test_malformed_signature_headers_are_401(
     body = json.dumps({"type": "url_verification", "challenge": "c"}).encode()
     headers = signed(body)
     now = int(time.time())
-    stamps = {"stale": str(now - 301), "future": str(now + 301)}
+    # Well outside the 300 s window: a stamp 301 s ahead fell inside it when the server read the clock
+    # a second later than the test (a loaded machine), and the "future" case passed the check.
+    stamps = {"stale": str(now - 330), "future": str(now + 330)}
     if stamp is not None:
         headers["X-Slack-Request-Timestamp"] = stamps.get(stamp, stamp)
         if stamp in stamps:
