@@ -1,9 +1,15 @@
-"""Stopping a helper task without swallowing the caller's own cancellation."""
+"""Helper tasks: stopping one without swallowing the caller's own cancellation, and renewing
+something while a block of work runs."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+
+_log = logging.getLogger(__name__)
 
 
 async def stop(task: asyncio.Task[Any]) -> None:
@@ -17,3 +23,23 @@ async def stop(task: asyncio.Task[Any]) -> None:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
             raise
+
+
+@contextlib.asynccontextmanager
+async def renewing(every: float, renew: Callable[[], Awaitable[None]], what: str) -> AsyncIterator[None]:
+    """Run `renew()` every `every` seconds until the block ends (a lease, a claim kept alive while
+    work runs). A failed renewal is logged and the next one tried: the thing renewed has time left."""
+
+    async def forever() -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await renew()
+            except Exception as exc:  # noqa: BLE001
+                _log.warning("could not renew %s: %s", what, type(exc).__name__)
+
+    task = asyncio.create_task(forever())
+    try:
+        yield
+    finally:
+        await stop(task)

@@ -16,38 +16,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Insert, bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.models import InboxEntry
-from storage.statements import per_dialect, rowcount, table, upsert
+from storage.statements import rowcount, table, upsert
 
 PENDING, DONE, DROPPED = "pending", "done", "dropped"
 
 _inbox = table(InboxEntry)
-
-
-@per_dialect
-def _store(dialect: str) -> Insert:
-    return upsert(dialect, _inbox).on_conflict_do_nothing(index_elements=["source", "key"])
-
-
-async def store(
-    *, session: AsyncSession, source: str, key: str, payload: str, now: datetime, claimed_until: datetime
-) -> bool:
-    """Store a delivery, claimed by the caller until `claimed_until`; False when it was stored
-    before (a redelivery, or another process has it)."""
-    params = {
-        "source": source,
-        "key": key[:255],
-        "payload": payload,
-        "status": PENDING,
-        "attempts": 1,
-        "claimed_until": claimed_until,
-        "created_at": now,
-    }
-    return rowcount(await session.execute(_store(session), params)) == 1
 
 
 async def store_many(*, session: AsyncSession, rows: list[dict[str, object]]) -> set[tuple[str, str]]:

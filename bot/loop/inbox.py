@@ -11,16 +11,16 @@ given back to the platform's `Replay`, which handles it as it would have the fir
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
 from bot.ports import Clock
 from bot.settings import Settings
-from bot.tasks import stop
+from bot.tasks import renewing
 from storage import Session, inbox as entries
 from storage.engine import Database
 
@@ -145,23 +145,14 @@ class Inbox:
         async with self.db.session() as session:
             await entries.retry_at(session=session, source=source, key=key, when=when)
 
-    @contextlib.asynccontextmanager
-    async def held(self, source: str, key: str) -> AsyncIterator[None]:
+    def held(self, source: str, key: str) -> AbstractAsyncContextManager[None]:
         """Keep the claim on a delivery while this process handles it, so no sweeper replays it
         meanwhile, however slow the handling before its effect is stored (which finishes it)."""
-        task = asyncio.create_task(self._renew(source, key))
-        try:
-            yield
-        finally:
-            await stop(task)
 
-    async def _renew(self, source: str, key: str) -> None:
-        while True:
-            await asyncio.sleep(self.claim_seconds / 3)
-            try:
-                await self._claim_until(source, key, self.clock.now() + timedelta(seconds=self.claim_seconds))
-            except Exception as exc:  # noqa: BLE001 - the next renewal may succeed
-                _log.debug("could not renew the claim on %s event %s: %s", source, key, type(exc).__name__)
+        async def renew() -> None:
+            await self._claim_until(source, key, self.clock.now() + timedelta(seconds=self.claim_seconds))
+
+        return renewing(self.claim_seconds / 3, renew, f"the claim on {source} event {key}")
 
     async def finish(self, source: str, key: str) -> None:
         """A delivery found handled already (its key was recorded by an earlier one): done."""

@@ -8,36 +8,23 @@ model writes. A holder that dies stops renewing, and the lease runs out within i
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
 from bot.ports import Clock
-from bot.tasks import stop
+from bot.tasks import renewing
 from storage import locks
 from storage.engine import Database
 
-_log = logging.getLogger(__name__)
 
-
-@contextlib.asynccontextmanager
-async def held(db: Database, clock: Clock, *, project_id: int, token: str, seconds: float) -> AsyncIterator[None]:
+def held(
+    db: Database, clock: Clock, *, project_id: int, token: str, seconds: float
+) -> AbstractAsyncContextManager[None]:
     """Renew the lease `token` holds on the project until the block ends."""
-    renewer = asyncio.create_task(_renew_forever(db, clock, project_id, token, seconds))
-    try:
-        yield
-    finally:
-        await stop(renewer)
 
+    async def renew() -> None:
+        async with db.session() as session:
+            until = clock.now() + timedelta(seconds=seconds)
+            await locks.renew(session=session, project_id=project_id, owner=token, until=until)
 
-async def _renew_forever(db: Database, clock: Clock, project_id: int, token: str, seconds: float) -> None:
-    while True:
-        await asyncio.sleep(seconds / 3)
-        try:
-            async with db.session() as session:
-                until = clock.now() + timedelta(seconds=seconds)
-                await locks.renew(session=session, project_id=project_id, owner=token, until=until)
-        except Exception as exc:  # noqa: BLE001 - the next renewal may succeed; the lease has time left
-            _log.warning("could not renew the lease of project %s: %s", project_id, type(exc).__name__)
+    return renewing(seconds / 3, renew, f"the lease of project {project_id}")
