@@ -73,24 +73,13 @@ def _listen_transactions(sync_engine: Any, out: list[list[str]]) -> list[tuple[s
 
 async def trace(url: str) -> list[list[str]]:
     """One mention after a warm-up, its transactions in order, each with its statements."""
-    from bot.settings import Settings
 
     transactions: list[list[str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "draftloop.toml"
         config.write_text(CONFIG)
         async with FakeSlackAPI() as fake:
-            settings = Settings(
-                database_url=url,
-                draftloop_data_dir=Path(tmp),
-                draftloop_agent="offline",
-                draftloop_config=config,
-                port=0,
-                slack_bot_token=fake.token,
-                slack_signing_secret=SECRET,
-                slack_app_token=None,
-                slack_api_url=fake.api_url,
-            )
+            settings = _settings(url, Path(tmp), config, fake)
             harness = await SlackHarness(fake, settings).start()
             assert harness.runtime is not None
             sync_engine = harness.runtime.db.engine.sync_engine
@@ -107,8 +96,24 @@ async def trace(url: str) -> list[list[str]]:
     return transactions
 
 
-async def run(url: str, count: int) -> dict[str, Any]:
+def _settings(url: str, data: Path, config: Path, fake: FakeSlackAPI) -> Any:
+    """draftloop serve's settings against the fake Slack, the offline agent and `url`."""
     from bot.settings import Settings
+
+    return Settings(
+        database_url=url,
+        draftloop_data_dir=data,
+        draftloop_agent="offline",
+        draftloop_config=config,
+        port=0,
+        slack_bot_token=fake.token,
+        slack_signing_secret=SECRET,
+        slack_app_token=None,
+        slack_api_url=fake.api_url,
+    )
+
+
+async def run(url: str, count: int) -> dict[str, Any]:
 
     statements: Counter[str] = Counter()
     transactions = 0
@@ -117,17 +122,7 @@ async def run(url: str, count: int) -> dict[str, Any]:
         config = Path(tmp) / "draftloop.toml"
         config.write_text(CONFIG)
         async with FakeSlackAPI() as fake:
-            settings = Settings(
-                database_url=url,
-                draftloop_data_dir=Path(tmp),
-                draftloop_agent="offline",
-                draftloop_config=config,
-                port=0,
-                slack_bot_token=fake.token,
-                slack_signing_secret=SECRET,
-                slack_app_token=None,
-                slack_api_url=fake.api_url,
-            )
+            settings = _settings(url, Path(tmp), config, fake)
             harness = await SlackHarness(fake, settings).start()
             assert harness.runtime is not None
             sync_engine = harness.runtime.db.engine.sync_engine
