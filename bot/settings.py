@@ -32,6 +32,7 @@ from bot.errors import ConfigError
 from storage.urls import database_url_problem
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SLACK_MAX_CONNECTIONS = 10  # Socket Mode connections Slack accepts per app
 
 
 class Settings(BaseSettings):
@@ -67,10 +68,23 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
         return level
 
+    @field_validator("draftloop_slack_connections")
+    @classmethod
+    def _slack_connections(cls, value: int) -> int:
+        if not 1 <= value <= SLACK_MAX_CONNECTIONS:
+            raise ValueError(
+                f"{value} Socket Mode connections; Slack allows 1 to {SLACK_MAX_CONNECTIONS} per app (default 2)"
+            )
+        return value
+
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_api_url: str | None = None
+    # Socket Mode connections `draftloop worker` opens for the app (Slack allows up to 10 and gives each
+    # event to one of them). Two by default: while Slack refreshes one (it asks every few hours, and on
+    # its own deploys) the other still delivers, so no event waits for Slack's retry; a third adds little.
+    draftloop_slack_connections: int = 2
 
     discord_token: SecretStr | None = None
     discord_api_url: str | None = None

@@ -4,7 +4,10 @@ Point the client at it with `AsyncWebClient(token=..., base_url=fake.api_url)` (
 It is stateful per channel: `chat.postMessage` stores a message, `chat.update` changes it,
 `conversations.replies` reads the thread back. It also serves the three-step `files_upload_v2`
 flow, `views.open`, `reactions.add`, `chat.postEphemeral`, file downloads (`url_private`, bearer
-token required) and a `response_url` sink.
+token required) and a `response_url` sink. Socket Mode: `apps.connections.open` (an `xapp-` token)
+and `/socket`; an app may hold several connections, and `socket_send` gives each envelope to one of
+them in turn, as Slack spreads an app's events (who got what and who acked when: `socket_sent`,
+`socket_acked`).
 
 The AI-app surface (issue 17), each with its documented limits and refusals (docs/slack-notes.md):
 `chat.startStream` / `chat.appendStream` / `chat.stopStream` (markdown_text ≤ 12,000 per call, a
@@ -242,9 +245,15 @@ class FakeSlackAPI(LoopbackServer):
         self._changed = asyncio.Event()
         # Called after every successful Web API call with (method, params, result); benchmarks use it.
         self.observers: list[Any] = []
-        # Socket Mode: connected app sockets and the envelope ids they acknowledged.
+        # Socket Mode: connected app sockets and the envelope ids they acknowledged; per envelope id, the
+        # connection number it was sent on and when (monotonic), and the one that acked it and when.
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_acks: list[str] = []
+        self.socket_sent: dict[str, tuple[int, float]] = {}
+        self.socket_acked: dict[str, tuple[int, float]] = {}
+        self._socket_ids: dict[web.WebSocketResponse, int] = {}
+        self._socket_numbers = itertools.count(1)
+        self._socket_turn = itertools.count()
         self.app_token_prefix = "xapp-"
 
     # ---- lifecycle
@@ -377,8 +386,16 @@ class FakeSlackAPI(LoopbackServer):
 
     # ---- Socket Mode
 
-    async def socket_send(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0) -> str:
-        """Deliver one envelope (`events_api`, `slash_commands`, `interactive`) to every connected app."""
+    async def socket_send(
+        self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0, to: int | None = None
+    ) -> str:
+        """Deliver one envelope (`events_api`, `slash_commands`, `interactive`) on one connected socket.
+
+        As Slack does with an app's several connections: each envelope goes to one of them, here in
+        turn (round robin), or to connection number `to` (`socket_ids`). Returns its envelope id; the
+        connection it went to and when are in `socket_sent`, its ack in `socket_acked`."""
+        if not self.sockets:
+            raise RuntimeError("no app is connected to the fake's socket")
         envelope_id = uuid.uuid4().hex
         envelope: dict[str, Any] = {
             "envelope_id": envelope_id,
@@ -388,16 +405,31 @@ class FakeSlackAPI(LoopbackServer):
         }
         if retry_attempt:
             envelope.update(retry_attempt=retry_attempt, retry_reason="timeout")
-        for ws in list(self.sockets):
-            await ws.send_str(json.dumps(envelope))
+        if to is None:
+            ws = self.sockets[next(self._socket_turn) % len(self.sockets)]
+        else:
+            ws = next(w for w in self.sockets if self._socket_ids[w] == to)
+        self.socket_sent[envelope_id] = (self._socket_ids[ws], time.monotonic())
+        await ws.send_str(json.dumps(envelope))
         return envelope_id
 
-    async def wait_socket(self, timeout: float = 10.0) -> None:
-        await self.wait_until(lambda: bool(self.sockets), timeout)
+    @property
+    def socket_ids(self) -> list[int]:
+        """The connection numbers of the sockets open now (1 for the first ever opened, and so on)."""
+        return [self._socket_ids[ws] for ws in self.sockets]
+
+    def socket_counts(self) -> Counter[int]:
+        """Envelopes sent per connection number."""
+        return Counter(conn for conn, _ in self.socket_sent.values())
+
+    async def wait_socket(self, timeout: float = 10.0, *, count: int = 1) -> None:
+        """Wait until `count` sockets are connected."""
+        await self.wait_until(lambda: len(self.sockets) >= count, timeout)
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=None)
         await ws.prepare(request)
+        self._socket_ids[ws] = next(self._socket_numbers)
         self.sockets.append(ws)
         self._changed.set()
         await ws.send_str(
@@ -409,6 +441,7 @@ class FakeSlackAPI(LoopbackServer):
                     data = json.loads(msg.data)
                     if data.get("envelope_id"):
                         self.socket_acks.append(data["envelope_id"])
+                        self.socket_acked[data["envelope_id"]] = (self._socket_ids[ws], time.monotonic())
                         self._changed.set()
         finally:
             if ws in self.sockets:

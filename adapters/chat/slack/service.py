@@ -9,8 +9,9 @@
   shape; bolt sees only verified, well-formed requests. Needs `SLACK_BOT_TOKEN` and
   `SLACK_SIGNING_SECRET`.
 - role "worker" (`draftloop worker`): Socket Mode when `SLACK_APP_TOKEN` is set (no public URL
-  needed). With only `SLACK_BOT_TOKEN`, the worker still registers the Slack platform, outbound
-  only, so scheduled digests and resumed cycles can post to Slack.
+  needed), over `DRAFTLOOP_SLACK_CONNECTIONS` connections (default 2; Slack allows 10). With only
+  `SLACK_BOT_TOKEN`, the worker still registers the Slack platform, outbound only, so scheduled
+  digests and resumed cycles can post to Slack.
 - anything else, or Slack not configured: None.
 
 The Web API base URL is `SLACK_API_URL` (default Slack's own).
@@ -18,6 +19,7 @@ The Web API base URL is `SLACK_API_URL` (default Slack's own).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -213,7 +215,8 @@ class SlackService:
         self.web_app: web.Application | None = None
         self._app_token = _secret(settings.slack_app_token)
         self._runner: web.AppRunner | None = None
-        self._socket: Any = None
+        self._sockets: list[Any] = []  # AsyncSocketModeHandler, one per Socket Mode connection
+        self.connections = settings.draftloop_slack_connections
         runtime.register_platform(self.platform)
 
     async def start(self) -> None:
@@ -238,28 +241,40 @@ class SlackService:
                 self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
             log.info("slack: listening on %s:%s%s", self.host, self.port, EVENTS_PATH)
         elif self.mode == "socket":
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            self._socket = AsyncSocketModeHandler(self.app, app_token=self._app_token)
-            await self._socket.connect_async()
-            log.info("slack: connected in Socket Mode")
+            await self._connect_sockets()
         else:
             log.info("slack: outbound only (no SLACK_APP_TOKEN for Socket Mode)")
+
+    async def _connect_sockets(self) -> None:
+        """Open `DRAFTLOOP_SLACK_CONNECTIONS` Socket Mode connections for the one app.
+
+        Slack hands each event to one of an app's open connections, and each connection here is bolt's
+        own handler on the same AsyncApp, so an event is handled the same whichever one brought it.
+        A redelivery that lands on another connection is dropped by the inbox's unique key, as over
+        HTTP. Several connections keep events flowing while Slack refreshes one of them."""
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        self._sockets = [AsyncSocketModeHandler(self.app, app_token=self._app_token) for _ in range(self.connections)]
+        await asyncio.gather(*(handler.connect_async() for handler in self._sockets))
+        log.info("slack: connected in Socket Mode (%d connections)", len(self._sockets))
 
     async def stop(self) -> None:
         """Stop taking new events; the runtime drains work already acked."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._socket is not None:
-            try:
-                await self._socket.close_async()
-            except Exception as exc:  # noqa: BLE001 - closing a dead socket must not block shutdown
-                log.warning("slack: socket close failed: %s", type(exc).__name__)
-            self._socket = None
+        sockets, self._sockets = self._sockets, []
+        await asyncio.gather(*(_close_socket(handler) for handler in sockets))
         session = self.platform.client.session
         if session is not None and not session.closed:
             await session.close()
+
+
+async def _close_socket(handler: Any) -> None:
+    try:
+        await handler.close_async()
+    except Exception as exc:  # noqa: BLE001 - closing a dead socket must not block shutdown
+        log.warning("slack: socket close failed: %s", type(exc).__name__)
 
 
 def create(runtime: Runtime, role: str) -> SlackService | None:
