@@ -10,6 +10,7 @@ app_mention events are sent at once and counted until every draft is shown.
     .venv/bin/python -m benchmarks.bench_reply_cost --tiny     # a seconds-long smoke run
     .venv/bin/python -m benchmarks.bench_reply_cost --uvloop   # the same on uvloop's event loop
     .venv/bin/python -m benchmarks.bench_reply_cost --trace    # and one reply's transactions, in order
+    .venv/bin/python -m benchmarks.bench_reply_cost --stock-aiosqlite  # SQLAlchemy's own aiosqlite adapter
 """
 
 from __future__ import annotations
@@ -211,7 +212,21 @@ async def main() -> None:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
     parser.add_argument("--trace", action="store_true", help="also list one reply's transactions, in order")
+    parser.add_argument(
+        "--stock-aiosqlite",
+        action="store_true",
+        help="SQLAlchemy's own aiosqlite adapter (a trip to the thread per DBAPI call), to compare",
+    )
     args = parser.parse_args()
+    if args.stock_aiosqlite:
+        import sqlite3
+
+        import aiosqlite
+        from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
+
+        from storage import sqlite_driver
+
+        sqlite_driver.dbapi = lambda: AsyncAdapt_aiosqlite_dbapi(aiosqlite, sqlite3)  # type: ignore[assignment,return-value]
     count = 10 if args.tiny else args.count
     for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
         os.environ.pop(var, None)

@@ -164,7 +164,9 @@ class Database:
         if url.startswith("sqlite"):
             # SQLite has one writer: more connections only add threads (and their memory) that
             # wait on each other's locks. A short queue for a connection is cheaper.
-            kwargs.update(pool_size=4, max_overflow=0, pool_timeout=60)
+            from storage import sqlite_driver  # its aiosqlite is no use to a PostgreSQL process
+
+            kwargs.update(pool_size=4, max_overflow=0, pool_timeout=60, module=sqlite_driver.dbapi())
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
