@@ -22,11 +22,15 @@ def _env(tmp_path: Path) -> dict[str, str]:
 def test_worker_stops_on_sigterm_within_ten_seconds(tmp_path: Path) -> None:
     proc = subprocess.Popen([EXE, "worker"], env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (tmp_path / "draftloop.db").exists():
-            time.sleep(0.1)
-        time.sleep(1.0)  # past start-up, into the wait for a signal
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        # Past start-up (its signal handlers installed) once it says the scheduler started; the
+        # database file alone appears long before that on a loaded machine.
+        assert proc.stderr is not None
+        seen = []
+        for raw in proc.stderr:
+            seen.append(raw.decode())
+            if "scheduler started" in seen[-1]:
+                break
+        assert proc.poll() is None, "".join(seen)
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=10)
