@@ -53,3 +53,16 @@ class Waiting:
 
 
 Figures = dict[Dimension, dict[str, GroupFigures]]
+
+
+@dataclass
+class CategoryFigures:
+    """The orchestrator's figures for one category and period (bot/report/orchestrator.py)."""
+
+    routed: dict[str, dict[str, int]]  # agent -> chosen, explored, decided, won (accepted)
+    qc: dict[str, int]  # verdict -> checks
+    review: dict[str, dict[str, int]] = field(default_factory=dict)  # fine / review -> projects, decided, won
+    escalations: int = 0
+    timeouts: dict[str, int] = field(default_factory=dict)  # outcome -> decisions
+    picks: dict[str, dict[str, int]] = field(default_factory=dict)  # agent -> compared, picked
+    reviews_asked: int = 0  # projects marked likely fine whose experts someone asked

@@ -20,26 +20,32 @@ Beyond the contract's keys, `to_json()` adds (never changing the contract's own 
 - `reject_reasons`: rejects decided in the period by the reason given, every reason of
   bot/events.py REJECT_REASONS as a key (0 when none) and `unstated` for a reject without one;
 - `orchestrator`: per category the orchestrator acted in, routing, review paths, checks before
-  experts, escalations and timeouts, compare picks and reviews asked (bot/orchestrator/section.py).
+  experts, escalations and timeouts, compare picks and reviews asked (bot/report/orchestrator.py).
 
-Periods are whole local days (bot/report/period.py).
+Periods are whole local days (bot/report/period.py). The figures are read through a Reader
+(storage/metrics_read.py): `build_report` takes the process's Database, `read_report` any Reader,
+such as the bare SQLite connection of a one-shot `draftloop digest`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import redact
 from bot.events import REJECT_REASONS, Outcome
-from bot.orchestrator.section import orchestrator_section
 from bot.report import render as digest_render
+from bot.report.orchestrator import orchestrator_section
 from bot.report.period import Period as Period  # re-exported: the digest's callers name periods
 from bot.states import STORED
 from bot.stats import rate
-from storage import Database, metrics, signals as signal_store
+from storage import metrics
 from storage.figures import ExpertFigures, Figures, GroupFigures, Waiting
+from storage.metrics_read import Reader, SessionReader
+
+if TYPE_CHECKING:
+    from storage import Database
 
 
 @dataclass
@@ -247,33 +253,36 @@ def group_json(g: GroupFigures) -> dict[str, Any]:
 async def build_report(
     db: Database, period: Period, *, now: datetime | None = None, compare: bool = True, waiting_limit: int = 10
 ) -> DigestReport:
-    """Run the digest's aggregate queries for `period` in one read transaction.
+    """Run the digest's aggregate queries for `period` in one session of `db` (see `read_report`)."""
+    async with db.session() as session:
+        return await read_report(SessionReader(session), period, now=now, compare=compare, waiting_limit=waiting_limit)
+
+
+async def read_report(
+    reader: Reader, period: Period, *, now: datetime | None = None, compare: bool = True, waiting_limit: int = 10
+) -> DigestReport:
+    """Run the digest's aggregate queries for `period` through `reader` (one read transaction).
 
     `now` is the caller's clock; ages are measured to it (capped at the period's end,
     Period.measured_at). Without it, the moment a `Period.last_days` period was cut at.
     """
     since, until = period.start, period.end
-    async with db.session() as session:
-        opened = await metrics.opened(session=session, since=since, until=until)
-        figs: Figures = await metrics.figures(session=session, since=since, until=until, states=STORED)
-        experts = await metrics.feedback_in_period(session=session, since=since, until=until, out=figs)
-        first, accept = await metrics.medians(
-            session=session, since=since, until=until, states=STORED, overall=figs["all"]["all"]
-        )
-        previous = None
-        if compare:
-            prev = period.previous()
-            prev_figs = await metrics.figures(
-                session=session, since=prev.start, until=prev.end, states=STORED, usage=False
-            )
-            previous = Headline.of(prev_figs["all"]["all"])
-        waiting, waiting_total = await metrics.waiting(session=session, states=STORED, limit=waiting_limit)
-        taps = await signal_store.signal_counts(session=session, since=since, until=until)
-        reasons = await signal_store.reasons_given(
-            session=session, since=since, until=until, outcome=Outcome.REJECT.value
-        )
-        orchestrated = await orchestrator_section(session=session, since=since, until=until)
-        await metrics.refresh_statistics(session=session)
+    opened = await metrics.opened(session=reader, since=since, until=until)
+    figs: Figures = await metrics.figures(session=reader, since=since, until=until, states=STORED)
+    experts = await metrics.feedback_in_period(session=reader, since=since, until=until, out=figs)
+    first, accept = await metrics.medians(
+        session=reader, since=since, until=until, states=STORED, overall=figs["all"]["all"]
+    )
+    previous = None
+    if compare:
+        prev = period.previous()
+        prev_figs = await metrics.figures(session=reader, since=prev.start, until=prev.end, states=STORED, usage=False)
+        previous = Headline.of(prev_figs["all"]["all"])
+    waiting, waiting_total = await metrics.waiting(session=reader, states=STORED, limit=waiting_limit)
+    taps = await metrics.signal_counts(session=reader, since=since, until=until)
+    reasons = await metrics.reasons_given(session=reader, since=since, until=until, outcome=Outcome.REJECT.value)
+    orchestrated = await orchestrator_section(reader=reader, since=since, until=until)
+    await metrics.refresh_statistics(session=reader)
     at = period.measured_at(now)
     waiting, waiting_total = _waiting_at(at, waiting, waiting_total)
     return DigestReport(
