@@ -1,8 +1,9 @@
 """The least a Discord drafting bot can do, for `bench_discord --reference` to compare against.
 
 A discord.py client with the same intents as draftloop's: a mention or `/draft` opens a thread, the
-model is called through the same OpenAI SDK (streamed, like draftloop's agents), and the answer is
-posted in the thread with one button. No database, no acknowledgement, no streamed edits, no
+model is called through the same OpenAI SDK (streamed, like draftloop's agents) with the same system
+prompt (so the fake model's answer, which quotes the prompt's first line, is as long as draftloop's), and
+the answer is posted in the thread with one button. No database, no acknowledgement, no streamed edits, no
 permissions: whatever draftloop takes beyond this is the price of its bookkeeping.
 
     python -m benchmarks.discord_reference   # env: DISCORD_TOKEN, DISCORD_API_URL, DISCORD_GATEWAY_URL, LLM_URL
@@ -21,6 +22,7 @@ from discord import app_commands
 
 from adapters.chat.discord.client import intents
 from adapters.chat.discord.service import configure_urls
+from bot.prompts import system_prompt
 
 
 class ReferenceBot(discord.Client):
@@ -36,7 +38,7 @@ class ReferenceBot(discord.Client):
             message_id = getattr(callback.resource, "id", None) or callback.message_id
             assert message_id is not None and interaction.channel is not None
             channel: Any = interaction.channel
-            self._spawn(self.work(channel.get_partial_message(message_id), brief))
+            self._spawn(self.work(channel.get_partial_message(message_id), brief, category))
 
     async def setup_hook(self) -> None:
         await self.tree.sync()
@@ -52,11 +54,16 @@ class ReferenceBot(discord.Client):
             return
         self._spawn(self.work(message, message.content))
 
-    async def work(self, message: discord.Message | discord.PartialMessage, brief: str) -> None:
+    async def work(
+        self, message: discord.Message | discord.PartialMessage, brief: str, category: str = "other"
+    ) -> None:
         thread = await message.create_thread(name=brief[:80] or "request")
         stream = await self.llm.chat.completions.create(
             model="bench-model",
-            messages=[{"role": "user", "content": brief}],
+            messages=[
+                {"role": "system", "content": system_prompt(category or "other")},
+                {"role": "user", "content": brief},
+            ],
             stream=True,
             stream_options={"include_usage": True},
         )
