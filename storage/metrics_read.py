@@ -113,12 +113,12 @@ def reader_of(source: Reader | AsyncSession) -> Reader:
 
 # ------------------------------------------------------------------ a bare SQLite file, for one shot
 
-_SQLITE_URL = re.compile(r"^sqlite(?:\+aiosqlite|\+pysqlite)?:///(?P<path>[^?#]+)$")
+_SQLITE_URL = re.compile(r"^sqlite(?:\+aiosqlite|\+pysqlite)?:///(?P<path>[^?#%]+)$")
 
 
 def sqlite_file(url: str | None, data_dir: Path) -> Path | None:
     """The SQLite file `url` names (None: the default file in `data_dir`), or None when `url` is not a
-    plain SQLite file URL (PostgreSQL, query options): those go through the engine."""
+    plain SQLite file URL (PostgreSQL, query options, %-escapes): those go through the engine."""
     if not url:
         return (data_dir / "draftloop.db").resolve()
     found = _SQLITE_URL.match(url.strip())
@@ -135,22 +135,29 @@ class SqliteFileReader:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
-        self.connection.execute("BEGIN")
+        self.connection.execute("BEGIN")  # deferred: the snapshot starts at the first read
 
     @classmethod
-    def open(cls, path: Path) -> SqliteFileReader | None:
-        """A reader on `path` when it is a SQLite file that exists; None when it does not (the engine
-        creates and migrates it). Other failures (not a database, no permission) are raised."""
-        if not path.is_file():
+    def open(cls, path: Path, *, revision: str | None) -> SqliteFileReader | None:
+        """A reader on `path` when it is a SQLite file at schema `revision`; None otherwise: a file that
+        does not exist (yet), is behind or ahead, or cannot be read (not a database, no permission) is
+        left to the engine, which creates, migrates or explains it as for any other command."""
+        if revision is None or not path.is_file():
             return None
         # mode=rw: never creates the file; a new database is the engine's to create and migrate.
         uri = f"file:{quote(str(path.resolve()))}?mode=rw"
-        connection = sqlite3.connect(uri, uri=True, timeout=10.0, isolation_level=None, check_same_thread=False)
         try:
-            return cls(connection)
-        except BaseException:
-            connection.close()
-            raise
+            connection = sqlite3.connect(uri, uri=True, timeout=10.0, isolation_level=None)
+        except sqlite3.Error:
+            return None
+        try:
+            reader = cls(connection)
+            if reader.revision() == revision:
+                return reader
+        except sqlite3.Error as exc:
+            _log.debug("%s is left to the engine: %s", path, exc)
+        connection.close()
+        return None
 
     async def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         # Synchronous on purpose: the one-shot command has nothing else to run meanwhile.

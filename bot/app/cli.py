@@ -18,7 +18,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -33,9 +33,10 @@ from bot.errors import ConfigError, DraftloopError
 if TYPE_CHECKING:
     from bot.agents import AgentCheck
     from bot.app.runtime import Role, Runtime
-    from bot.report.digest import DigestReport
+    from bot.report.digest import DigestReport, Period
     from bot.settings import Settings
     from storage import Database
+    from storage.metrics_read import SqliteFileReader
 
 ENVIRONMENT = """\
 Environment variables (secrets only ever come from here):
@@ -210,10 +211,9 @@ def _os_failure(exc: OSError, port: int | None) -> str:
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, T]], *, url: str | None = None, port: int | None = None) -> T:
-    # Every command that gets here has loaded the settings, hence SQLAlchemy: storage's modules cost little now.
     import asyncio
 
-    from storage.failures import describe_failure
+    # Not SQLAlchemy (storage.failures) before a failure: a one-shot digest on SQLite never loads it.
     from storage.migrate import RevisionError
 
     try:
@@ -231,6 +231,8 @@ def _run(main: Callable[[], Coroutine[Any, Any, T]], *, url: str | None = None, 
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except Exception as exc:
+        from storage.failures import describe_failure
+
         failure = describe_failure(exc, url) if url else None
         if failure is not None:
             _fail(1, failure, exc)
@@ -350,25 +352,31 @@ def digest(
     async def main() -> str:
         import asyncio
 
-        from bot.ports import SystemClock
-        from bot.report.chart import chart_png
-        from bot.report.digest import Period, build_report
+        from bot.report.digest import Period, read_report
 
-        # Only a post needs the runtime (its chat platform); reading figures needs the database alone.
+        # Only a post needs the runtime (its chat platform); reading figures needs the database alone,
+        # and a SQLite file at the current schema not even the engine (_one_shot_reader).
+        reader = _one_shot_reader(settings) if target is None else None
         runtime = await _runtime(settings) if target is not None else None
-        db = runtime.db if runtime is not None else await _database(settings)
-        clock = runtime.clock if runtime is not None else SystemClock()
         try:
-            today = clock.now().astimezone(settings.tz).date()
-            period = Period(*_period_days(first, end, today), settings.tz)
-            report = await build_report(db, period, now=clock.now())
+            now = runtime.clock.now() if runtime is not None else datetime.now(UTC)
+            period = Period(*_period_days(first, end, now.astimezone(settings.tz).date()), settings.tz)
+            if reader is not None:
+                report = await read_report(reader, period, now=now)
+            else:
+                report = await _report_through_engine(settings, runtime, period, now)
             if chart_file is not None:
+                from bot.report.chart import chart_png
+
                 png = await asyncio.to_thread(chart_png, report.to_json())
                 await asyncio.to_thread(chart_file.write_bytes, png)
             if runtime is not None and target is not None:
                 await _post_digest(runtime, report, *target)
         finally:
-            await (runtime.close() if runtime is not None else db.dispose())
+            if reader is not None:
+                reader.close()
+            if runtime is not None:
+                await runtime.close()
         if chart_file is not None:
             typer.echo(f"draftloop: chart written to {chart_file.resolve()}", err=True)
         if shape == "json":
@@ -381,6 +389,35 @@ def digest(
     out = _run(main, url=_database_url(settings))
     if out:
         typer.echo(out)
+
+
+def _one_shot_reader(settings: Settings) -> SqliteFileReader | None:
+    """The SQLite file itself through the standard library, when it is one at the current schema:
+    a one-shot digest then imports no SQLAlchemy (benchmarks/bench_startup.py). None for PostgreSQL
+    and for a file that is new, behind or unreadable: the engine opens (and migrates) those."""
+    from storage.metrics_read import SqliteFileReader, sqlite_file
+
+    path = sqlite_file(settings.database_url, settings.draftloop_data_dir)
+    if path is None:
+        return None
+    from storage.migrate import head_revision
+
+    return SqliteFileReader.open(path, revision=head_revision())
+
+
+async def _report_through_engine(
+    settings: Settings, runtime: Runtime | None, period: Period, now: datetime
+) -> DigestReport:
+    """The digest read through the engine: the runtime's when posting, else the database alone."""
+    from bot.report.digest import build_report
+
+    if runtime is not None:
+        return await build_report(runtime.db, period, now=now)
+    db = await _database(settings)
+    try:
+        return await build_report(db, period, now=now)
+    finally:
+        await db.dispose()
 
 
 @app.command()

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
+if TYPE_CHECKING:  # only the scheduler passes one; a one-shot digest need not import APScheduler
+    from apscheduler.triggers.cron import CronTrigger
 
 
 @dataclass(frozen=True)
