@@ -254,6 +254,7 @@ class FakeSlackAPI(LoopbackServer):
         self._socket_ids: dict[web.WebSocketResponse, int] = {}
         self._socket_numbers = itertools.count(1)
         self._socket_turn = itertools.count()
+        self._ack_waiters: dict[str, asyncio.Future[None]] = {}
         self.app_token_prefix = "xapp-"
 
     # ---- lifecycle
@@ -413,6 +414,19 @@ class FakeSlackAPI(LoopbackServer):
         await ws.send_str(json.dumps(envelope))
         return envelope_id
 
+    async def socket_acked_in(self, envelope_id: str, timeout: float) -> float | None:
+        """Seconds from sending envelope `envelope_id` to its ack, once it comes; None if not within `timeout`."""
+        sent = self.socket_sent[envelope_id][1]
+        if envelope_id not in self.socket_acked:
+            waiter = self._ack_waiters.setdefault(envelope_id, asyncio.get_running_loop().create_future())
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter), max(0.0, sent + timeout - time.monotonic()))
+            except TimeoutError:
+                return None
+            finally:
+                self._ack_waiters.pop(envelope_id, None)
+        return self.socket_acked[envelope_id][1] - sent
+
     @property
     def socket_ids(self) -> list[int]:
         """The connection numbers of the sockets open now (1 for the first ever opened, and so on)."""
@@ -442,6 +456,9 @@ class FakeSlackAPI(LoopbackServer):
                     if data.get("envelope_id"):
                         self.socket_acks.append(data["envelope_id"])
                         self.socket_acked[data["envelope_id"]] = (self._socket_ids[ws], time.monotonic())
+                        waiter = self._ack_waiters.get(data["envelope_id"])
+                        if waiter is not None and not waiter.done():
+                            waiter.set_result(None)
                         self._changed.set()
         finally:
             if ws in self.sockets:
