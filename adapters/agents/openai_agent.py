@@ -25,6 +25,7 @@ from openai.types.responses import (
 )
 
 from adapters.agents.base import Failure, ProviderBackend
+from adapters.agents.sse import chat_chunks
 from bot.errors import AgentRejected, AgentUnavailable
 from bot.ports import DraftRequest, DraftResult
 
@@ -84,7 +85,13 @@ class OpenAIAgent(ProviderBackend):
 
     async def _chat(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
         limit = min(request.max_output_tokens, self.spec.max_tokens)
-        stream = await self._client.chat.completions.create(
+        parts: list[str] = []
+        refusal: list[str] = []
+        finish: str | None = None
+        usage: dict[str, Any] | None = None
+        # The chunks are read as plain JSON (sse.py): the SDK would build a pydantic model of each
+        # chunk, which costs more CPU than the rest of a reply's work, and a draft is hundreds of chunks.
+        async with self._client.chat.completions.with_streaming_response.create(
             model=self.model,
             messages=cast(Any, self._chat_messages(request)),
             stream=True,
@@ -93,35 +100,31 @@ class OpenAIAgent(ProviderBackend):
             max_tokens=limit if self.compatible else openai.omit,
             max_completion_tokens=openai.omit if self.compatible else limit,
             prompt_cache_key=openai.omit if self.compatible else f"draftloop-{request.category}",
-        )
-        parts: list[str] = []
-        refusal: list[str] = []
-        finish: str | None = None
-        usage: Any = None
-        async with stream:
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                for choice in chunk.choices:
-                    delta = choice.delta
-                    if delta.content:
-                        parts.append(delta.content)
-                        yield delta.content
-                    if getattr(delta, "refusal", None):
-                        refusal.append(str(delta.refusal))
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
+        ) as response:
+            async for chunk in chat_chunks(response.http_response):
+                if chunk.get("usage"):
+                    usage = chunk["usage"]
+                for choice in chunk.get("choices") or ():
+                    delta = choice.get("delta") or {}
+                    content = delta.get("content")
+                    if content:
+                        parts.append(content)
+                        yield content
+                    if delta.get("refusal"):
+                        refusal.append(str(delta["refusal"]))
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
         text = "".join(parts)
         self._check_end(text, finish, "".join(refusal))
         cached = 0
-        details = getattr(usage, "prompt_tokens_details", None) if usage is not None else None
-        if details is not None and details.cached_tokens:
-            cached = int(details.cached_tokens)
+        details = (usage or {}).get("prompt_tokens_details") or {}
+        if details.get("cached_tokens"):
+            cached = int(details["cached_tokens"])
         yield DraftResult(
             text=text,
             model=self.model,
-            input_tokens=int(usage.prompt_tokens) if usage is not None else 0,
-            output_tokens=int(usage.completion_tokens) if usage is not None else 0,
+            input_tokens=int(usage.get("prompt_tokens") or 0) if usage is not None else 0,
+            output_tokens=int(usage.get("completion_tokens") or 0) if usage is not None else 0,
             cached_tokens=cached,
             finish_reason=finish or "stop",
             extra={"api": "chat", "usage_reported": "yes" if usage is not None else "no"},

@@ -1,0 +1,63 @@
+"""Server-sent events of an OpenAI-compatible Chat Completions stream, read as plain JSON.
+
+The SDK turns every chunk into a pydantic model; draftloop reads four fields of each. Doing it
+on the dicts costs a fraction of the CPU (`python -m benchmarks.bench_stream_cost`), and
+a draft is hundreds of chunks. What the SDK does besides is kept: `[DONE]` ends the stream, and
+an in-band error frame raises the SDK's own `openai.APIError`, so the error ladder is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import openai
+
+
+class _Response(Protocol):
+    @property
+    def request(self) -> Any: ...
+
+    def aiter_lines(self) -> AsyncIterator[str]: ...
+
+
+async def events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, str]]:
+    """(event name, data) per event of an SSE stream (the WHATWG rules: blank line ends an event,
+    `:` starts a comment, several `data` lines join with newlines)."""
+    name: str | None = None
+    data: list[str] = []
+    async for line in lines:
+        if not line:
+            if data:
+                yield name, "\n".join(data)
+            name, data = None, []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if field == "data":
+            data.append(value)
+        elif field == "event":
+            name = value
+    if data:
+        yield name, "\n".join(data)
+
+
+async def chat_chunks(response: _Response) -> AsyncIterator[dict[str, Any]]:
+    """Each chunk of a chat completion stream, as the JSON object the server sent."""
+    async for name, data in events(response.aiter_lines()):
+        if data.startswith("[DONE]"):
+            return
+        chunk = json.loads(data)
+        if isinstance(chunk, dict) and chunk.get("error"):
+            error = chunk["error"]
+            message = error.get("message") if isinstance(error, dict) else None
+            if not isinstance(message, str) or not message:
+                message = "An error occurred during streaming"
+            raise openai.APIError(message=message, request=response.request, body=error)
+        if name not in (None, "", "message") or not isinstance(chunk, dict):
+            continue  # not a chunk (the SDK skips named events it does not know, too)
+        yield chunk

@@ -1,0 +1,135 @@
+"""CPU per streamed draft on the client side: the SDK's chunk models against plain JSON chunks.
+
+    .venv/bin/python -m benchmarks.bench_stream_cost          # drafts of 30 and 300 chunks
+    .venv/bin/python -m benchmarks.bench_stream_cost --tiny   # a seconds-long smoke run
+
+The fake OpenAI-compatible server runs in its own thread and event loop, so the CPU measured
+(`time.thread_time` of the main thread) is the client's alone: the openai SDK's request, the
+HTTP stream, and reading each chunk's text, finish reason and usage. "sdk" iterates the SDK's
+stream (a pydantic model per chunk); "draftloop" is OpenAIAgent's path (adapters/agents/sse.py:
+the same stream read as JSON). Both read the same fields; their texts are compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import openai
+
+from adapters.agents.sse import chat_chunks
+from tests.fakes.llm_server import FakeLLMServer
+
+
+class ServerThread:
+    """The fake LLM server in a thread of its own."""
+
+    def __init__(self, words: int) -> None:
+        self.words = words
+        self.url = ""
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        text = " ".join(f"word{i}" for i in range(self.words))
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with FakeLLMServer(chunk_words=1, reply=lambda model, prompt: text) as server:
+            self.url = server.openai_base_url
+            self._ready.set()
+            await self._stop.wait()
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        self._ready.wait(30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+def _params() -> dict[str, Any]:
+    return {
+        "model": "bench-model",
+        "messages": [{"role": "user", "content": "write it"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+
+
+async def sdk_models(client: openai.AsyncOpenAI) -> str:
+    parts: list[str] = []
+    stream = await client.chat.completions.create(**_params())
+    async with stream:
+        async for chunk in stream:
+            _ = chunk.usage
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    parts.append(choice.delta.content)
+                _ = choice.finish_reason
+    return "".join(parts)
+
+
+async def plain_json(client: openai.AsyncOpenAI) -> str:
+    parts: list[str] = []
+    async with client.chat.completions.with_streaming_response.create(**_params()) as response:
+        async for chunk in chat_chunks(response.http_response):
+            _ = chunk.get("usage")
+            for choice in chunk.get("choices") or ():
+                content = (choice.get("delta") or {}).get("content")
+                if content:
+                    parts.append(content)
+                _ = choice.get("finish_reason")
+    return "".join(parts)
+
+
+async def cpu_per_draft(read: Callable[[openai.AsyncOpenAI], Awaitable[str]], url: str, n: int) -> tuple[float, str]:
+    client = openai.AsyncOpenAI(api_key="bench", base_url=url, max_retries=0)
+    try:
+        text = await read(client)  # warm: connection, lazy imports, pydantic schemas
+        samples = []
+        for _ in range(3):
+            start = time.thread_time()
+            for _ in range(n):
+                await read(client)
+            samples.append((time.thread_time() - start) / n)
+        return statistics.median(samples), text
+    finally:
+        await client.close()
+
+
+async def main(tiny: bool) -> None:
+    for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        os.environ.pop(var, None)
+    n = 5 if tiny else 60
+    print(f"client CPU per streamed draft (median of 3 x {n} drafts)")
+    print(f"  {'chunks':>6} {'sdk (ms)':>9} {'draftloop (ms)':>15} {'ratio':>6}")
+    for words in (30, 300):
+        with ServerThread(words) as server:
+            sdk, text_a = await cpu_per_draft(sdk_models, server.url, n)
+            ours, text_b = await cpu_per_draft(plain_json, server.url, n)
+        assert text_a == text_b, "the two paths read different texts"
+        print(f"  {words:>6} {1000 * sdk:9.2f} {1000 * ours:15.2f} {ours / sdk:6.2f}")
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="a seconds-long smoke run")
+    asyncio.run(main(parser.parse_args().tiny))
+
+
+if __name__ == "__main__":
+    cli()
