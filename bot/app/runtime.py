@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from importlib.metadata import entry_points
@@ -154,6 +155,31 @@ def shared_port() -> bool:
     return bool(os.environ.get(WORKER_ENV))
 
 
+def _exit_code(rc: int) -> int:
+    """A child's return code as a shell would report it: killed by signal N is 128 + N (Popen says -N)."""
+    return 128 - rc if rc < 0 else rc
+
+
+def _stop_with(supervisor: int) -> Callable[[], None] | None:
+    """What a child runs between fork and exec so that it gets SIGTERM (and drains) when the supervisor
+    dies, even by SIGKILL or the OOM killer: without it the children keep serving the shared port with
+    nobody restarting or stopping them, and a new serve's children share it with them. Linux only
+    (prctl's parent-death signal); None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+
+    def arm() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != supervisor:  # it died before the line above: nobody will send the signal
+            os._exit(1)
+
+    return arm
+
+
 def serve_workers(count: int, command: list[str]) -> int:
     """Run `command` (a `draftloop serve`) `count` times and supervise the children until SIGTERM or
     SIGINT, which each child gets in turn (and has its grace to drain). A child that dies is started
@@ -168,9 +194,12 @@ def serve_workers(count: int, command: list[str]) -> int:
             if child.poll() is None:
                 child.send_signal(signum)
 
+    arm = _stop_with(os.getpid())
+
     def start(index: int) -> subprocess.Popen[bytes]:
         env = dict(os.environ, **{WORKER_ENV: f"{index + 1}/{count}"})
-        return subprocess.Popen(command, env=env)
+        # preexec_fn is unsafe with threads; the supervisor has none (it only waits and signals)
+        return subprocess.Popen(command, env=env, preexec_fn=arm)
 
     children: dict[int, subprocess.Popen[bytes]] = {}
     started: dict[int, float] = {}
@@ -195,12 +224,14 @@ def serve_workers(count: int, command: list[str]) -> int:
                 if rc is None or stopping:
                     continue
                 if rc != 0 and time.monotonic() - started[index] < EARLY_EXIT_SECONDS:
-                    _log.error("worker %d failed at start-up (exit %d): stopping the others", index + 1, rc)
-                    code = rc
+                    code = _exit_code(rc)
+                    _log.error("worker %d failed at start-up (exit %d): stopping the others", index + 1, code)
                     stop(signal.SIGTERM, None)
                     break
-                _log.warning("worker %d exited (%d): starting it again", index + 1, rc)
+                _log.warning("worker %d exited (%d): starting it again", index + 1, _exit_code(rc))
                 time.sleep(RESTART_DELAY_SECONDS)
+                if stopping:  # SIGTERM came during the delay: a child started now would get no signal
+                    break
                 children[index], started[index] = start(index), time.monotonic()
             time.sleep(0.2)
     finally:
