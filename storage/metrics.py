@@ -235,7 +235,7 @@ def _median_where(
     where, params = _decided_in(since, until, states)
     if to == "first_draft":
         return f"{where} AND projects.first_draft_at IS NOT NULL", params
-    return f"{where} AND projects.state = :accepted", {**params, "accepted": states.accepted}
+    return f"{where} AND projects.state = :won", {**params, "won": states.accepted}
 
 
 async def median_seconds(
@@ -292,10 +292,10 @@ async def medians(
         reader,
         "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {first_draft_s}) "
         "FILTER (WHERE projects.first_draft_at IS NOT NULL), "
-        "percentile_cont(0.5) WITHIN GROUP (ORDER BY {accept_s}) FILTER (WHERE projects.state = :accepted) "
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY {accept_s}) FILTER (WHERE projects.state = :won) "
         f"FROM projects WHERE {where}",
     )
-    ((first, accept),) = await reader.rows(sql, {**params, "accepted": states.accepted})
+    ((first, accept),) = await reader.rows(sql, {**params, "won": states.accepted})
     return (None if first is None else float(first)), (None if accept is None else float(accept))
 
 
@@ -380,9 +380,9 @@ async def period_figures(
     period = {"since": since, "until": until}
     tallies = (
         f"sum(CASE WHEN (projects.state IN ({marks})) THEN 1 ELSE 0 END), "
-        "sum(CASE WHEN (projects.state = :accepted) THEN 1 ELSE 0 END)"
+        "sum(CASE WHEN (projects.state = :won) THEN 1 ELSE 0 END)"
     )
-    routed = {**period, **states, "accepted": accepted}
+    routed = {**period, **states, "won": accepted}
     sql = (
         "SELECT routes.category, routes.agent, count(*), sum(CASE WHEN (routes.policy = 'explore') THEN 1 ELSE 0 END), "
         f"{tallies} FROM routes JOIN projects ON projects.id = routes.project_id "
