@@ -2,9 +2,12 @@
 
 Hyperfine-style: one warm-up run, then N timed runs of the command as a user types it (the
 `draftloop` script next to this Python, else `python -m bot`), reported as min / median / mean ± sd
-beside `python -c pass` (the interpreter alone). The digest reads a SQLite file holding a year of
-synthetic history (benchmarks/digest_data.py). With `--imports`, the modules each command spends most
-of its import time on (`python -X importtime`, cumulative) are listed too.
+beside `python -c pass` (the interpreter alone) and `python -c "import sqlalchemy"` (SQLAlchemy Core
+alone: what a digest read through the engine could not go below). The digest reads a SQLite file
+holding a year of synthetic history (benchmarks/digest_data.py), text and `-f json`; it reads the file
+through the standard library's sqlite3 (storage/metrics_read.py), and the run says whether SQLAlchemy
+was imported all the same. With `--imports`, the modules each command spends most of its import time
+on (`python -X importtime`, cumulative) are listed too.
 
     .venv/bin/python -m benchmarks.bench_startup            # 15 runs each, 20,000 projects
     .venv/bin/python -m benchmarks.bench_startup --tiny     # a seconds-long smoke run
@@ -76,12 +79,27 @@ def _imports(args: list[str], env: dict[str, str], top: int = 8) -> list[tuple[f
     return sorted(rows, reverse=True)[:top]
 
 
-def _line(label: str, times: list[float], target: float | None) -> str:
+def _heavy_modules(args: list[str], env: dict[str, str]) -> list[str]:
+    """The SQLAlchemy, SQLModel and Alembic modules a command leaves loaded (none for a one-shot digest)."""
+    code = (
+        "import sys\n"
+        "from bot.app.cli import app\n"
+        f"app({args!r}, standalone_mode=False)\n"
+        "print(' '.join(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel', 'alembic')),"
+        " file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return proc.stderr.strip().splitlines()[-1].split() if proc.stderr.strip() else []
+
+
+def _line(label: str, times: list[float], target: float | None, reference: list[float] | None = None) -> str:
     med = statistics.median(times)
     sd = statistics.stdev(times) if len(times) > 1 else 0.0
-    verdict = "" if target is None else f"  target < {target:.1f} s: {'met' if med < target else 'MISSED'}"
+    ratio = f"  {med / statistics.median(reference):.1f}× the interpreter" if reference else ""
+    verdict = "" if target is None else f"  target < {target:.1f} s: {'PASS' if med < target else 'MISS'}"
     return (
-        f"{label:<34}min {min(times):.3f}  median {med:.3f}  mean {statistics.fmean(times):.3f} ± {sd:.3f} s{verdict}"
+        f"{label:<36}min {min(times):.3f}  median {med:.3f}  mean {statistics.fmean(times):.3f} ± {sd:.3f} s"
+        f"{ratio}{verdict}"
     )
 
 
@@ -117,12 +135,21 @@ def main() -> None:
         shown = " ".join([Path(cmd[0]).name, *cmd[1:]])
         print(f"start-up: {shown}, {args.runs} runs each")
         print(f"({args.projects:,} projects in the digest's SQLite file; {os.cpu_count()} cores)")
+        print(f"(load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} before the runs)")
         baseline = _time([sys.executable, "-c", "pass"], env, args.runs)
+        core = _time([sys.executable, "-c", "import sqlalchemy"], env, args.runs)
         helps = _time([*cmd, "--help"], env, args.runs)
         digests = _time([*cmd, "digest", *WEEK], env, args.runs)
+        jsons = _time([*cmd, "digest", *WEEK, "-f", "json"], env, args.runs)
         print(_line("python -c pass (the interpreter)", baseline, None))
-        print(_line("draftloop --help", helps, HELP_TARGET_S))
-        print(_line("draftloop digest (a week)", digests, DIGEST_TARGET_S))
+        print(_line("python -c 'import sqlalchemy'", core, None, baseline))
+        print(_line("draftloop --help", helps, HELP_TARGET_S, baseline))
+        print(_line("draftloop digest (a week)", digests, DIGEST_TARGET_S, baseline))
+        print(_line("draftloop digest -f json (a week)", jsons, DIGEST_TARGET_S, baseline))
+        heavy = _heavy_modules(["digest", *WEEK], env)
+        said = f"yes, {len(heavy)} modules (from {heavy[0]})" if heavy else "no"
+        print(f"draftloop digest imports SQLAlchemy, SQLModel or Alembic: {said}")
+        print(f"(load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} after the runs)")
         if args.imports:
             for label, argv in (("--help", ["draftloop", "--help"]), ("digest", ["draftloop", "digest", *WEEK])):
                 print(f"\nimport time of `draftloop {label}` (cumulative, top-level modules):")
