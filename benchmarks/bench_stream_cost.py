@@ -6,14 +6,16 @@
 The fake OpenAI-compatible server runs in its own thread and event loop, so the CPU measured
 (`time.thread_time` of the main thread) is the client's alone: the openai SDK's request, the
 HTTP stream, and reading each chunk's text, finish reason and usage. "sdk" iterates the SDK's
-stream (a pydantic model per chunk); "draftloop" is OpenAIAgent's path (adapters/agents/sse.py:
-the same stream read as JSON). Both read the same fields; their texts are compared.
+stream (a pydantic model per chunk); "draftloop" is the agents' path (adapters/agents/sse.py:
+the same stream read as JSON), for OpenAI's Chat Completions and Anthropic's Messages.
+Both read the same fields; their texts are compared.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import threading
@@ -21,9 +23,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anthropic
 import openai
 
-from adapters.agents.sse import chat_chunks
+from adapters.agents.sse import chat_chunks, events
 from tests.fakes.llm_server import FakeLLMServer
 
 
@@ -33,6 +36,7 @@ class ServerThread:
     def __init__(self, words: int) -> None:
         self.words = words
         self.url = ""
+        self.anthropic_url = ""
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -47,6 +51,7 @@ class ServerThread:
         self._stop = asyncio.Event()
         async with FakeLLMServer(chunk_words=1, reply=lambda model, prompt: text) as server:
             self.url = server.openai_base_url
+            self.anthropic_url = server.anthropic_base_url
             self._ready.set()
             await self._stop.wait()
 
@@ -96,8 +101,45 @@ async def plain_json(client: openai.AsyncOpenAI) -> str:
     return "".join(parts)
 
 
-async def cpu_per_draft(read: Callable[[openai.AsyncOpenAI], Awaitable[str]], url: str, n: int) -> tuple[float, str]:
-    client = openai.AsyncOpenAI(api_key="bench", base_url=url, max_retries=0)
+_MESSAGE: dict[str, Any] = {
+    "model": "bench-model",
+    "max_tokens": 1024,
+    "messages": [{"role": "user", "content": "write it"}],
+}
+
+
+async def sdk_events(client: anthropic.AsyncAnthropic) -> str:
+    parts: list[str] = []
+    stream = await client.messages.create(**_MESSAGE, stream=True)
+    async with stream:
+        async for event in stream:
+            if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                parts.append(event.delta.text)
+            elif event.type == "message_delta":
+                _ = event.delta.stop_reason, event.usage.output_tokens
+    return "".join(parts)
+
+
+async def plain_events(client: anthropic.AsyncAnthropic) -> str:
+    parts: list[str] = []
+    async with client.messages.with_streaming_response.create(**_MESSAGE, stream=True) as response:
+        async for name, data in events(response.http_response.aiter_lines()):
+            if name == "content_block_delta":
+                delta = json.loads(data)["delta"]
+                if delta.get("type") == "text_delta":
+                    parts.append(delta["text"])
+            elif name == "message_delta":
+                event = json.loads(data)
+                _ = event["delta"].get("stop_reason"), event["usage"].get("output_tokens")
+    return "".join(parts)
+
+
+async def cpu_per_draft(read: Callable[[Any], Awaitable[str]], url: str, n: int) -> tuple[float, str]:
+    client: Any
+    if "/v1" in url:
+        client = openai.AsyncOpenAI(api_key="bench", base_url=url, max_retries=0)
+    else:
+        client = anthropic.AsyncAnthropic(api_key="bench", base_url=url, max_retries=0)
     try:
         text = await read(client)  # warm: connection, lazy imports, pydantic schemas
         samples = []
@@ -116,13 +158,17 @@ async def main(tiny: bool) -> None:
         os.environ.pop(var, None)
     n = 5 if tiny else 60
     print(f"client CPU per streamed draft (median of 3 x {n} drafts)")
-    print(f"  {'chunks':>6} {'sdk (ms)':>9} {'draftloop (ms)':>15} {'ratio':>6}")
+    print(f"  {'api':<10} {'chunks':>6} {'sdk (ms)':>9} {'draftloop (ms)':>15} {'ratio':>6}")
     for words in (30, 300):
         with ServerThread(words) as server:
-            sdk, text_a = await cpu_per_draft(sdk_models, server.url, n)
-            ours, text_b = await cpu_per_draft(plain_json, server.url, n)
-        assert text_a == text_b, "the two paths read different texts"
-        print(f"  {words:>6} {1000 * sdk:9.2f} {1000 * ours:15.2f} {ours / sdk:6.2f}")
+            for api, sdk_read, our_read, url in (
+                ("openai", sdk_models, plain_json, server.url),
+                ("anthropic", sdk_events, plain_events, server.anthropic_url),
+            ):
+                sdk, text_a = await cpu_per_draft(sdk_read, url, n)
+                ours, text_b = await cpu_per_draft(our_read, url, n)
+                assert text_a == text_b, "the two paths read different texts"
+                print(f"  {api:<10} {words:>6} {1000 * sdk:9.2f} {1000 * ours:15.2f} {ours / sdk:6.2f}")
 
 
 def cli() -> None:

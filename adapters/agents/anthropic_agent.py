@@ -8,6 +8,7 @@ says what an SDK exception was; the ladder in adapters/agents/base.py turns it i
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import httpx2
 
 from adapters.agents._common import split_cache_prefix
 from adapters.agents.base import Failure, ProviderBackend
+from adapters.agents.sse import events
 from bot.errors import AgentRejected, AgentUnavailable
 from bot.ports import DraftRequest, DraftResult
 
@@ -87,27 +89,33 @@ class AnthropicAgent(ProviderBackend):
     async def _stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
         params = self.build_params(request, max_tokens=min(request.max_output_tokens, self.spec.max_tokens))
         params["model"] = self.model
-        stream = await self._client.messages.create(**params, stream=True)
         parts: list[str] = []
         stop_reason: str | None = None
         input_tokens = cache_read = cache_write = output_tokens = 0
         ended = False
-        async with stream:
-            async for event in stream:
-                if event.type == "message_start":
-                    usage = event.message.usage
-                    input_tokens = usage.input_tokens or 0
-                    cache_read = usage.cache_read_input_tokens or 0
-                    cache_write = usage.cache_creation_input_tokens or 0
-                    output_tokens = usage.output_tokens or 0
-                elif event.type == "content_block_delta":
-                    if event.delta.type == "text_delta" and event.delta.text:
-                        parts.append(event.delta.text)
-                        yield event.delta.text
-                elif event.type == "message_delta":
-                    stop_reason = event.delta.stop_reason or stop_reason
-                    output_tokens = event.usage.output_tokens or output_tokens
-                elif event.type == "message_stop":
+        # The events are read as plain JSON (sse.py): the SDK would build a pydantic model of each.
+        async with self._client.messages.with_streaming_response.create(**params, stream=True) as response:
+            async for name, data in events(response.http_response.aiter_lines()):
+                if name == "error":
+                    raise _in_band_error(data, response.http_response)
+                if name not in _READ or not data:
+                    continue  # ping, content_block_start/stop, events added later
+                event = json.loads(data)
+                if name == "message_start":
+                    usage = (event.get("message") or {}).get("usage") or {}
+                    input_tokens = usage.get("input_tokens") or 0
+                    cache_read = usage.get("cache_read_input_tokens") or 0
+                    cache_write = usage.get("cache_creation_input_tokens") or 0
+                    output_tokens = usage.get("output_tokens") or 0
+                elif name == "content_block_delta":
+                    delta = event.get("delta") or {}
+                    if delta.get("type") == "text_delta" and delta.get("text"):
+                        parts.append(delta["text"])
+                        yield delta["text"]
+                elif name == "message_delta":
+                    stop_reason = (event.get("delta") or {}).get("stop_reason") or stop_reason
+                    output_tokens = (event.get("usage") or {}).get("output_tokens") or output_tokens
+                elif name == "message_stop":
                     ended = True
         text = "".join(parts)
         if stop_reason == "refusal":
@@ -128,6 +136,21 @@ class AnthropicAgent(ProviderBackend):
             finish_reason="length" if stop_reason == "max_tokens" else "stop",
             extra={"api": "messages", "stop_reason": stop_reason or "", "cache_write_tokens": str(cache_write)},
         )
+
+
+_READ = frozenset({"message_start", "content_block_delta", "message_delta", "message_stop"})
+
+
+def _in_band_error(data: str, response: httpx2.Response) -> anthropic.APIStatusError:
+    """An `event: error` inside a 200 stream, as the SDK itself raises it (a status error whose
+    body names the kind: overloaded_error, api_error, ...)."""
+    body: object = data
+    try:
+        body = json.loads(data)
+        message = f"{body}"
+    except ValueError:
+        message = data or f"Error code: {response.status_code}"
+    return anthropic.APIStatusError(message, response=response, body=body)
 
 
 def _error_parts(exc: anthropic.APIError) -> tuple[str, str]:

@@ -1,6 +1,7 @@
-"""Server-sent events of an OpenAI-compatible Chat Completions stream, read as plain JSON.
+"""Server-sent events of a model's stream, read as plain JSON (OpenAI Chat Completions here, the
+Anthropic Messages events in anthropic_agent.py).
 
-The SDK turns every chunk into a pydantic model; draftloop reads four fields of each. Doing it
+The SDKs turn every chunk into a pydantic model; draftloop reads four fields of each. Doing it
 on the dicts costs a fraction of the CPU (`python -m benchmarks.bench_stream_cost`), and
 a draft is hundreds of chunks. What the SDK does besides is kept: `[DONE]` ends the stream, and
 an in-band error frame raises the SDK's own `openai.APIError`, so the error ladder is unchanged.
