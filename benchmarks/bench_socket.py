@@ -176,6 +176,7 @@ class Timeline:
     window: float = 0.0  # seconds from the first event sent to the last answered
     busy: float = 0.0  # the app's CPU seconds per second of that window: 1.0 is a whole core
     load: float = 0.0  # the machine's 1-minute load average at the end (2 cores here)
+    reconnects: int = 0  # sockets the app opened again during the run (a missed ping closes one)
 
 
 def mention(fake: FakeSlackAPI, channel: str, n: int) -> tuple[str, dict[str, Any]]:
@@ -248,6 +249,7 @@ async def scenario(
         sampler = asyncio.create_task(sample(app))
         profiler = Profiler(app.proc.pid, profile) if profile is not None else None
         cpu0 = app.cpu()
+        opened = fake.counts()["apps.connections.open"]
         tasks = []
         t0 = time.monotonic()
         for i in range(count):
@@ -262,6 +264,7 @@ async def scenario(
         timeline.window = time.monotonic() - t0
         timeline.busy = (app.cpu() - cpu0) / timeline.window
         timeline.load = os.getloadavg()[0]
+        timeline.reconnects = fake.counts()["apps.connections.open"] - opened
         await asyncio.sleep(0.2 if count <= 50 else 0.5)  # late duplicates
         res.cpu_s = app.cpu() - cpu0
         if profiler is not None:
@@ -312,6 +315,7 @@ def run_line(res: Result, t: Timeline) -> str:
         f"p99 {ms(t.acked, 99):6.1f} | ack→1st post p50 {ms(to_first, 50):6.1f} p99 {ms(to_first, 99):7.1f} | "
         f"1st post→draft p50 {ms(to_done, 50):5.1f} | done {res.completed}/{res.sent} | "
         f"CPU {per:4.1f} ms/reply, {t.busy:4.2f} core busy | load {t.load:4.1f}"
+        + (f" | {t.reconnects} reconnects" if t.reconnects else "")
     )
 
 
@@ -413,6 +417,17 @@ async def main(args: argparse.Namespace) -> int:
             print(
                 f"  spread {kind:<10} e2e p50 {spread(p50s)}, p99 {spread(p99s)} over {len(p50s)} runs; "
                 f"CPU busy {min(busy):.2f}–{max(busy):.2f} of a core"
+            )
+        # Why a run's figures move: an event loop serves one event at a time, so the app needs
+        # (CPU per reply x rate) of one core. It gets what the machine leaves it. While it gets less,
+        # the queue grows for the rest of the run. Near 1, a short stall (a gen2 collection, another
+        # process) takes long to drain.
+        for kind in ("draftloop", "reference"):
+            needs = [r["CPU (s)"] / r["completed"] * rate for r in steady[kind] if r["completed"]]
+            got = [t.busy for t in timelines[kind]]
+            print(
+                f"  {kind:<10} needs {min(needs):.2f}–{max(needs):.2f} of a core at {rate:g}/s "
+                f"(CPU per reply x rate), got {min(got):.2f}–{max(got):.2f}"
             )
         worst_p99 = max(r["e2e p99 (s)"] for r in steady["draftloop"])
         checks += [
