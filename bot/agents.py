@@ -256,6 +256,17 @@ class AgentPool:
             roles.setdefault(name, [])
         return {name: tuple(r) for name, r in roles.items()}
 
+    def prepare(self) -> None:
+        """Build the backend of every agent the configuration reaches (no call leaves the process).
+        A long-running process does this at start, so its first draft does not also pay for
+        importing an SDK and building its client; an agent that cannot be built says why when it
+        is used, as before."""
+        for name in self.routes():
+            try:
+                self.backend(self.spec(name))
+            except Exception as exc:  # noqa: BLE001 - reported where it matters: at use
+                _log.debug("agent %s not prepared: %s", name, exc)
+
     async def check(self, *, probe: bool = True) -> list[AgentCheck]:
         """What each backend says of itself and, with `probe`, key presence and reachability (its optional
         `check()`), every agent concurrently. Without `probe` no call leaves the process."""

@@ -212,3 +212,16 @@ async def test_complete_is_one_bounded_call(pool_env: tuple[AgentPool, Recording
     with pytest.raises(AgentUnavailable, match="no answer within 0.2s"):
         await pool.complete("primary", request(), timeout=0.2)
     assert len(llm.requests(model="gpt-primary")) == 2 and sleep.calls == []
+
+
+async def test_prepare_builds_every_reachable_backend_without_calling_any(tmp_path: Path, llm: FakeLLMServer) -> None:
+    pool = AgentPool(make_settings(tmp_path, llm))
+    try:
+        pool.prepare()
+        assert set(pool._backends) == set(pool.routes()) >= {"primary", "backup", "slow", "wide"}
+        built = dict(pool._backends)
+        pool.prepare()  # the same backends, not new ones
+        assert all(pool.backend(pool.spec(name)) is backend for name, backend in built.items())
+        assert llm.log == []
+    finally:
+        await pool.aclose()
