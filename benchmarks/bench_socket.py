@@ -176,6 +176,8 @@ class Timeline:
     window: float = 0.0  # seconds from the first event sent to the last answered
     busy: float = 0.0  # the app's CPU seconds per second of that window: 1.0 is a whole core
     load: float = 0.0  # the machine's 1-minute load average at the end (2 cores here)
+    loop_ran: float = 0.0  # the event loop's thread: seconds on a CPU per second of the window
+    loop_waited: float = 0.0  # seconds it was ready to run but waited for a CPU (other processes had them)
     reconnects: int = 0  # sockets the app opened again during the run (a missed ping closes one)
 
 
@@ -249,6 +251,7 @@ async def scenario(
         sampler = asyncio.create_task(sample(app))
         profiler = Profiler(app.proc.pid, profile) if profile is not None else None
         cpu0 = app.cpu()
+        run0, wait0 = schedstat(app.proc.pid)
         opened = fake.counts()["apps.connections.open"]
         tasks = []
         t0 = time.monotonic()
@@ -263,6 +266,9 @@ async def scenario(
             await asyncio.sleep(0.02)
         timeline.window = time.monotonic() - t0
         timeline.busy = (app.cpu() - cpu0) / timeline.window
+        run1, wait1 = schedstat(app.proc.pid)
+        timeline.loop_ran = (run1 - run0) / timeline.window
+        timeline.loop_waited = (wait1 - wait0) / timeline.window
         timeline.load = os.getloadavg()[0]
         timeline.reconnects = fake.counts()["apps.connections.open"] - opened
         await asyncio.sleep(0.2 if count <= 50 else 0.5)  # late duplicates
@@ -296,6 +302,15 @@ async def scenario(
 # --------------------------------------------------------------------------- report
 
 
+def schedstat(pid: int) -> tuple[float, float]:
+    """The main thread's (an event loop's) time on a CPU and time waiting for one, in seconds (Linux)."""
+    try:
+        ran, waited, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(ran) / 1e9, int(waited) / 1e9
+
+
 def per_reply(f: dict[str, float]) -> float:
     return f["CPU (s)"] / f["completed"] if f["completed"] else float("nan")
 
@@ -314,7 +329,8 @@ def run_line(res: Result, t: Timeline) -> str:
         f"e2e p50 {ms(t.done, 50):6.1f} p99 {ms(t.done, 99):7.1f} ms | ack p50 {ms(t.acked, 50):5.1f} "
         f"p99 {ms(t.acked, 99):6.1f} | ack→1st post p50 {ms(to_first, 50):6.1f} p99 {ms(to_first, 99):7.1f} | "
         f"1st post→draft p50 {ms(to_done, 50):5.1f} | done {res.completed}/{res.sent} | "
-        f"CPU {per:4.1f} ms/reply, {t.busy:4.2f} core busy | load {t.load:4.1f}"
+        f"CPU {per:4.1f} ms/reply, {t.busy:4.2f} core busy; loop ran {t.loop_ran:4.2f}, "
+        f"waited for a CPU {t.loop_waited:4.2f} | load {t.load:4.1f}"
         + (f" | {t.reconnects} reconnects" if t.reconnects else "")
     )
 

@@ -467,6 +467,8 @@ class FakeSlackAPI(LoopbackServer):
 
     async def _socket_send_http(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if not self.sockets:
+            return web.json_response({"ok": False, "error": "no app is connected", "connected": 0}, status=409)
         envelope_id = await self.socket_send(body["type"], body["payload"])
         return web.json_response({"ok": True, "envelope_id": envelope_id, "connected": len(self.sockets)})
 
