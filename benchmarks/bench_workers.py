@@ -1,7 +1,7 @@
 """Two processes against one: `draftloop serve --workers 2` and `--workers 1` on one PostgreSQL database.
 
     .venv/bin/python -m benchmarks.bench_workers            # 300 mentions, 3 runs, medians (a few minutes)
-    .venv/bin/python -m benchmarks.bench_workers --tiny     # ~20 mentions, seconds-long smoke run
+    .venv/bin/python -m benchmarks.bench_workers --tiny     # 20 mentions, instant model only: a smoke run
 
 In this process: the fake Slack Web API, the fake model server and the load generator (bench_slack's,
 imported). Each run gets a private PostgreSQL database and a fresh `draftloop serve --workers N`; a
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -106,6 +107,7 @@ class Usage:
     app_cpu: dict[int, float] = field(default_factory=dict)
     pg_cpu: dict[int, float] = field(default_factory=dict)
     db_conns_peak: int = 0
+    db_busy_peak: int = 0  # connections in a statement or a transaction (not idle in the pool)
     conns_peak: dict[int, int] = field(default_factory=dict)  # per draftloop process, by pid
 
 
@@ -128,8 +130,9 @@ def read_app(app: App, usage: Usage) -> None:
 
 
 async def read_pg(admin: asyncpg.Connection, dbname: str, usage: Usage) -> None:
-    rows = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", dbname)
+    rows = await admin.fetch("SELECT pid, state FROM pg_stat_activity WHERE datname = $1", dbname)
     usage.db_conns_peak = max(usage.db_conns_peak, len(rows))
+    usage.db_busy_peak = max(usage.db_busy_peak, sum(1 for row in rows if row["state"] != "idle"))
     for row in rows:
         try:  # /proc/<pid>/stat is world-readable, so the server's backends can be read as any user
             usage.pg_cpu[row["pid"]] = _cpu(psutil.Process(row["pid"]))
@@ -164,6 +167,7 @@ class Run:
     fakes_cpu_s: float = 0.0
     pg_cpu_s: float = 0.0
     db_conns_peak: int = 0
+    db_busy_peak: int = 0
     conns_per_process: list[int] = field(default_factory=list)
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
@@ -263,11 +267,12 @@ async def run_once(
                 run.wall_s = (max(done) - t0) if done else 0.0
                 run.e2e = [watcher.done[ts] - t for ts, t in starts.items() if ts in watcher.done]
                 run.fakes_cpu_s = time.process_time() - cpu0
+                sampler.cancel()  # it shares the admin connection, which runs one query at a time
+                await asyncio.gather(sampler, return_exceptions=True)
                 read_app(app, usage)
                 await read_pg(admin, dbname, usage)
                 run.load = os.getloadavg()
                 await asyncio.sleep(1.0)  # a late duplicate post or model call would show now
-                sampler.cancel()
                 run.model_calls = len(llm.requests(model=MODEL)) - calls0
                 run.sent, run.redelivered, run.completed = res.sent, res.redelivered, len(done)
                 run.dup_posts = sum(max(0, watcher.posts[ts] - 2) + max(0, watcher.finals[ts] - 1) for ts in starts)
@@ -289,6 +294,7 @@ async def run_once(
     run.child_cpu_s = [usage.app_cpu[p] - baseline.app_cpu.get(p, 0.0) for p in (children or [root])]
     run.pg_cpu_s = sum(usage.pg_cpu[p] - baseline.pg_cpu.get(p, 0.0) for p in usage.pg_cpu)
     run.db_conns_peak = usage.db_conns_peak
+    run.db_busy_peak = usage.db_busy_peak
     run.conns_per_process = [usage.conns_peak.get(p, 0) for p in (children or [root])]
     return run
 
@@ -319,6 +325,7 @@ def figures(run: Run) -> dict[str, float]:
         "cores busy: fakes+loadgen": run.fakes_cpu_s / wall,
         "cores busy: PostgreSQL": run.pg_cpu_s / wall,
         "PG connections (db peak)": run.db_conns_peak,
+        "  of them busy (peak)": run.db_busy_peak,
         "PG connections/process": max(run.conns_per_process),
         "load average (1 min)": run.load[0],
     }
@@ -342,7 +349,8 @@ async def main(args: argparse.Namespace) -> int:
     tiny = args.tiny
     count = 20 if tiny else args.burst
     runs = 1 if tiny else args.runs
-    latencies = [0.5 if tiny else args.model_latency, 0.0]
+    # --tiny runs the instant model alone: each cell starts a serve, which takes seconds on a busy machine
+    latencies = [0.0] if tiny else [args.model_latency, 0.0]
     cores = os.cpu_count() or 1
     print(f"cores {cores}, load average at start {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     collected: dict[tuple[float, int], list[Run]] = {}
@@ -397,13 +405,25 @@ async def main(args: argparse.Namespace) -> int:
     return 0
 
 
+async def stoppable(args: argparse.Namespace) -> int:
+    """`main`, cancelled by SIGTERM: each `finally` then stops its serve and drops its database."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await main(args)
+    except asyncio.CancelledError:
+        print("stopped by SIGTERM", flush=True)
+        return 143
+
+
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tiny", action="store_true", help="~20 mentions, one run: a seconds-long smoke run")
+    parser.add_argument("--tiny", action="store_true", help="~20 mentions, instant model, one run: a smoke run")
     parser.add_argument("--runs", type=int, default=3, help="runs per cell (1 and 2 processes alternate first)")
     parser.add_argument("--burst", type=int, default=300, help="mentions in the burst")
     parser.add_argument("--model-latency", type=float, default=2.0, help="the slow model's latency, seconds")
-    sys.exit(asyncio.run(main(parser.parse_args())))
+    sys.exit(asyncio.run(stoppable(parser.parse_args())))
 
 
 if __name__ == "__main__":
