@@ -17,6 +17,13 @@ model, run several times over, each run a fresh process of each app, to show the
 end-to-end p50 and p99 between identical runs and not only their median. Figures: ack (envelope sent
 → ack back on the socket) and end-to-end (sent → the answer, or draftloop's draft, posted) percentiles,
 completed, duplicates, peak RSS, CPU seconds per reply, each with its ratio to the reference.
+
+Each steady run also says why its figures are what they are: where the time went (ack; ack → first
+post, which is the queue; first post → draft), the CPU the app needed (CPU per reply x rate, of one
+core: an event loop uses one) and what it got, and how long its event loop waited for a CPU that
+other processes held (/proc/PID/schedstat). A run whose loop needs most of a core turns any stall
+(a full garbage collection, a neighbour's burst of CPU) into a queue that drains slowly. That is the
+run-to-run spread.
 """
 
 from __future__ import annotations

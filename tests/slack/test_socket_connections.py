@@ -197,3 +197,31 @@ def test_connections_out_of_range_stop_the_worker_with_one_line(
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and said in result.stderr
     assert not (tmp_path / "never.db").exists()  # refused before anything connects
+
+
+async def test_a_close_slack_does_not_answer_does_not_hold_the_stop(
+    fake_slack: FakeSlackAPI, slack_settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """slack_sdk's close waits up to 10 s for Slack's answer when its own reader has left the socket
+    (seen under load: the stop then ran out of its grace). The stop drops a connection whose close
+    takes longer than SOCKET_CLOSE_SECONDS: its client's tasks cancelled, its HTTP session closed."""
+    settings = slack_settings(
+        fake_slack, slack_app_token="xapp-1-test", slack_signing_secret=None, draftloop_slack_connections=2
+    )
+    runtime, service = await _worker(settings)
+    try:
+        await fake_slack.wait_socket(count=2)
+        handlers = list(service._sockets)
+        sessions = [handler.client.aiohttp_client_session for handler in handlers]
+        monitors = [handler.client.current_session_monitor for handler in handlers]
+        for handler in handlers:
+            handler.close_async = asyncio.Event().wait  # an answer that never comes
+        with caplog.at_level("INFO", logger=slack_service.log.name):
+            await asyncio.wait_for(service.stop(), timeout=8)  # a hang guard, below slack_sdk's 10 s
+        assert caplog.text.count("did not close within 1 s; dropped") == 2
+        assert all(session.closed for session in sessions)
+        assert all(monitor.cancelled() for monitor in monitors)
+        await fake_slack.wait_until(lambda: not fake_slack.sockets, timeout=5)  # the sockets went with them
+    finally:
+        await service.stop()
+        await runtime.close()

@@ -57,6 +57,8 @@ NOT_TAKEN_IN = (
     "I could not take this in: our database did not answer, and Slack has stopped resending it. Please send it again."
 )
 EDGE = web.AppKey("slack_edge", SlackEdge)
+# How long a stop waits for Slack to answer the close of a Socket Mode connection before dropping it.
+SOCKET_CLOSE_SECONDS = 1.0
 
 
 def _secret(value: Any) -> str | None:
@@ -271,10 +273,27 @@ class SlackService:
 
 
 async def _close_socket(handler: Any) -> None:
+    """Close one Socket Mode connection, waiting at most SOCKET_CLOSE_SECONDS for the server's answer.
+
+    slack_sdk waits up to 10 s for the server to answer its close frame. A server that is slow to
+    answer, or a loop busy with a backlog, would otherwise spend the stop's grace on that wait instead
+    of draining work (and the stop would be logged as unclean). Past the bound the connection is
+    dropped: its client's tasks are cancelled and its HTTP session closed, which is what slack_sdk's
+    own close does after the handshake."""
+    client = handler.client
     try:
-        await handler.close_async()
+        await asyncio.wait_for(handler.close_async(), SOCKET_CLOSE_SECONDS)
+        return
+    except TimeoutError:
+        log.info("slack: a Socket Mode connection did not close within %.0f s; dropped", SOCKET_CLOSE_SECONDS)
     except Exception as exc:  # noqa: BLE001 - closing a dead socket must not block shutdown
         log.warning("slack: socket close failed: %s", type(exc).__name__)
+    for task in (client.message_processor, client.current_session_monitor, client.message_receiver):
+        if task is not None:
+            task.cancel()
+    session = client.aiohttp_client_session
+    if session is not None and not session.closed:
+        await session.close()
 
 
 def create(runtime: Runtime, role: str) -> SlackService | None:
