@@ -73,7 +73,13 @@ async def latest_version(*, session: AsyncSession, project_id: int) -> Version |
 # bind parameters: the core names them (storage/state_sets.py).
 _finish_version = select(Project).from_statement(
     update(_projects)
-    .where(_projects.c.id == bindparam("project_id"), _projects.c.state.in_(bindparam("working", expanding=True)))
+    .where(
+        _projects.c.id == bindparam("project_id"),
+        _projects.c.state.in_(bindparam("working", expanding=True)),
+        # Fenced: a writer whose lease was taken over (its process stalled past the lease, and
+        # another resumed the project) stores nothing, so only one of them shows a version.
+        _projects.c.lease_owner == bindparam("lease"),
+    )
     .values(
         current_version=bindparam("number"),
         state=case(
@@ -92,13 +98,22 @@ _finish_version = select(Project).from_statement(
 
 
 async def finish_version(
-    *, session: AsyncSession, project_id: int, number: int, model: str, working: Sequence[str], now: datetime
+    *,
+    session: AsyncSession,
+    project_id: int,
+    number: int,
+    model: str,
+    working: Sequence[str],
+    lease: str,
+    now: datetime,
 ) -> Project | None:
     """Make `number` the current version and put the project in review, or back into revision when
-    feedback is still pending; one conditional UPDATE. None when the project left `working`."""
+    feedback is still pending; one conditional UPDATE. None when the project left `working` or
+    `lease` no longer holds it."""
     states = states_of(session)
     params = {
         "project_id": project_id,
+        "lease": lease,
         "working": list(working),
         "number": number,
         "model": model,

@@ -204,7 +204,7 @@ class External:
             )
             await callers.link_caller(session=session, caller=caller.agent, project_id=number)
             await _store_version(session, number, 1, draft, caller.agent, now)
-            landed = await transitions.land(session, number, number=1, model=caller.agent, now=now)
+            landed = await transitions.land(session, number, number=1, model=caller.agent, lease=token, now=now)
             assert landed is not None, "a project created in this transaction is drafting"
             return landed
 
@@ -338,7 +338,9 @@ class External:
                         is_aside=True,
                         created_at=now,
                     )
-                landed = await transitions.land(session, number, number=version, model=caller.agent, now=now)
+                landed = await transitions.land(
+                    session, number, number=version, model=caller.agent, lease=token, now=now
+                )
                 if landed is None:
                     raise InvalidTransition(f"#{number} was decided while v{version} was sent; nothing was stored.")
                 return landed, len(pending)

@@ -90,11 +90,14 @@ async def fail(session: Session, project_id: int, *, reason: str, now: datetime)
     return await move_any(session, project_id, WORKING, State.FAILED, last_error=reason, updated_at=now, decided_at=now)
 
 
-async def land(session: Session, project_id: int, *, number: int, model: str, now: datetime) -> Project | None:
+async def land(
+    session: Session, project_id: int, *, number: int, model: str, lease: str, now: datetime
+) -> Project | None:
     """Make version `number` current and put the project in review (or back into revision when
-    feedback is waiting); the project as it is now, or None when it was decided meanwhile."""
+    feedback is waiting); the project as it is now, or None when it was decided meanwhile or
+    `lease` lost it to another process."""
     return await store.finish_version(
-        session=session, project_id=project_id, number=number, model=model, working=_LANDS_FROM, now=now
+        session=session, project_id=project_id, number=number, model=model, working=_LANDS_FROM, lease=lease, now=now
     )
 
 

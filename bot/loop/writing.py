@@ -118,7 +118,7 @@ class Writer:
         progress_id = _shown_id(editor)
         latency = int((time.perf_counter() - started) * 1000)
         async with self.turns.turn(run.ticket):
-            saved = await self._save(project, number, result, used, upto, latency, run.writes, checked)
+            saved = await self._save(project, number, result, used, upto, latency, run, checked)
             if saved is None:
                 return None
             try:
@@ -220,11 +220,12 @@ class Writer:
         spec: AgentSpec,
         upto: int,
         latency: int,
-        writes: Writes,
+        run: Run,
         checked: Checked | None = None,
     ) -> Project | None:
         """Store the version, take up its feedback and move the state, atomically; None (and
-        nothing stored) when the project was decided while the version was being written."""
+        nothing stored) when the project was decided while the version was being written, or
+        another process took the lease over (this one stalled past it)."""
         now = self.clock.now()
         model = result.model or spec.model
 
@@ -233,7 +234,9 @@ class Writer:
                 await store.consume_feedback(
                     session=session, project_id=number_of(project), upto_id=upto, version=number
                 )
-            fresh = await transitions.land(session, number_of(project), number=number, model=model, now=now)
+            fresh = await transitions.land(
+                session, number_of(project), number=number, model=model, lease=run.token, now=now
+            )
             if fresh is None:
                 raise _Dropped
             await store.add_version(
@@ -257,9 +260,9 @@ class Writer:
             return fresh
 
         try:
-            return await writes.run(self.db, save)
+            return await run.writes.run(self.db, save)
         except _Dropped:
-            _log.info("project %s was decided while v%d was written; version dropped", project.id, number)
+            _log.info("project %s was decided or taken over while v%d was written; version dropped", project.id, number)
             return None  # the waiting writes were rolled back with it: the release makes them
 
 

@@ -73,18 +73,32 @@ async def test_work_to_resume_and_open_projects_follow_the_given_names(other_db:
 
 async def test_a_finished_version_goes_to_the_given_review_or_revising_state(other_db: Database, clock: Any) -> None:
     now = clock.now()
-    quiet = await _project(other_db, now, state="new")
-    busy = await _project(other_db, now, state="fixing", current_version=1)
+    quiet = await _project(other_db, now, state="new", lease_owner="mine")
+    busy = await _project(other_db, now, state="fixing", current_version=1, lease_owner="mine")
     await _feedback(other_db, busy, now)
     async with other_db.session() as session:
         done = await store.finish_version(
-            session=session, project_id=quiet, number=1, model="m", working=["new", "fixing"], now=now
+            session=session, project_id=quiet, number=1, model="m", working=["new", "fixing"], lease="mine", now=now
         )
         again = await store.finish_version(
-            session=session, project_id=busy, number=2, model="m", working=["new", "fixing"], now=now
+            session=session, project_id=busy, number=2, model="m", working=["new", "fixing"], lease="mine", now=now
         )
     assert done is not None and (done.state, done.current_version) == ("waiting", 1)
     assert again is not None and again.state == "fixing"  # feedback still pending
+
+
+async def test_a_writer_whose_lease_was_taken_over_stores_no_version(other_db: Database, clock: Any) -> None:
+    now = clock.now()
+    taken = await _project(other_db, now, state="new", lease_owner="the other process")
+    async with other_db.session() as session:
+        lost = await store.finish_version(
+            session=session, project_id=taken, number=1, model="m", working=["new"], lease="stalled", now=now
+        )
+        kept = await store.finish_version(
+            session=session, project_id=taken, number=1, model="m", working=["new"], lease="the other process", now=now
+        )
+    assert lost is None
+    assert kept is not None and (kept.state, kept.current_version) == ("waiting", 1)
 
 
 async def test_a_released_lease_reports_work_by_the_given_names(other_db: Database, clock: Any) -> None:
