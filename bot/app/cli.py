@@ -577,6 +577,7 @@ async def _serve(settings: Settings, role: Role) -> None:
             await runtime.workflow.resume_pending()
         # What start-up built (modules, the app, the clients) lives as long as the process: kept
         # out of the collector's way, a full collection walks only what replies allocate.
+        gc.collect()  # start-up's garbage is not kept for good
         gc.freeze()
         await stop.wait()
         _log.info("stopping: %d tasks in flight", runtime.in_flight)
