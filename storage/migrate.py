@@ -21,14 +21,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
-
+# SQLAlchemy is imported where it is used: head_revision (a one-shot `draftloop digest` checks the
+# SQLite file's schema with it) reads the migration files alone.
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD_NAMES = ("head", "heads")
@@ -100,6 +97,9 @@ def target_revision(revision: str) -> str:
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     """The database's revision; None for a new database. A failure to connect is the caller's."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
     async with engine.connect() as conn:
         try:
             row = (await conn.execute(text("SELECT version_num FROM alembic_version"))).first()
@@ -109,6 +109,8 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 def _sqlite_file(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
@@ -153,6 +155,9 @@ async def upgrade(url: str, revision: str = "head") -> str:
     """Upgrade to `revision` (Alembic runs in a worker thread: env.py has its own event loop there) and
     return the revision the database is at. RevisionError for an unknown revision or one older than
     the database's: draftloop never downgrades."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
     target = target_revision(revision)
     known = revisions()
     async with migration_lock(url):

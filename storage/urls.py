@@ -6,10 +6,12 @@ naming what is wrong and what is accepted. The sentence never repeats the URL: i
 
 from __future__ import annotations
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+import re
 
 # No password in the example: the redaction would mask it, and the hint would read "[redacted]".
+# A plain SQLite file URL, the usual DATABASE_URL, is answered without SQLAlchemy (start-up time:
+# benchmarks/bench_startup.py); anything else goes through make_url.
+_SQLITE_FILE = re.compile(r"^sqlite(?:\+aiosqlite|\+pysqlite)?:///(?P<path>[^?#%]+)$")
 ACCEPTED = "sqlite:///PATH.db, postgresql://USER@HOST:PORT/NAME (a password after USER: as usual) or postgres://…"
 
 
@@ -20,6 +22,12 @@ def database_url_problem(url: str) -> str | None:
     `postgresql://…` and `postgres://…` as hosting platforms hand it out, with or without a driver
     (`+asyncpg`, `+aiosqlite`: the async driver is chosen anyway).
     """
+    plain = _SQLITE_FILE.match(url)
+    if plain is not None and plain.group("path") != ":memory:":
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     try:

@@ -215,11 +215,6 @@ def test_the_kinds_and_verdicts_the_digest_counts_are_the_orchestrators() -> Non
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until storage/__init__.py, storage/urls.py and storage/migrate.py load SQLAlchemy lazily "
-    "(requested of the storage owner; remove this mark with that change)",
-)
 def test_a_one_shot_digest_on_sqlite_imports_no_sqlalchemy(tmp_path: Path) -> None:
     path = tmp_path / "one.db"
 
