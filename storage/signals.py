@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -85,40 +85,6 @@ async def set_decision_reason(
     """Record why a decision was made (a reject's reason, the decider's comment) on its row."""
     params = {"decision": decision_id, "reason": reason, "comment": comment}
     return bool(rowcount(await session.execute(_set_reason, params)))
-
-
-async def signal_counts(*, session: AsyncSession, since: datetime, until: datetime) -> dict[str, int]:
-    """Signals whose latest tap fell in [since, until): `up`, `down`, and the `projects` they were on."""
-    stmt = (
-        select(col(Signal.value), func.count())
-        .where(col(Signal.updated_at) >= since, col(Signal.updated_at) < until)
-        .group_by(col(Signal.value))
-    )
-    out = {"up": 0, "down": 0, "projects": 0}
-    for value, count in (await session.execute(stmt)).all():
-        if str(value) in ("up", "down"):
-            out[str(value)] = int(count)
-    projects = select(func.count(func.distinct(col(Signal.project_id)))).where(
-        col(Signal.updated_at) >= since, col(Signal.updated_at) < until
-    )
-    out["projects"] = int((await session.execute(projects)).scalar_one())
-    return out
-
-
-async def reasons_given(
-    *, session: AsyncSession, since: datetime, until: datetime, outcome: str
-) -> dict[str | None, int]:
-    """Decisions of `outcome` made in [since, until), counted by reason (None: no reason given)."""
-    stmt = (
-        select(col(Decision.reason), func.count())
-        .where(
-            col(Decision.outcome) == outcome,
-            col(Decision.created_at) >= since,
-            col(Decision.created_at) < until,
-        )
-        .group_by(col(Decision.reason))
-    )
-    return {(None if reason is None else str(reason)): int(n) for reason, n in (await session.execute(stmt)).all()}
 
 
 async def waiting_on(
