@@ -46,3 +46,18 @@ _find_by_message = (
 async def find_by_message(*, session: AsyncSession, platform: str, channel: str, message_id: str) -> Project | None:
     params = {"platform": platform, "channel": channel, "message_id": message_id}
     return (await session.execute(_find_by_message, params)).scalar_one_or_none()
+
+
+_project_of_message = select(col(MessageLink.project_id)).where(
+    col(MessageLink.platform) == bindparam("platform"),
+    col(MessageLink.channel) == bindparam("channel"),
+    col(MessageLink.message_id) == bindparam("message_id"),
+)
+
+
+async def project_of_message(*, session: AsyncSession, platform: str, channel: str, message_id: str) -> int | None:
+    """The number of the project a message belongs to, without loading the project (a request's
+    intake asks this of every message it turns into a project)."""
+    params = {"platform": platform, "channel": channel, "message_id": message_id}
+    found = (await session.execute(_project_of_message, params)).scalar_one_or_none()
+    return None if found is None else int(found)

@@ -37,7 +37,7 @@ from storage.feedback import (
     pending_count,
     pending_exists,
 )
-from storage.links import find_by_message, link_message
+from storage.links import find_by_message, link_message, project_of_message
 from storage.models import Feedback, Project
 from storage.people import touch_person
 from storage.statements import insert_row, rowcount, table
@@ -52,6 +52,7 @@ __all__ = [
     "create_project",
     "feedback_points",
     "find_by_message",
+    "project_of_message",
     "find_by_thread",
     "finish_version",
     "get_project",

@@ -200,11 +200,11 @@ class Intake:
         async with receipt.transaction() as session:
             # One message is one project: a mention and then the shortcut on it would otherwise
             # make a second project that the message's thread cannot hold.
-            taken = await store.find_by_message(
+            taken = await store.project_of_message(
                 session=session, platform=platform, channel=origin.channel, message_id=origin.message_id
             )
             if taken is not None:
-                raise InvalidRequest(texts.already_a_project(number_of(taken)))
+                raise InvalidRequest(texts.already_a_project(taken))
             found = routed.found
             project = await store.create_project(
                 session=session,
