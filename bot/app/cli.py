@@ -250,7 +250,7 @@ def _database_url(settings: Settings) -> str:
     return settings.database_url or f"sqlite:///{settings.draftloop_data_dir / 'draftloop.db'}"
 
 
-@app.command()
+@app.command(short_help="Run the loop in this terminal (#N <reply> answers in thread N).")
 def chat() -> None:
     """Run the loop in this terminal: type a request; `#N <reply>` answers in thread N."""
     settings = _settings(quiet=True)
@@ -327,7 +327,7 @@ def _chart_path(chart: Path | None) -> Path | None:
     return path
 
 
-@app.command()
+@app.command(short_help="Completion, feedback cycles, expert minutes and cost for a period.")
 def digest(
     since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (default: 7 days before --until).")] = None,
     until: Annotated[
@@ -425,7 +425,7 @@ async def _report_through_engine(
         await db.dispose()
 
 
-@app.command()
+@app.command(short_help="Which agent the next request in CATEGORY goes to, and why.")
 def route(
     category: Annotated[str, typer.Argument(help="A category: a built-in one or one of the config file's.")],
     format: Annotated[str, typer.Option("--format", "-f", help="text or json (any case).")] = "text",
@@ -501,7 +501,7 @@ async def _post_digest(runtime: Runtime, report: DigestReport, platform: str, ch
     _log.info("digest posted to %s:%s", platform, channel)
 
 
-@app.command()
+@app.command(short_help="List the agents and check each one's key and reachability.")
 def agents(
     check: Annotated[
         bool, typer.Option("--check/--no-check", help="Call each agent's API to test reachability.")
@@ -595,7 +595,7 @@ async def _serve(settings: Settings, role: Role) -> None:
         await runtime.close()
 
 
-@app.command()
+@app.command(short_help="The web process: Slack's HTTP events, /healthz, the JSON API.")
 def serve(
     workers: Annotated[
         int,
@@ -621,7 +621,7 @@ def serve(
     _run(lambda: _serve(settings, "web"), url=_database_url(settings), port=settings.port)
 
 
-@app.command()
+@app.command(short_help="Socket Mode, the Discord gateway and the scheduler, in one loop.")
 def worker() -> None:
     """The worker process: Slack Socket Mode, the Discord gateway and the scheduler, in one loop."""
     settings = _settings()
@@ -660,7 +660,7 @@ def db_upgrade(
 MCP_SERVER = "adapters.mcp.run"  # imported by name when `mcp` runs: bot never imports adapters
 
 
-@app.command()
+@app.command(short_help="An MCP server any agent can ask for expert review.")
 def mcp(
     http: Annotated[
         bool,
