@@ -1,9 +1,12 @@
-"""What the HTTP benchmarks share: waiting for a served process to answer /healthz."""
+"""What the Slack benchmarks share: the environment a draftloop process runs in against the fakes,
+and waiting for a served process to answer /healthz."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
+from pathlib import Path
 
 import aiohttp
 
@@ -21,3 +24,34 @@ async def wait_healthy(port: int, proc: subprocess.Popen[bytes], name: str, sess
             raise RuntimeError(f"{name} exited with {proc.returncode}")
         await asyncio.sleep(0.1)
     raise RuntimeError(f"{name} did not become ready")
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without draftloop's, Slack's or a database's settings, or a proxy
+    (the fakes are on 127.0.0.1)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DRAFTLOOP_", "DATABASE_"))}
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        env.pop(proxy, None)
+    return env
+
+
+def draftloop_env(
+    *, workdir: Path, database_url: str, llm_url: str, slack_token: str, slack_api_url: str
+) -> dict[str, str]:
+    """draftloop with its defaults against the fakes: one openai-compatible agent on the fake model
+    server (no SDK retries: the pool's are the only ones), the fake Slack's token and URL."""
+    config = workdir / "bench.toml"
+    config.write_text(
+        '[agents.bench]\nprovider = "openai-compatible"\nmodel = "bench-model"\n'
+        f'base_url = "{llm_url}"\nkey_env = "OPENAI_API_KEY"\nmax_retries = 0\n'
+    )
+    return clean_env() | {
+        "DATABASE_URL": database_url,
+        "DRAFTLOOP_DATA_DIR": str(workdir),
+        "DRAFTLOOP_CONFIG": str(config),
+        "DRAFTLOOP_AGENT": "bench",
+        "DRAFTLOOP_LOG_LEVEL": "WARNING",
+        "OPENAI_API_KEY": "bench",
+        "SLACK_BOT_TOKEN": slack_token,
+        "SLACK_API_URL": slack_api_url,
+    }

@@ -22,6 +22,8 @@ import re
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,28 +74,36 @@ def _listen_transactions(sync_engine: Any, out: list[list[str]]) -> list[tuple[s
     return hooks
 
 
-async def trace(url: str) -> list[list[str]]:
-    """One mention after a warm-up, its transactions in order, each with its statements."""
-
-    transactions: list[list[str]] = []
+@asynccontextmanager
+async def _warmed(url: str) -> AsyncIterator[tuple[SlackHarness, FakeSlackAPI, Any]]:
+    """The Slack service on `url` with the offline agent, after one mention (auth.test, people,
+    caches: not counted); the harness, the fake Slack and the engine to listen on."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "draftloop.toml"
         config.write_text(CONFIG)
         async with FakeSlackAPI() as fake:
-            settings = _settings(url, Path(tmp), config, fake)
-            harness = await SlackHarness(fake, settings).start()
+            harness = await SlackHarness(fake, _settings(url, Path(tmp), config, fake)).start()
             assert harness.runtime is not None
-            sync_engine = harness.runtime.db.engine.sync_engine
             try:
                 await harness.mention("[writing] warm up")
                 await harness.settle()
-                hooks = _listen_transactions(sync_engine, transactions)
-                await harness.mention("[writing] one note")
-                await harness.settle()
+                yield harness, fake, harness.runtime.db.engine.sync_engine
             finally:
-                for name, fn in hooks:
-                    event.remove(sync_engine, name, fn)
                 await harness.close()
+
+
+async def trace(url: str) -> list[list[str]]:
+    """One mention after a warm-up, its transactions in order, each with its statements."""
+
+    transactions: list[list[str]] = []
+    async with _warmed(url) as (harness, _, sync_engine):
+        hooks = _listen_transactions(sync_engine, transactions)
+        try:
+            await harness.mention("[writing] one note")
+            await harness.settle()
+        finally:
+            for name, fn in hooks:
+                event.remove(sync_engine, name, fn)
     return transactions
 
 
@@ -119,44 +129,32 @@ async def run(url: str, count: int) -> dict[str, Any]:
     statements: Counter[str] = Counter()
     transactions = 0
     calls: Counter[str] = Counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "draftloop.toml"
-        config.write_text(CONFIG)
-        async with FakeSlackAPI() as fake:
-            settings = _settings(url, Path(tmp), config, fake)
-            harness = await SlackHarness(fake, settings).start()
-            assert harness.runtime is not None
-            sync_engine = harness.runtime.db.engine.sync_engine
+    async with _warmed(url) as (harness, fake, sync_engine):
 
-            def on_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-                statements[_kind(statement)] += 1
+        def on_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements[_kind(statement)] += 1
 
-            def on_begin(conn: Any) -> None:
-                nonlocal transactions
-                transactions += 1
+        def on_begin(conn: Any) -> None:
+            nonlocal transactions
+            transactions += 1
 
-            connections = 0
+        def on_call(method: str, params: dict[str, Any], result: dict[str, Any]) -> None:
+            calls[method] += 1
 
-            def on_call(method: str, params: dict[str, Any], result: dict[str, Any]) -> None:
-                calls[method] += 1
-
-            try:
-                await harness.mention("[writing] warm up")  # auth.test, people, caches: not counted
-                await harness.settle()
-                fake.observers.append(on_call)
-                event.listen(sync_engine, "before_cursor_execute", on_statement)
-                event.listen(sync_engine, "begin", on_begin)
-                before = _connections(fake)
-                cpu0, wall0 = time.process_time(), time.perf_counter()
-                await asyncio.gather(*(harness.mention(f"[writing] note number {n}") for n in range(count)))
-                await harness.settle(timeout=120)
-                cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-                connections = _connections(fake) - before
-                drafts = len(harness.drafts())
-            finally:
-                event.remove(sync_engine, "before_cursor_execute", on_statement)
-                event.remove(sync_engine, "begin", on_begin)
-                await harness.close()
+        fake.observers.append(on_call)
+        event.listen(sync_engine, "before_cursor_execute", on_statement)
+        event.listen(sync_engine, "begin", on_begin)
+        try:
+            before = _connections(fake)
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            await asyncio.gather(*(harness.mention(f"[writing] note number {n}") for n in range(count)))
+            await harness.settle(timeout=120)
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            connections = _connections(fake) - before
+            drafts = len(harness.drafts())
+        finally:
+            event.remove(sync_engine, "before_cursor_execute", on_statement)
+            event.remove(sync_engine, "begin", on_begin)
     return {
         "statements": statements,
         "transactions": transactions,

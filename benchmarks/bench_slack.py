@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sqlite3
 import statistics
 import subprocess
@@ -35,7 +34,7 @@ import aiohttp
 import psutil
 
 from benchmarks._profile import Profiler, summary
-from benchmarks._serving import wait_healthy
+from benchmarks._serving import clean_env, draftloop_env, wait_healthy
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.slack_api import FakeSlackAPI, event_envelope, sign
 
@@ -124,29 +123,17 @@ class App:
 
 def start_app(kind: str, fake: FakeSlackAPI, llm: FakeLLMServer, workdir: Path) -> App:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DRAFTLOOP_", "DATABASE_"))}
-    env.pop("HTTP_PROXY", None)
-    env.pop("HTTPS_PROXY", None)
+    env = clean_env()
     if kind == "draftloop":
         db = workdir / f"bench-{port}.db"
-        config = workdir / "bench.toml"
-        config.write_text(
-            '[agents.bench]\nprovider = "openai-compatible"\nmodel = "bench-model"\n'
-            f'base_url = "{llm.openai_base_url}"\nkey_env = "OPENAI_API_KEY"\n'
-            "max_retries = 0\n"
+        env = draftloop_env(
+            workdir=workdir,
+            database_url=f"sqlite:///{db}",
+            llm_url=llm.openai_base_url,
+            slack_token=fake.token,
+            slack_api_url=fake.api_url,
         )
-        env.update(
-            DATABASE_URL=f"sqlite:///{db}",
-            DRAFTLOOP_DATA_DIR=str(workdir),
-            DRAFTLOOP_CONFIG=str(config),
-            DRAFTLOOP_AGENT="bench",
-            DRAFTLOOP_LOG_LEVEL="WARNING",
-            OPENAI_API_KEY="bench",
-            SLACK_BOT_TOKEN=fake.token,
-            SLACK_SIGNING_SECRET=SECRET,
-            SLACK_API_URL=fake.api_url,
-            PORT=str(port),
-        )
+        env.update(SLACK_SIGNING_SECRET=SECRET, PORT=str(port))
         exe = str(Path(sys.executable).parent / "draftloop")
         # As deployed: the Procfile's release step migrates, so the web process never loads Alembic.
         subprocess.run([exe, "db", "upgrade"], env=env, check=True, capture_output=True)

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._profile import Profiler, summary
+from benchmarks._serving import clean_env, draftloop_env
 from benchmarks.bench_slack import (
     ACK_DEADLINE,
     App,
@@ -98,28 +99,17 @@ class Started:
 
 
 def start_app(kind: str, fake: FakeSlackAPI, llm: FakeLLMServer, workdir: Path, connections: int | None) -> Started:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DRAFTLOOP_", "DATABASE_"))}
-    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        env.pop(proxy, None)
+    env = clean_env()
     if kind == "draftloop":
         db = workdir / f"bench-socket-{time.monotonic_ns()}.db"
-        config = workdir / "bench.toml"
-        config.write_text(
-            '[agents.bench]\nprovider = "openai-compatible"\nmodel = "bench-model"\n'
-            f'base_url = "{llm.openai_base_url}"\nkey_env = "OPENAI_API_KEY"\n'
-            "max_retries = 0\n"
+        env = draftloop_env(
+            workdir=workdir,
+            database_url=f"sqlite:///{db}",
+            llm_url=llm.openai_base_url,
+            slack_token=fake.token,
+            slack_api_url=fake.api_url,
         )
-        env.update(
-            DATABASE_URL=f"sqlite:///{db}",
-            DRAFTLOOP_DATA_DIR=str(workdir),
-            DRAFTLOOP_CONFIG=str(config),
-            DRAFTLOOP_AGENT="bench",
-            DRAFTLOOP_LOG_LEVEL="WARNING",
-            OPENAI_API_KEY="bench",
-            SLACK_BOT_TOKEN=fake.token,
-            SLACK_APP_TOKEN=APP_TOKEN,
-            SLACK_API_URL=fake.api_url,
-        )
+        env["SLACK_APP_TOKEN"] = APP_TOKEN
         if connections is not None:
             env["DRAFTLOOP_SLACK_CONNECTIONS"] = str(connections)
         exe = str(Path(sys.executable).parent / "draftloop")

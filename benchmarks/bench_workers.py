@@ -39,6 +39,7 @@ import asyncpg
 import psutil
 
 from benchmarks._db import scratch_database
+from benchmarks._serving import draftloop_env
 from benchmarks.bench_slack import (
     SECRET,
     App,
@@ -53,7 +54,7 @@ from benchmarks.bench_slack import (
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.slack_api import FakeSlackAPI
 
-MODEL = "bench-model"
+MODEL = "bench-model"  # the model draftloop_env configures
 PG_PORT = 5432
 TARGET_RATIO = 1.6
 WARM_CPU_SECONDS = 0.1  # an idle child's sweeper uses far less between two warm-up rounds
@@ -69,26 +70,14 @@ def plain_url(async_url: str) -> str:
 
 def start_serve(workers: int, database_url: str, fake: FakeSlackAPI, llm: FakeLLMServer, workdir: Path) -> App:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DRAFTLOOP_", "DATABASE_"))}
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        env.pop(var, None)
-    config = workdir / "bench.toml"
-    config.write_text(
-        '[agents.bench]\nprovider = "openai-compatible"\n'
-        f'model = "{MODEL}"\nbase_url = "{llm.openai_base_url}"\nkey_env = "OPENAI_API_KEY"\nmax_retries = 0\n'
+    env = draftloop_env(
+        workdir=workdir,
+        database_url=plain_url(database_url),
+        llm_url=llm.openai_base_url,
+        slack_token=fake.token,
+        slack_api_url=fake.api_url,
     )
-    env.update(
-        DATABASE_URL=plain_url(database_url),
-        DRAFTLOOP_DATA_DIR=str(workdir),
-        DRAFTLOOP_CONFIG=str(config),
-        DRAFTLOOP_AGENT="bench",
-        DRAFTLOOP_LOG_LEVEL="WARNING",
-        OPENAI_API_KEY="bench",
-        SLACK_BOT_TOKEN=fake.token,
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL=fake.api_url,
-        PORT=str(port),
-    )
+    env.update(SLACK_SIGNING_SECRET=SECRET, PORT=str(port))
     exe = str(Path(sys.executable).parent / "draftloop")
     proc = subprocess.Popen([exe, "serve", "--workers", str(workers)], env=env, stderr=subprocess.DEVNULL)
     return App(f"serve --workers {workers}", proc, port, None)
