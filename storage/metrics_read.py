@@ -18,13 +18,14 @@ aware datetime.
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import quote
+
+from storage.urls import plain_sqlite_path
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -113,18 +114,14 @@ def reader_of(source: Reader | AsyncSession) -> Reader:
 
 # ------------------------------------------------------------------ a bare SQLite file, for one shot
 
-_SQLITE_URL = re.compile(r"^sqlite(?:\+aiosqlite|\+pysqlite)?:///(?P<path>[^?#%]+)$")
-
 
 def sqlite_file(url: str | None, data_dir: Path) -> Path | None:
     """The SQLite file `url` names (None: the default file in `data_dir`), or None when `url` is not a
     plain SQLite file URL (PostgreSQL, query options, %-escapes): those go through the engine."""
     if not url:
         return (data_dir / "draftloop.db").resolve()
-    found = _SQLITE_URL.match(url.strip())
-    if found is None or found.group("path") == ":memory:":
-        return None
-    return Path(found.group("path")).expanduser()
+    path = plain_sqlite_path(url)
+    return None if path is None else Path(path).expanduser()
 
 
 class SqliteFileReader:

@@ -15,6 +15,14 @@ _SQLITE_FILE = re.compile(r"^sqlite(?:\+aiosqlite|\+pysqlite)?:///(?P<path>[^?#%
 ACCEPTED = "sqlite:///PATH.db, postgresql://USER@HOST:PORT/NAME (a password after USER: as usual) or postgres://…"
 
 
+def plain_sqlite_path(url: str) -> str | None:
+    """The file path of a plain SQLite file URL (no query options, no %-escapes, not :memory:), else None."""
+    found = _SQLITE_FILE.match(url.strip())
+    if found is None or found.group("path") == ":memory:":
+        return None
+    return found.group("path")
+
+
 def database_url_problem(url: str) -> str | None:
     """What is wrong with `url` as DATABASE_URL, in one sentence; None when it is usable.
 
@@ -22,8 +30,7 @@ def database_url_problem(url: str) -> str | None:
     `postgresql://…` and `postgres://…` as hosting platforms hand it out, with or without a driver
     (`+asyncpg`, `+aiosqlite`: the async driver is chosen anyway).
     """
-    plain = _SQLITE_FILE.match(url)
-    if plain is not None and plain.group("path") != ":memory:":
+    if plain_sqlite_path(url) is not None:
         return None
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
