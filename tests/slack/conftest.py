@@ -39,6 +39,29 @@ mention = ["{EXPERT}", "{GROUP}"]
 """
 
 
+def mention_event(
+    fake: FakeSlackAPI,
+    text: str,
+    *,
+    user: str = REQUESTER,
+    channel: str = CHANNEL,
+    files: list[dict[str, Any]] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A human posts `@draftloop text` (stored in the fake): the message and Slack's app_mention event."""
+    msg = fake.add_user_message(channel, f"<@{fake.bot_user_id}> {text}", user=user, files=files)
+    inner: dict[str, Any] = {
+        "type": "app_mention",
+        "user": user,
+        "text": msg["text"],
+        "ts": msg["ts"],
+        "channel": channel,
+        "event_ts": msg["ts"],
+    }
+    if files:
+        inner["files"] = files
+    return msg, inner
+
+
 class SlackHarness:
     def __init__(self, fake: FakeSlackAPI, settings: Settings) -> None:
         self.fake = fake
@@ -120,19 +143,7 @@ class SlackHarness:
         self, text: str, *, user: str = REQUESTER, channel: str = CHANNEL, **extra: Any
     ) -> dict[str, Any]:
         """A human posts `@draftloop text` (stored in the fake) and Slack sends app_mention."""
-        msg = self.fake.add_user_message(
-            channel, f"<@{self.fake.bot_user_id}> {text}", user=user, files=extra.get("files")
-        )
-        inner = {
-            "type": "app_mention",
-            "user": user,
-            "text": msg["text"],
-            "ts": msg["ts"],
-            "channel": channel,
-            "event_ts": msg["ts"],
-        }
-        if extra.get("files"):
-            inner["files"] = extra["files"]
+        msg, inner = mention_event(self.fake, text, user=user, channel=channel, files=extra.get("files"))
         status, _ = await self.event(inner)
         assert status == 200
         return msg

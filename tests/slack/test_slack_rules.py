@@ -20,6 +20,7 @@ from tests.slack.conftest import (
     SlackHarness,
     block_actions,
     button_in,
+    mention_event,
     message_event,
 )
 
@@ -52,15 +53,7 @@ async def test_health_and_url_verification(slack: SlackHarness) -> None:
 
 async def test_same_event_three_times_makes_one_project(slack: SlackHarness) -> None:
     fake = slack.fake
-    msg = fake.add_user_message(CHANNEL, "<@UBOT> [writing] Write a toast for a wedding", user=REQUESTER)
-    inner = {
-        "type": "app_mention",
-        "user": REQUESTER,
-        "text": msg["text"],
-        "ts": msg["ts"],
-        "channel": CHANNEL,
-        "event_ts": msg["ts"],
-    }
+    msg, inner = mention_event(fake, "[writing] Write a toast for a wedding")
     envelope = event_envelope(inner)
     # Slack's timeout retry arrives while the first delivery is still being processed, then later ones.
     results = await asyncio.gather(slack.envelope(envelope), slack.envelope(envelope, retry=1))

@@ -21,19 +21,11 @@ from bot.app.runtime import Runtime
 from bot.settings import Settings
 from storage.engine import Database
 from tests.fakes.slack_api import FakeSlackAPI, event_envelope
-from tests.slack.conftest import CHANNEL, REQUESTER, SlackHarness
+from tests.slack.conftest import CHANNEL, SlackHarness, mention_event
 
 
 def _mention(fake: FakeSlackAPI, n: int) -> dict[str, Any]:
-    msg = fake.add_user_message(CHANNEL, f"<@UBOT> [writing] Write status note {n}", user=REQUESTER)
-    inner = {
-        "type": "app_mention",
-        "user": REQUESTER,
-        "text": msg["text"],
-        "ts": msg["ts"],
-        "channel": CHANNEL,
-        "event_ts": msg["ts"],
-    }
+    _, inner = mention_event(fake, f"[writing] Write status note {n}")
     return event_envelope(inner)
 
 
