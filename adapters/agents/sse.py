@@ -49,8 +49,13 @@ async def events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, s
 
 async def chat_chunks(response: _Response) -> AsyncIterator[dict[str, Any]]:
     """Each chunk of a chat completion stream, as the JSON object the server sent."""
-    async for name, data in events(response.aiter_lines()):
+    stream = events(response.aiter_lines())
+    async for name, data in stream:
         if data.startswith("[DONE]"):
+            # Read to the end of the body, as the SDK does: httpx closes a connection whose
+            # response was left unread, so the next call would open a new one.
+            async for _ in stream:
+                pass
             return
         chunk = json.loads(data)
         if isinstance(chunk, dict) and chunk.get("error"):

@@ -32,6 +32,20 @@ async def test_streamed_draft_text_and_usage(llm: FakeLLMServer, provider: str, 
     assert int(result.extra["latency_ms"]) >= 0
 
 
+@pytest.mark.parametrize(("provider", "extra"), VARIANTS)
+async def test_drafts_in_a_row_share_one_connection(llm: FakeLLMServer, provider: str, extra: dict[str, Any]) -> None:
+    # A stream left unread after its end closes the connection: each draft would open a new one
+    # (a TCP handshake on both sides, per call).
+    backend = backend_for(llm, provider, name="writer", model="model-a", **extra)
+    try:
+        for _ in range(3):
+            await collect(backend, request())
+    finally:
+        await backend.aclose()
+    assert len(llm.log) == 3
+    assert len({logged.peer for logged in llm.log}) == 1, [logged.peer for logged in llm.log]
+
+
 async def test_chat_requests_usage_in_stream_and_sends_system(llm: FakeLLMServer) -> None:
     backend = backend_for(llm, "openai", model="gpt-x")
     await collect(backend, request(max_output_tokens=321))

@@ -110,6 +110,7 @@ class LoggedRequest:
     ended: float = 0.0
     status: int = 0
     fault: str = ""
+    peer: str = ""  # the client's address: one per TCP connection, so a test can see keep-alive at work
 
     @property
     def prompt_text(self) -> str:
@@ -332,6 +333,7 @@ class FakeLLMServer(LoopbackServer):
         model = str(body.get("model", ""))
         stream = bool(body.get("stream", False))
         entry = LoggedRequest(api, model, stream, body, dict(request.headers), time.monotonic())
+        entry.peer = str(request.transport.get_extra_info("peername") if request.transport else "")
         self.log.append(entry)
         delay = self.latency_by_model.get(model, self.latency)
         full = self._over_capacity(api, model, entry.started)
