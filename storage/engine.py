@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -84,6 +85,37 @@ def _lost_connection(context: ExceptionContext) -> None:
         return  # a serialization failure or deadlock leaves the connection fine
     if is_transient(original):
         context.is_disconnect = True
+
+
+# A pooled PostgreSQL connection idle longer than this is pinged before it is lent out (the server,
+# a proxy or a failover may have dropped it meanwhile); one used more recently is not. SQLAlchemy's
+# pool_pre_ping pings at every checkout, which on asyncpg is three round trips (BEGIN, a query,
+# ROLLBACK) before each transaction: a third of a short unit of work's time (bench_core). HikariCP
+# skips validating a connection used in the last 500 ms for the same reason.
+IDLE_PING_S = 1.0
+_LAST_USED = "draftloop.last_used"
+
+
+def _mark_used(_dbapi_conn: Any, record: Any) -> None:
+    record.info[_LAST_USED] = time.monotonic()
+
+
+def _ping_if_idle(engine: AsyncEngine) -> Callable[[Any, Any, Any], None]:
+    dialect = engine.dialect
+
+    def checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get(_LAST_USED)
+        if last is None or time.monotonic() - last < IDLE_PING_S:
+            return  # new, or used moments ago
+        try:
+            dialect.do_ping(dbapi_conn)
+        except Exception as error:
+            # The pool drops this connection and checks out another (or a new one): the
+            # documented way for a checkout listener to refuse a connection.
+            _log.debug("database: an idle pooled connection was dead: %s", _first_line(error))
+            raise exc.DisconnectionError() from error
+
+    return checkout
 
 
 def async_url(url: str | None, *, data_dir: Path) -> str:
@@ -171,8 +203,11 @@ class Database:
 
             kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60, module=sqlite_driver.dbapi())
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(pool_size=10, max_overflow=20)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if not url.startswith("sqlite"):
+            event.listen(self.engine.sync_engine.pool, "checkin", _mark_used)
+            event.listen(self.engine.sync_engine.pool, "checkout", _ping_if_idle(self.engine))
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         hygiene.install(self.engine.sync_engine)

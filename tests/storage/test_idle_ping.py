@@ -1,0 +1,70 @@
+"""PostgreSQL's pooled connections: pinged at checkout only after they sat idle, and a dead idle one
+is replaced without the unit of work seeing an error."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+import storage.engine as engine_module
+from storage.engine import Database
+from tests.faults.pg_faults import dsn
+
+
+@pytest.fixture
+async def pg_db(pg_url: str) -> AsyncIterator[Database]:
+    database = Database(pg_url)
+    yield database
+    await database.dispose()
+
+
+def _count_pings(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    pings: list[int] = []
+    real = db.engine.dialect.do_ping
+
+    def counting(dbapi_conn: Any) -> bool:
+        pings.append(1)
+        return real(dbapi_conn)
+
+    monkeypatch.setattr(db.engine.dialect, "do_ping", counting)
+    return pings
+
+
+async def _backend_pid(db: Database) -> int:
+    async with db.session() as session:
+        return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def test_a_connection_used_moments_ago_is_not_pinged(pg_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    pings = _count_pings(pg_db, monkeypatch)
+    first = await _backend_pid(pg_db)
+    for _ in range(20):
+        assert await _backend_pid(pg_db) == first  # the same pooled connection each time
+    assert pings == []
+
+
+async def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(
+    pg_db: Database, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "IDLE_PING_S", 0.05)
+    pings = _count_pings(pg_db, monkeypatch)
+    first = await _backend_pid(pg_db)
+    await asyncio.sleep(0.1)
+    assert await _backend_pid(pg_db) == first  # alive: pinged, kept
+    assert len(pings) == 1
+
+    # What a server restart, an idle timeout or a proxy does to a connection waiting in the pool.
+    admin = await asyncpg.connect(dsn(pg_url))
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", first)
+    finally:
+        await admin.close()
+    await asyncio.sleep(0.1)
+    replaced = await _backend_pid(pg_db)  # no error reaches the unit of work
+    assert replaced != first
+    assert len(pings) == 2
