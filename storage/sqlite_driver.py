@@ -116,6 +116,23 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor
 
+    # A commit or rollback with no transaction open is a trip that does nothing, and SQLAlchemy
+    # makes one for every unit of work: the pool rolls back each connection it takes back, after
+    # the commit. A transaction that only read leaves none open either (sqlite3 begins one at the
+    # first write). sqlite3 knows whether one is open without a trip: `in_transaction`.
+
+    def _idle(self) -> bool:
+        conn = self._connection._connection
+        return conn is not None and not conn.in_transaction
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
+
+    def rollback(self) -> None:
+        if not self._idle():
+            super().rollback()
+
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """The aiosqlite DBAPI module SQLAlchemy builds, handing out one-trip connections."""

@@ -48,21 +48,46 @@ async def test_errors_are_sqlalchemy_errors_and_roll_back(db: Database) -> None:
 
 
 async def test_one_trip_to_the_thread_per_statement(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    trips = await _counting_trips(db, monkeypatch)
     async with db.engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        aio = raw.driver_connection
-        assert isinstance(raw.dbapi_connection.cursor(), OneTripCursor)
-        queue = aio._tx
-
-        class Counting:
-            trips = 0
-
-            def put_nowait(self, item: Any) -> None:
-                Counting.trips += 1
-                queue.put_nowait(item)
-
-        monkeypatch.setattr(aio, "_tx", Counting())
+        assert isinstance((await conn.get_raw_connection()).dbapi_connection.cursor(), OneTripCursor)
+        trips.clear()
         for n in range(5):
             await conn.execute(text("SELECT :n"), {"n": n})
         # SQLAlchemy's own adapter makes four per SELECT: a cursor, execute, fetchall, close
-        assert Counting.trips == 5
+        assert len(trips) == 5
+
+
+async def test_a_unit_of_work_ends_in_one_trip_or_none(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    trips = await _counting_trips(db, monkeypatch)
+    async with db.sessions() as session, session.begin():
+        await session.execute(text("INSERT INTO t (name) VALUES ('w')"))
+        await session.execute(text("UPDATE t SET name = 'w!'"))
+    assert trips == ["_run_one", "_run_one", "commit"]  # no rollback on the way back to the pool
+    trips.clear()
+    async with db.sessions() as session, session.begin():
+        assert (await session.execute(text("SELECT name FROM t"))).scalar_one() == "w!"
+    assert trips == ["_run_one"]  # it only read: nothing to commit
+    trips.clear()
+    with pytest.raises(IntegrityError):
+        async with db.sessions() as session, session.begin():
+            await session.execute(text("INSERT INTO t (name) VALUES ('v')"))
+            await session.execute(text("INSERT INTO t (name) VALUES ('v')"))
+    assert trips == ["_run_one", "_run_one", "rollback"]
+    async with db.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all() == ["w!"]
+
+
+async def _counting_trips(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of each call the pool's connection sends to its thread, from now on."""
+    async with db.engine.connect() as conn:
+        aio = (await conn.get_raw_connection()).driver_connection
+    trips: list[str] = []
+    real = type(aio)._execute
+
+    async def counting(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(fn, "__name__", "?"))
+        return await real(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aio, "_execute", counting.__get__(aio))
+    return trips
