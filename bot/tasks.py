@@ -32,14 +32,25 @@ async def renewing(every: float, renew: Callable[[], Awaitable[None]], what: str
 
     async def forever() -> None:
         while True:
-            await asyncio.sleep(every)
             try:
                 await renew()
             except Exception as exc:  # noqa: BLE001
                 _log.warning("could not renew %s: %s", what, type(exc).__name__)
+            await asyncio.sleep(every)
 
-    task = asyncio.create_task(forever())
+    # Most blocks end long before the first renewal is due (every event holds its claim this way):
+    # a timer until then costs a fraction of a task made, cancelled and awaited per block.
+    loop = asyncio.get_running_loop()
+    task: asyncio.Task[None] | None = None
+
+    def start() -> None:
+        nonlocal task
+        task = loop.create_task(forever())
+
+    timer = loop.call_later(every, start)
     try:
         yield
     finally:
-        await stop(task)
+        timer.cancel()
+        if task is not None:
+            await stop(task)

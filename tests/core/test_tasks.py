@@ -1,13 +1,16 @@
-"""bot/tasks.py: stopping a helper task swallows the helper's cancellation, never the caller's."""
+"""bot/tasks.py: stopping a helper task swallows the helper's cancellation, never the caller's; renewing
+something while a block runs."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 
 import pytest
 
-from bot.tasks import stop
+from bot.tasks import renewing, stop
 
 
 async def _forever() -> None:
@@ -66,3 +69,51 @@ async def test_suppress_would_have_swallowed_it() -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     assert reached.is_set()
+
+
+async def test_a_block_shorter_than_the_interval_renews_nothing_and_leaves_no_task() -> None:
+    renewals: list[float] = []
+
+    async def renew() -> None:
+        renewals.append(time.monotonic())
+
+    before = len(asyncio.all_tasks())
+    async with renewing(0.05, renew, "a claim"):
+        assert len(asyncio.all_tasks()) == before  # a timer, not a task, until the first renewal
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    assert renewals == []
+
+
+async def test_a_long_block_renews_every_interval_until_it_ends() -> None:
+    renewals: list[float] = []
+
+    async def renew() -> None:
+        renewals.append(time.monotonic())
+
+    start = time.monotonic()
+    async with renewing(0.05, renew, "a lease"):
+        await asyncio.sleep(0.18)
+    ended = len(renewals)
+    await asyncio.sleep(0.1)
+    assert len(renewals) == ended, "no renewal after the block"
+    assert 2 <= ended <= 4
+    assert renewals[0] - start >= 0.045  # the first is due one interval in, not at once
+    gaps = [b - a for a, b in zip(renewals, renewals[1:], strict=False)]
+    assert all(gap >= 0.045 for gap in gaps)
+
+
+async def test_a_failed_renewal_is_logged_and_the_next_tried(caplog: pytest.LogCaptureFixture) -> None:
+    calls = 0
+
+    async def renew() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("database blinked")
+
+    with caplog.at_level(logging.WARNING, logger="bot.tasks"):
+        async with renewing(0.03, renew, "the lease of project 7"):
+            await asyncio.sleep(0.1)
+    assert calls >= 2
+    assert "could not renew the lease of project 7: ConnectionError" in caplog.text
