@@ -15,17 +15,27 @@ insert wins; the other drops it before it calls any model.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.models import InboxEntry
-from storage.statements import rowcount, table, upsert
+from storage.statements import per_dialect, rowcount, table, upsert
 
 PENDING, DONE, DROPPED = "pending", "done", "dropped"
 
 _inbox = table(InboxEntry)
+
+
+@per_dialect
+def _store(dialect: str) -> Any:
+    return (
+        upsert(dialect, _inbox)
+        .on_conflict_do_nothing(index_elements=["source", "key"])
+        .returning(_inbox.c.source, _inbox.c.key)
+    )
 
 
 async def store_many(*, session: AsyncSession, rows: list[dict[str, object]]) -> set[tuple[str, str]]:
@@ -33,13 +43,11 @@ async def store_many(*, session: AsyncSession, rows: list[dict[str, object]]) ->
     the (source, key) pairs that were new."""
     if not rows:
         return set()
-    stmt = (
-        upsert(session.get_bind().dialect.name, _inbox)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["source", "key"])
-        .returning(_inbox.c.source, _inbox.c.key)
-    )
-    return {(str(src), str(key)) for src, key in (await session.execute(stmt)).all()}
+    # One statement, its rows as parameters: SQLAlchemy sends them as one multi-row INSERT
+    # ("insertmanyvalues") and compiles it once. Rows written into the statement (`.values(rows)`)
+    # made a statement of its own each time, compiled afresh for every delivery.
+    result = await session.execute(_store(session), rows)
+    return {(str(src), str(key)) for src, key in result.all()}
 
 
 _finish = (

@@ -55,3 +55,26 @@ async def test_a_store_that_cannot_be_made_is_not_recorded_for_every_waiter(
     with pytest.raises(NotRecorded):
         async with refusing(db, "INSERT", "inbox"):
             await inbox.store("slack", "Ev-9", "{}")
+
+
+async def test_the_store_is_compiled_once_whatever_the_batch(
+    make_runtime: Callable[..., Runtime], settings_factory: Callable[..., Settings], db: Database
+) -> None:
+    # Rows written into the statement made a new statement per delivery: SQLAlchemy compiled it
+    # every time (no cache key), a cost as large as the rest of the store.
+    inbox = make_runtime(settings_factory()).workflow.inbox
+    hits: list[str] = []
+
+    def executed(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if statement.startswith("INSERT INTO inbox"):
+            hits.append(str(context.cache_hit))
+
+    await inbox.store("slack", "Ev-warm", "{}")  # compiled for one row, then for several
+    await asyncio.gather(*(inbox.store("slack", f"Ev-warm-{i}", "{}") for i in range(3)))
+    event.listen(db.engine.sync_engine, "before_cursor_execute", executed)
+    try:
+        await inbox.store("slack", "Ev-alone", "{}")
+        await asyncio.gather(*(inbox.store("slack", f"Ev-{i}", "{}") for i in range(7)))
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", executed)
+    assert hits and all(hit.endswith("CACHE_HIT") for hit in hits), hits
