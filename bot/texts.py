@@ -53,8 +53,9 @@ def too_long(what: str, size: int, limit: int) -> str:
     return f"That {what} is {plural(size, 'character')}; the limit is {limit:,}. Attach the material as a file instead."
 
 
-def already_a_project(number: int) -> str:
-    return f"That message is already project #{number}; reply in its thread."
+def already_a_project(number: int | None) -> str:
+    which = f" #{number}" if number is not None else ""  # None: its project is not committed yet
+    return f"That message is already project{which}; reply in its thread."
 
 
 def unknown_project(number: int) -> str:

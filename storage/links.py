@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.models import MessageLink, Project
-from storage.statements import per_dialect, table, upsert
+from storage.statements import per_dialect, rowcount, table, upsert
 
 _links = table(MessageLink)
 
@@ -19,8 +19,9 @@ def _link_message(dialect: str) -> Insert:
 
 async def link_message(
     *, session: AsyncSession, platform: str, channel: str, message_id: str, project_id: int, kind: str, version: int = 0
-) -> None:
-    """Remember which project a message belongs to; an edited message keeps its first link."""
+) -> bool:
+    """Remember which project a message belongs to; an edited message keeps its first link. False
+    when the message was linked already (to this project or another), and nothing was written."""
     params = {
         "platform": platform,
         "channel": channel,
@@ -29,7 +30,7 @@ async def link_message(
         "kind": kind,
         "version": version,
     }
-    await session.execute(_link_message(session), params)
+    return rowcount(await session.execute(_link_message(session), params)) == 1
 
 
 _find_by_message = (
@@ -56,8 +57,7 @@ _project_of_message = select(col(MessageLink.project_id)).where(
 
 
 async def project_of_message(*, session: AsyncSession, platform: str, channel: str, message_id: str) -> int | None:
-    """The number of the project a message belongs to, without loading the project (a request's
-    intake asks this of every message it turns into a project)."""
+    """The number of the project a message belongs to, without loading the project."""
     params = {"platform": platform, "channel": channel, "message_id": message_id}
     found = (await session.execute(_project_of_message, params)).scalar_one_or_none()
     return None if found is None else int(found)

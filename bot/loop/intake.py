@@ -198,13 +198,6 @@ class Intake:
         now = self.clock.now()
         origin, platform = event.origin, event.actor.platform
         async with receipt.transaction() as session:
-            # One message is one project: a mention and then the shortcut on it would otherwise
-            # make a second project that the message's thread cannot hold.
-            taken = await store.project_of_message(
-                session=session, platform=platform, channel=origin.channel, message_id=origin.message_id
-            )
-            if taken is not None:
-                raise InvalidRequest(texts.already_a_project(taken))
             found = routed.found
             project = await store.create_project(
                 session=session,
@@ -226,12 +219,10 @@ class Intake:
                 lease_owner=first.lease,
                 lease_until=now + timedelta(seconds=self.settings.file.workflow.lease_seconds),
             )
-            if routed.plan is not None:
-                await routed.plan.record(session, number_of(project), found.agent.name, now)
-            if routed.rival is not None:
-                await self._start_comparison(session, project, routed.rival)
-            await self.people.touch(session, event.actor, found.category)
-            await store.link_message(
+            # One message is one project: a mention and then the shortcut on it would otherwise
+            # make a second project that the message's thread cannot hold. The link's unique key
+            # decides, also between two deliveries at once; the loser rolls its project back.
+            linked = await store.link_message(
                 session=session,
                 platform=platform,
                 channel=origin.channel,
@@ -239,6 +230,16 @@ class Intake:
                 project_id=number_of(project),
                 kind="request",
             )
+            if not linked:
+                taken = await store.project_of_message(
+                    session=session, platform=platform, channel=origin.channel, message_id=origin.message_id
+                )
+                raise InvalidRequest(texts.already_a_project(taken))
+            if routed.plan is not None:
+                await routed.plan.record(session, number_of(project), found.agent.name, now)
+            if routed.rival is not None:
+                await self._start_comparison(session, project, routed.rival)
+            await self.people.touch(session, event.actor, found.category)
         first.project = project
         return project
 

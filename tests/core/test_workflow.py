@@ -144,6 +144,22 @@ async def test_redelivered_event_is_processed_once(make_runtime, settings_factor
     assert await _count(rt, InboundEvent) == 1
 
 
+async def test_one_message_is_one_project_even_when_two_requests_for_it_race(make_runtime, settings_factory) -> None:
+    # A mention and the message shortcut on the same message, handled at once (two deliveries,
+    # two keys): a check before the insert let both through; the link's unique key lets one.
+    rt = make_runtime(settings_factory())
+    event = request_event("[writing] a post")
+    first = type(event)(event.origin, event.actor, event.text, event_key="EvMention")
+    second = type(event)(event.origin, event.actor, event.text, event_key="EvShortcut")
+    await asyncio.gather(rt.workflow.handle(first), rt.workflow.handle(second))
+    assert await _count(rt, Project) == 1
+    said = [s.reply.text for s in rt.chat.sent]
+    assert sum("already project" in text for text in said) == 1, said
+    await rt.workflow.handle(type(event)(event.origin, event.actor, event.text, event_key="EvLater"))
+    assert await _count(rt, Project) == 1
+    assert "That message is already project #1; reply in its thread." in rt.chat.sent[-1].reply.text
+
+
 async def test_two_replies_together_give_one_revision_with_both(make_runtime, settings_factory) -> None:
     rt = make_runtime(settings_factory(toml="[workflow]\nfeedback_debounce_seconds = 0.3\n"))
     await rt.workflow.handle(request_event("a post"))
