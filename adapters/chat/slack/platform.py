@@ -69,6 +69,11 @@ def make_client(token: str, *, base_url: str | None = None, retries: int = 3) ->
         token=token,
         base_url=base_url or DEFAULT_API_URL,
         timeout=30,
+        # The SDK formats a debug line of every request and response (the whole JSON, blocks and
+        # all) whenever its logger's *own* level is at most DEBUG, and its default logger has none
+        # (NOTSET, 0): a third of a call's CPU. "slack_sdk" is the logger the log set-up keeps at
+        # WARNING (bot/app/log_config.py), so the SDK's check sees that.
+        logger=logging.getLogger("slack_sdk"),
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=retries),
             AsyncRateLimitErrorRetryHandler(max_retry_count=retries),
