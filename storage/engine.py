@@ -91,8 +91,11 @@ def _lost_connection(context: ExceptionContext) -> None:
 # a proxy or a failover may have dropped it meanwhile); one used more recently is not. SQLAlchemy's
 # pool_pre_ping pings at every checkout, which on asyncpg is three round trips (BEGIN, a query,
 # ROLLBACK) before each transaction: a third of a short unit of work's time (bench_core). HikariCP
-# skips validating a connection used in the last 500 ms for the same reason.
+# skips validating a connection used in the last 500 ms for the same reason. While connections
+# are being lost (any disconnect in the last TROUBLE_S seconds: a restart, a failover, backends
+# terminated), every checkout is pinged, as pool_pre_ping would.
 IDLE_PING_S = 1.0
+TROUBLE_S = 30.0
 _LAST_USED = "draftloop.last_used"
 
 
@@ -100,22 +103,32 @@ def _mark_used(_dbapi_conn: Any, record: Any) -> None:
     record.info[_LAST_USED] = time.monotonic()
 
 
-def _ping_if_idle(engine: AsyncEngine) -> Callable[[Any, Any, Any], None]:
-    dialect = engine.dialect
+class _Liveness:
+    """When to ping a pooled connection at checkout: after it sat idle, or at every checkout
+    while connections are being lost."""
 
-    def checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.dialect = engine.dialect
+        self.trouble_until = 0.0
+
+    def lost(self, context: ExceptionContext) -> None:
+        """A `handle_error` listener, after `_lost_connection` has said whether it was a disconnect."""
+        if context.is_disconnect:
+            self.trouble_until = time.monotonic() + TROUBLE_S
+
+    def checkout(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        now = time.monotonic()
         last = record.info.get(_LAST_USED)
-        if last is None or time.monotonic() - last < IDLE_PING_S:
-            return  # new, or used moments ago
+        if now >= self.trouble_until and (last is None or now - last < IDLE_PING_S):
+            return  # new, or used moments ago, and no connection lost lately
         try:
-            dialect.do_ping(dbapi_conn)
+            self.dialect.do_ping(dbapi_conn)
         except Exception as error:
             # The pool drops this connection and checks out another (or a new one): the
             # documented way for a checkout listener to refuse a connection.
-            _log.debug("database: an idle pooled connection was dead: %s", _first_line(error))
+            _log.debug("database: a pooled connection was dead: %s", _first_line(error))
+            self.trouble_until = now + TROUBLE_S
             raise exc.DisconnectionError() from error
-
-    return checkout
 
 
 def async_url(url: str | None, *, data_dir: Path) -> str:
@@ -153,7 +166,9 @@ def sync_url(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA busy_timeout=10000")
+    from storage.sqlite_driver import BUSY_TIMEOUT_MS
+
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # WAL lets readers run beside the one writer. It is a property of the file: the first
     # connection to find the file in another mode switches it. That switch needs a lock SQLite
     # reports busy at once (busy_timeout does not apply) while another connection writes; the
@@ -202,16 +217,24 @@ class Database:
             from storage import sqlite_driver  # its aiosqlite is no use to a PostgreSQL process
 
             kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60, module=sqlite_driver.dbapi())
+            # Short statements run on the event loop's thread (storage/sqlite_driver.py): the
+            # connection is used from there as well as from aiosqlite's thread, one at a time.
+            kwargs["connect_args"] = {"check_same_thread": False}
         else:
             kwargs.update(pool_size=10, max_overflow=20)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if not url.startswith("sqlite"):
+            liveness = _Liveness(self.engine)
             event.listen(self.engine.sync_engine.pool, "checkin", _mark_used)
-            event.listen(self.engine.sync_engine.pool, "checkout", _ping_if_idle(self.engine))
+            event.listen(self.engine.sync_engine.pool, "checkout", liveness.checkout)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         hygiene.install(self.engine.sync_engine)
+        if url.startswith("sqlite"):
+            event.listen(self.engine.sync_engine, "before_cursor_execute", sqlite_driver.choose_place)
         event.listen(self.engine.sync_engine, "handle_error", _lost_connection)
+        if not url.startswith("sqlite"):
+            event.listen(self.engine.sync_engine, "handle_error", liveness.lost)
         self.states: StateSets | None = None
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         if states is not None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.models import Decision, Feedback
-from storage.statements import insert_row, table
+from storage.statements import inline, insert_row, table
 
 _feedback = table(Feedback)
 _decisions = table(Decision)
@@ -53,7 +53,7 @@ async def add_feedback(
     return await insert_row(session, _insert_feedback, row)
 
 
-_feedback_points = (
+_feedback_points = inline(
     select(Feedback)
     .where(col(Feedback.project_id) == bindparam("project_id"), col(Feedback.is_aside) == False)  # noqa: E712
     .order_by(col(Feedback.id))

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.models import MessageLink, Project
-from storage.statements import per_dialect, rowcount, table, upsert
+from storage.statements import inline, per_dialect, rowcount, table, upsert
 
 _links = table(MessageLink)
 
@@ -33,7 +33,7 @@ async def link_message(
     return rowcount(await session.execute(_link_message(session), params)) == 1
 
 
-_find_by_message = (
+_find_by_message = inline(
     select(Project)
     .join(MessageLink, col(MessageLink.project_id) == col(Project.id))
     .where(
@@ -49,10 +49,12 @@ async def find_by_message(*, session: AsyncSession, platform: str, channel: str,
     return (await session.execute(_find_by_message, params)).scalar_one_or_none()
 
 
-_project_of_message = select(col(MessageLink.project_id)).where(
-    col(MessageLink.platform) == bindparam("platform"),
-    col(MessageLink.channel) == bindparam("channel"),
-    col(MessageLink.message_id) == bindparam("message_id"),
+_project_of_message = inline(
+    select(col(MessageLink.project_id)).where(
+        col(MessageLink.platform) == bindparam("platform"),
+        col(MessageLink.channel) == bindparam("channel"),
+        col(MessageLink.message_id) == bindparam("message_id"),
+    )
 )
 
 

@@ -40,7 +40,7 @@ from storage.feedback import (
 from storage.links import find_by_message, link_message, project_of_message
 from storage.models import Feedback, Project
 from storage.people import touch_person
-from storage.statements import insert_row, rowcount, table
+from storage.statements import inline, insert_row, rowcount, table
 from storage.versions import add_version, finish_version, latest_version
 
 __all__ = [
@@ -123,7 +123,7 @@ async def create_project(
 
 
 # The reads a reply, a reaction or a cycle makes stay ORM queries, built once all the same.
-_get_project = select(Project).where(col(Project.id) == bindparam("project_id"))
+_get_project = inline(select(Project).where(col(Project.id) == bindparam("project_id")))
 _get_project_for_update = _get_project.with_for_update()
 
 
@@ -132,10 +132,12 @@ async def get_project(*, session: AsyncSession, project_id: int, for_update: boo
     return (await session.execute(stmt, {"project_id": project_id})).scalar_one_or_none()
 
 
-_find_by_thread = select(Project).where(
-    col(Project.platform) == bindparam("platform"),
-    col(Project.channel) == bindparam("channel"),
-    col(Project.thread_id) == bindparam("thread_id"),
+_find_by_thread = inline(
+    select(Project).where(
+        col(Project.platform) == bindparam("platform"),
+        col(Project.channel) == bindparam("channel"),
+        col(Project.thread_id) == bindparam("thread_id"),
+    )
 )
 
 

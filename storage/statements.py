@@ -20,7 +20,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Executable, Insert, Table
 from sqlalchemy.dialects.postgresql import Insert as PgInsert, insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert, insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,16 @@ from sqlmodel import SQLModel
 
 S = TypeVar("S")
 Row = TypeVar("Row", bound=SQLModel)
+E = TypeVar("E", bound=Executable)
+
+# The execution option that lets a read run on the event loop's thread on SQLite
+# (storage/sqlite_driver.py); INSERTs and UPDATEs do without it. PostgreSQL ignores it.
+INLINE = "draftloop_inline"
+
+
+def inline(stmt: E) -> E:
+    """`stmt` marked short enough to run in place on SQLite: a read of a few rows by key."""
+    return stmt.execution_options(**{INLINE: True})
 
 
 def table(model: type[Any]) -> Table:

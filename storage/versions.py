@@ -12,7 +12,7 @@ from sqlmodel import col
 from storage.engine import states_of
 from storage.feedback import pending_exists
 from storage.models import Project, Version
-from storage.statements import insert_row, table
+from storage.statements import inline, insert_row, table
 from storage.types import UTCDateTime
 
 _projects = table(Project)
@@ -56,7 +56,7 @@ async def add_version(
     return await insert_row(session, _insert_version, row)
 
 
-_latest_version = (
+_latest_version = inline(
     select(Version)
     .where(col(Version.project_id) == bindparam("project_id"))
     .order_by(col(Version.number).desc())

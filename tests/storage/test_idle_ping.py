@@ -67,4 +67,27 @@ async def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(
     await asyncio.sleep(0.1)
     replaced = await _backend_pid(pg_db)  # no error reaches the unit of work
     assert replaced != first
-    assert len(pings) == 2
+    assert len(pings) == 3  # the dead one, and its replacement: connections are being lost
+
+
+async def test_while_connections_are_being_lost_every_checkout_is_pinged(
+    pg_db: Database, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "TROUBLE_S", 0.3)
+    pings = _count_pings(pg_db, monkeypatch)
+    first = await _backend_pid(pg_db)
+    admin = await asyncpg.connect(dsn(pg_url))
+    try:
+        await admin.fetchval("SELECT pg_terminate_backend($1)", first)  # killed in use, moments ago
+    finally:
+        await admin.close()
+    with pytest.raises(Exception, match="terminat|closed"):
+        await _backend_pid(pg_db)  # not pinged (used moments ago): the unit of work sees it once
+    assert pings == []
+    for _ in range(3):
+        await _backend_pid(pg_db)
+    assert len(pings) == 3  # trouble: pinged at every checkout, as pool_pre_ping would
+    await asyncio.sleep(0.35)
+    await _backend_pid(pg_db)
+    await _backend_pid(pg_db)
+    assert len(pings) == 3  # the trouble is over: used moments ago, not pinged

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.engine import Database
 from storage.sqlite_driver import OneTripCursor
+from storage.statements import inline
 
 
 @pytest.fixture
@@ -63,19 +66,72 @@ async def test_a_unit_of_work_ends_in_one_trip_or_none(db: Database, monkeypatch
     async with db.sessions() as session, session.begin():
         await session.execute(text("INSERT INTO t (name) VALUES ('w')"))
         await session.execute(text("UPDATE t SET name = 'w!'"))
-    assert trips == ["_run_one", "_run_one", "commit"]  # no rollback on the way back to the pool
+    assert trips == ["commit"]  # the writes ran in place; no rollback on the way back to the pool
     trips.clear()
     async with db.sessions() as session, session.begin():
         assert (await session.execute(text("SELECT name FROM t"))).scalar_one() == "w!"
-    assert trips == ["_run_one"]  # it only read: nothing to commit
+    assert trips == ["_run_one"]  # a read goes to the thread; it only read: nothing to commit
     trips.clear()
     with pytest.raises(IntegrityError):
         async with db.sessions() as session, session.begin():
             await session.execute(text("INSERT INTO t (name) VALUES ('v')"))
             await session.execute(text("INSERT INTO t (name) VALUES ('v')"))
-    assert trips == ["_run_one", "_run_one", "rollback"]
+    assert trips == ["rollback"]
     async with db.engine.connect() as conn:
         assert (await conn.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all() == ["w!"]
+
+
+async def test_writes_and_marked_reads_run_in_place_the_rest_in_the_thread(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips = await _counting_trips(db, monkeypatch)
+    async with db.engine.begin() as conn:
+        await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))
+        await conn.execute(text("UPDATE t SET name = 'b' WHERE id = 1"))
+        assert trips == []
+        read = text("SELECT name FROM t WHERE id = 1")
+        assert (await conn.execute(inline(read))).scalar_one() == "b"
+        assert trips == []
+        assert (await conn.execute(read)).scalar_one() == "b"  # unmarked: it might be long
+        await conn.execute(text("DELETE FROM t WHERE id = 1"))  # pruning may touch many rows
+        many = await conn.execute(text("INSERT INTO t (name) VALUES (:n)"), [{"n": "c"}, {"n": "d"}])
+        assert many.rowcount == 2
+    assert trips == ["_run_one", "_run_one", "_run_many", "commit"]
+
+
+async def test_a_write_that_finds_the_file_locked_waits_in_the_thread_not_on_the_loop(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips = await _counting_trips(db, monkeypatch)
+    other = sqlite3.connect(tmp_path / "one.db", isolation_level=None)  # another process's writer
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t (name) VALUES ('theirs')")
+    ticks = 0
+
+    async def loop_runs() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def release_soon() -> None:
+        await asyncio.sleep(0.3)
+        other.execute("COMMIT")
+
+    ticker = asyncio.create_task(loop_runs())
+    releaser = asyncio.create_task(release_soon())
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t (name) VALUES ('ours')"))
+    finally:
+        ticker.cancel()
+        await releaser
+        other.close()
+    assert trips[0] == "_run_one"  # busy in place: sent to the thread, which waited for the lock
+    assert ticks >= 10  # meanwhile the loop went on
+    async with db.engine.connect() as conn:
+        names = (await conn.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
+    assert names == ["theirs", "ours"]
 
 
 async def _counting_trips(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[str]:
