@@ -10,6 +10,9 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.fakes.llm_server import FakeLLMServer
+from tests.fakes.slack_api import FakeSlackAPI
+
 
 async def wait_healthy(port: int, proc: subprocess.Popen[bytes], name: str, session: aiohttp.ClientSession) -> None:
     """Poll `GET /healthz` for up to 30 s; fail at once when the process has exited."""
@@ -35,15 +38,13 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def draftloop_env(
-    *, workdir: Path, database_url: str, llm_url: str, slack_token: str, slack_api_url: str
-) -> dict[str, str]:
+def draftloop_env(*, workdir: Path, database_url: str, llm: FakeLLMServer, fake: FakeSlackAPI) -> dict[str, str]:
     """draftloop with its defaults against the fakes: one openai-compatible agent on the fake model
     server (no SDK retries: the pool's are the only ones), the fake Slack's token and URL."""
     config = workdir / "bench.toml"
     config.write_text(
         '[agents.bench]\nprovider = "openai-compatible"\nmodel = "bench-model"\n'
-        f'base_url = "{llm_url}"\nkey_env = "OPENAI_API_KEY"\nmax_retries = 0\n'
+        f'base_url = "{llm.openai_base_url}"\nkey_env = "OPENAI_API_KEY"\nmax_retries = 0\n'
     )
     return clean_env() | {
         "DATABASE_URL": database_url,
@@ -52,6 +53,6 @@ def draftloop_env(
         "DRAFTLOOP_AGENT": "bench",
         "DRAFTLOOP_LOG_LEVEL": "WARNING",
         "OPENAI_API_KEY": "bench",
-        "SLACK_BOT_TOKEN": slack_token,
-        "SLACK_API_URL": slack_api_url,
+        "SLACK_BOT_TOKEN": fake.token,
+        "SLACK_API_URL": fake.api_url,
     }

@@ -129,9 +129,8 @@ def start_app(kind: str, fake: FakeSlackAPI, llm: FakeLLMServer, workdir: Path) 
         env = draftloop_env(
             workdir=workdir,
             database_url=f"sqlite:///{db}",
-            llm_url=llm.openai_base_url,
-            slack_token=fake.token,
-            slack_api_url=fake.api_url,
+            llm=llm,
+            fake=fake,
         )
         env.update(SLACK_SIGNING_SECRET=SECRET, PORT=str(port))
         exe = str(Path(sys.executable).parent / "draftloop")

@@ -105,9 +105,8 @@ def start_app(kind: str, fake: FakeSlackAPI, llm: FakeLLMServer, workdir: Path, 
         env = draftloop_env(
             workdir=workdir,
             database_url=f"sqlite:///{db}",
-            llm_url=llm.openai_base_url,
-            slack_token=fake.token,
-            slack_api_url=fake.api_url,
+            llm=llm,
+            fake=fake,
         )
         env["SLACK_APP_TOKEN"] = APP_TOKEN
         if connections is not None:

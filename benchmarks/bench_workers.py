@@ -73,9 +73,8 @@ def start_serve(workers: int, database_url: str, fake: FakeSlackAPI, llm: FakeLL
     env = draftloop_env(
         workdir=workdir,
         database_url=plain_url(database_url),
-        llm_url=llm.openai_base_url,
-        slack_token=fake.token,
-        slack_api_url=fake.api_url,
+        llm=llm,
+        fake=fake,
     )
     env.update(SLACK_SIGNING_SECRET=SECRET, PORT=str(port))
     exe = str(Path(sys.executable).parent / "draftloop")
