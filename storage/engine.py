@@ -223,18 +223,18 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=20)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        if not url.startswith("sqlite"):
+        sync_engine = self.engine.sync_engine
+        hygiene.install(sync_engine)
+        # Before any other handle_error listener: it says whether the error was a disconnect.
+        event.listen(sync_engine, "handle_error", _lost_connection)
+        if url.startswith("sqlite"):
+            event.listen(sync_engine, "connect", _sqlite_pragmas)
+            event.listen(sync_engine, "before_cursor_execute", sqlite_driver.choose_place)
+        else:
             liveness = _Liveness(self.engine)
-            event.listen(self.engine.sync_engine.pool, "checkin", _mark_used)
-            event.listen(self.engine.sync_engine.pool, "checkout", liveness.checkout)
-        if url.startswith("sqlite"):
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        hygiene.install(self.engine.sync_engine)
-        if url.startswith("sqlite"):
-            event.listen(self.engine.sync_engine, "before_cursor_execute", sqlite_driver.choose_place)
-        event.listen(self.engine.sync_engine, "handle_error", _lost_connection)
-        if not url.startswith("sqlite"):
-            event.listen(self.engine.sync_engine, "handle_error", liveness.lost)
+            event.listen(sync_engine.pool, "checkin", _mark_used)
+            event.listen(sync_engine.pool, "checkout", liveness.checkout)
+            event.listen(sync_engine, "handle_error", liveness.lost)
         self.states: StateSets | None = None
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         if states is not None:
