@@ -1,4 +1,5 @@
-"""CPU per streamed draft on the client side: the SDK's chunk models against plain JSON chunks.
+"""CPU per streamed draft on the client side: the SDK's chunk models against plain JSON chunks,
+and the SDK's default HTTP transport (httpx) against its aiohttp one.
 
     .venv/bin/python -m benchmarks.bench_stream_cost          # drafts of 30 and 300 chunks
     .venv/bin/python -m benchmarks.bench_stream_cost --tiny   # a seconds-long smoke run
@@ -8,7 +9,9 @@ The fake OpenAI-compatible server runs in its own thread and event loop, so the 
 HTTP stream, and reading each chunk's text, finish reason and usage. "sdk" iterates the SDK's
 stream (a pydantic model per chunk); "draftloop" is the agents' path (adapters/agents/sse.py:
 the same stream read as JSON), for OpenAI's Chat Completions and Anthropic's Messages.
-Both read the same fields; their texts are compared.
+Both read the same fields; their texts are compared. "sdk" and "json" use the SDK's default
+transport; "json+aiohttp" is what the agents run (the SDK's `DefaultAioHttpClient`: aiohttp's C
+HTTP parser and one write per request instead of h11's pure-Python parser).
 """
 
 from __future__ import annotations
@@ -134,12 +137,16 @@ async def plain_events(client: anthropic.AsyncAnthropic) -> str:
     return "".join(parts)
 
 
-async def cpu_per_draft(read: Callable[[Any], Awaitable[str]], url: str, n: int) -> tuple[float, str]:
+async def cpu_per_draft(
+    read: Callable[[Any], Awaitable[str]], url: str, n: int, *, aiohttp: bool = False
+) -> tuple[float, str]:
     client: Any
     if "/v1" in url:
-        client = openai.AsyncOpenAI(api_key="bench", base_url=url, max_retries=0)
+        http = {"http_client": openai.DefaultAioHttpClient()} if aiohttp else {}
+        client = openai.AsyncOpenAI(api_key="bench", base_url=url, max_retries=0, **http)
     else:
-        client = anthropic.AsyncAnthropic(api_key="bench", base_url=url, max_retries=0)
+        http = {"http_client": anthropic.DefaultAioHttpClient()} if aiohttp else {}
+        client = anthropic.AsyncAnthropic(api_key="bench", base_url=url, max_retries=0, **http)
     try:
         text = await read(client)  # warm: connection, lazy imports, pydantic schemas
         samples = []
@@ -158,7 +165,9 @@ async def main(tiny: bool) -> None:
         os.environ.pop(var, None)
     n = 5 if tiny else 60
     print(f"client CPU per streamed draft (median of 3 x {n} drafts)")
-    print(f"  {'api':<10} {'chunks':>6} {'sdk (ms)':>9} {'draftloop (ms)':>15} {'ratio':>6}")
+    print(
+        f"  {'api':<10} {'chunks':>6} {'sdk (ms)':>9} {'json (ms)':>10} {'json+aiohttp (ms)':>18} {'ratios to sdk':>14}"
+    )
     for words in (30, 300):
         with ServerThread(words) as server:
             for api, sdk_read, our_read, url in (
@@ -167,8 +176,12 @@ async def main(tiny: bool) -> None:
             ):
                 sdk, text_a = await cpu_per_draft(sdk_read, url, n)
                 ours, text_b = await cpu_per_draft(our_read, url, n)
-                assert text_a == text_b, "the two paths read different texts"
-                print(f"  {api:<10} {words:>6} {1000 * sdk:9.2f} {1000 * ours:15.2f} {ours / sdk:6.2f}")
+                served, text_c = await cpu_per_draft(our_read, url, n, aiohttp=True)
+                assert text_a == text_b == text_c, "the paths read different texts"
+                print(
+                    f"  {api:<10} {words:>6} {1000 * sdk:9.2f} {1000 * ours:10.2f} {1000 * served:18.2f}"
+                    f"  {ours / sdk:5.2f} {served / sdk:5.2f}"
+                )
 
 
 def cli() -> None:

@@ -42,6 +42,8 @@ class AnthropicAgent(ProviderBackend):
             base_url=self.base_url,
             max_retries=0,
             timeout=self.spec.timeout,
+            # The same transport as the OpenAI agent's, for the same reason (bench_stream_cost).
+            http_client=anthropic.DefaultAioHttpClient(timeout=self.spec.timeout),
         )
 
     async def aclose(self) -> None:

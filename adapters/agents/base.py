@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+import aiohttp
+
 from adapters.agents._common import Redactor, agent_label, retry_after_seconds
 from bot.agent_spec import AgentSpec
 from bot.agents import AgentFacts
@@ -40,6 +42,27 @@ class Failure:
     code: str = ""  # the provider's error type or code, e.g. "insufficient_quota", "overloaded_error"
     detail: str = ""  # the provider's message, masked by the ladder before it is shown
     headers: Mapping[str, str] | None = None
+
+
+def _aiohttp_cause(exc: BaseException) -> aiohttp.ClientError | None:
+    """The aiohttp exception that the SDK and its HTTP adapter wrapped, if any."""
+    cause: BaseException | None = exc
+    for _ in range(8):
+        if cause is None or isinstance(cause, aiohttp.ClientError):
+            return cause
+        cause = cause.__cause__
+    return None
+
+
+def _reread(failure: Failure | None, exc: Exception) -> Failure | None:
+    """The SDKs' aiohttp adapter reports every refused or dropped connection as a connect time-out;
+    only a time-out of aiohttp's is one."""
+    if failure is None or failure.what != "timeout":
+        return failure
+    cause = _aiohttp_cause(exc)
+    if cause is not None and not isinstance(cause, aiohttp.ServerTimeoutError | TimeoutError):
+        return Failure("connect")
+    return failure
 
 
 class ProviderBackend:
@@ -104,7 +127,7 @@ class ProviderBackend:
         except AgentError:
             raise
         except Exception as exc:
-            failure = self._failure(exc)
+            failure = _reread(self._failure(exc), exc)
             if failure is None:
                 raise
             if streaming and failure.what == "connect":
@@ -128,7 +151,7 @@ class ProviderBackend:
         try:
             await self._probe()
         except Exception as exc:
-            failure = self._failure(exc)
+            failure = _reread(self._failure(exc), exc)
             if failure is None:
                 raise
             if failure.what == "status" and failure.status == 404:
