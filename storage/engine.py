@@ -166,7 +166,7 @@ def sync_url(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
-    from storage.sqlite_driver import BUSY_TIMEOUT_MS
+    from storage.sqlite_driver import BUSY_TIMEOUT_MS, OneTripConnection
 
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # WAL lets readers run beside the one writer. It is a property of the file: the first
@@ -174,15 +174,21 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # reports busy at once (busy_timeout does not apply) while another connection writes; the
     # connection then works in the file's current mode, and a later one makes the switch.
     cursor.execute("PRAGMA journal_mode")
-    if str(cursor.fetchone()[0]).lower() != "wal":
+    mode = str(cursor.fetchone()[0]).lower()
+    if mode != "wal":
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
+            mode = str(cursor.fetchone()[0]).lower()
         except Exception as exc:
             if "locked" not in str(exc):
                 raise
             _log.debug("SQLite file busy; WAL is switched on by a later connection")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    if mode == "wal" and isinstance(dbapi_conn, OneTripConnection):
+        # Commits then run on the event loop's thread, and the driver checkpoints in its own.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+        dbapi_conn.commit_in_place = True
     cursor.close()
 
 

@@ -13,10 +13,16 @@ the rows it names), an UPDATE (of rows found by key or index), and a read marked
 execution option (storage/statements.py `inline`: a few rows by key). A thread trip costs more
 than such a statement: a transaction of two writes took 0.74 ms of CPU in place against 1.0 ms
 through the thread, measured side by side. Anything else (a digest's aggregates, a sweep over a
-table, a DELETE) still runs in the thread, and so do commits (one may checkpoint the WAL, which
-writes to disk), so none of them holds up the loop. In place, a
+table, a DELETE) still runs in the thread, so none of them holds up the loop. In place, a
 statement never waits for another process's write lock: SQLite says "busy" at once and the
 statement goes to the thread, which waits as before (`BUSY_TIMEOUT_MS`).
+
+Commits run in place too, on a WAL file: with `synchronous=NORMAL` a commit appends its pages to
+the WAL and syncs nothing, and it already holds the write lock, so it never waits. What does write
+to disk is the checkpoint (the WAL copied back into the database file, both synced), which SQLite
+runs inside whichever commit takes the WAL past 1000 pages. So the connection's own checkpoint is
+off (`wal_autocheckpoint=0`, set where the engine connects) and every `CHECKPOINT_EVERY`-th commit
+goes to the thread and checkpoints there, PASSIVE (it never waits for readers).
 
 Used by storage/engine.py for every `sqlite+aiosqlite` URL, through create_engine's documented
 `module` argument: the dialect, its SQL and its URL stay SQLAlchemy's own.
@@ -45,6 +51,13 @@ _Outcome = tuple[Any, list[Any], int, int | None]
 # How long a statement in the thread waits for another connection's write lock.
 BUSY_TIMEOUT_MS = 10_000
 _SQLITE_BUSY = 5  # the primary result code; extended codes keep it in their low byte
+# A reply commits 4 or 5 times, each adding a few pages to the WAL: about SQLite's own 1000 pages.
+CHECKPOINT_EVERY = 100
+
+
+def _commit_and_checkpoint(conn: sqlite3.Connection) -> None:
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
 
 
 def _run_one(conn: sqlite3.Connection, operation: str, parameters: Any) -> _Outcome:
@@ -148,8 +161,13 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("commit_in_place", "_commits")
     _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.commit_in_place = False  # set by storage/engine.py once the file is in WAL mode
+        self._commits = 0
 
     # A commit or rollback with no transaction open is a trip that does nothing, and SQLAlchemy
     # makes one for every unit of work: the pool rolls back each connection it takes back, after
@@ -161,8 +179,20 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         return conn is not None and not conn.in_transaction
 
     def commit(self) -> None:
-        if not self._idle():
+        if self._idle():
+            return
+        if not self.commit_in_place:
             super().commit()
+            return
+        self._commits += 1
+        conn = self._connection._conn
+        try:
+            if self._commits % CHECKPOINT_EVERY == 0:
+                await_(self._connection._execute(_commit_and_checkpoint, conn))
+            else:
+                conn.commit()
+        except Exception as error:
+            self._handle_exception(error)
 
     def rollback(self) -> None:
         if not self._idle():

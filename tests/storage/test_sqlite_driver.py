@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from storage import sqlite_driver
 from storage.engine import Database
 from storage.sqlite_driver import OneTripCursor
 from storage.statements import inline
@@ -66,7 +67,7 @@ async def test_a_unit_of_work_ends_in_one_trip_or_none(db: Database, monkeypatch
     async with db.sessions() as session, session.begin():
         await session.execute(text("INSERT INTO t (name) VALUES ('w')"))
         await session.execute(text("UPDATE t SET name = 'w!'"))
-    assert trips == ["commit"]  # the writes ran in place; no rollback on the way back to the pool
+    assert trips == []  # the writes and the commit ran in place; no rollback on the way back to the pool
     trips.clear()
     async with db.sessions() as session, session.begin():
         assert (await session.execute(text("SELECT name FROM t"))).scalar_one() == "w!"
@@ -96,7 +97,7 @@ async def test_writes_and_marked_reads_run_in_place_the_rest_in_the_thread(
         await conn.execute(text("DELETE FROM t WHERE id = 1"))  # pruning may touch many rows
         many = await conn.execute(text("INSERT INTO t (name) VALUES (:n)"), [{"n": "c"}, {"n": "d"}])
         assert many.rowcount == 2
-    assert trips == ["_run_one", "_run_one", "_run_many", "commit"]
+    assert trips == ["_run_one", "_run_one", "_run_many"]  # and the commit in place
 
 
 async def test_a_write_that_finds_the_file_locked_waits_in_the_thread_not_on_the_loop(
@@ -132,6 +133,33 @@ async def test_a_write_that_finds_the_file_locked_waits_in_the_thread_not_on_the
     async with db.engine.connect() as conn:
         names = (await conn.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
     assert names == ["theirs", "ours"]
+
+
+async def test_the_wal_is_checkpointed_in_the_thread_every_so_many_commits(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits run in place with SQLite's own checkpoint off (it would sync the file on the loop's
+    thread); every CHECKPOINT_EVERY-th commit checkpoints in the thread, so the WAL stays bounded."""
+    monkeypatch.setattr(sqlite_driver, "CHECKPOINT_EVERY", 10)
+    trips = await _counting_trips(db, monkeypatch)
+    async with db.engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar_one() == 0
+    trips.clear()
+    wal = tmp_path / "one.db-wal"
+    sizes = []
+    for n in range(40):
+        async with db.sessions() as session, session.begin():
+            await session.execute(text("INSERT INTO t (name) VALUES (:n)"), {"n": f"row {n} " + "x" * 3000})
+        sizes.append(wal.stat().st_size)
+    assert trips == ["_commit_and_checkpoint"] * 4
+    # A checkpointed WAL is written again from its start: the file stops growing at about ten
+    # commits' pages (unchecked, forty commits would make it four times that).
+    assert sizes[10] == sizes[9] and sizes[-1] < 1.5 * sizes[9], sizes
+    other = sqlite3.connect(tmp_path / "one.db")  # what the commits wrote is in the file for others
+    try:
+        assert other.execute("SELECT count(*) FROM t").fetchone() == (40,)
+    finally:
+        other.close()
 
 
 async def _counting_trips(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[str]:
