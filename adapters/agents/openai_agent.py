@@ -49,7 +49,7 @@ class OpenAIAgent(ProviderBackend):
             base_url=self.base_url,
             max_retries=0,
             timeout=self.spec.timeout,
-            # aiohttp's C parser and one write per request: about half the client CPU per draft of the
+            # aiohttp's C parser and one write per request: 0.45-0.85x the client CPU per draft of the
             # SDK's default httpx transport (benchmarks/bench_stream_cost.py prints both).
             http_client=openai.DefaultAioHttpClient(timeout=self.spec.timeout),
         )

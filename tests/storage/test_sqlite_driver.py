@@ -155,7 +155,7 @@ async def test_the_wal_is_checkpointed_in_the_thread_every_so_many_commits(
     # A checkpointed WAL is written again from its start: the file stops growing at about ten
     # commits' pages (unchecked, forty commits would make it four times that).
     assert sizes[10] == sizes[9] and sizes[-1] < 1.5 * sizes[9], sizes
-    other = sqlite3.connect(tmp_path / "one.db")  # what the commits wrote is in the file for others
+    other = sqlite3.connect(tmp_path / "one.db")  # another connection sees every commit
     try:
         assert other.execute("SELECT count(*) FROM t").fetchone() == (40,)
     finally:
