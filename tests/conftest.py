@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -166,6 +167,21 @@ class FakeClock:
     def advance(self, **kwargs: float) -> datetime:
         self.current += timedelta(**kwargs)
         return self.current
+
+
+@pytest.fixture
+def ctrl_c_reaches_children() -> Iterator[None]:
+    """Children started in the test take SIGINT as from a terminal. A test run started in the
+    background by a shell without job control (`(cmd &)`) inherits SIGINT ignored, and an ignored
+    signal stays ignored across exec: a child Python then never turns Ctrl-C into KeyboardInterrupt.
+    A handler does not survive exec, so the parent holding one gives the child the default."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture

@@ -200,6 +200,7 @@ def _read_until(proc: subprocess.Popen[bytes], needle: bytes, timeout: float = 3
     return seen
 
 
+@pytest.mark.usefixtures("ctrl_c_reaches_children")
 def test_ctrl_c_at_the_prompt_exits_at_once_and_keeps_everything(tmp_path: Path) -> None:
     """Before: the next line was thrown away (the reading thread kept the process), then rc 130
     without a word. Now: at once, one goodbye, rc 130, the project stored."""

@@ -45,6 +45,7 @@ def test_a_fake_on_a_port_in_use_says_so_in_one_line(
     assert done.stdout == ""
 
 
+@pytest.mark.usefixtures("ctrl_c_reaches_children")
 def test_discord_serve_prints_the_variables_and_stops_on_ctrl_c() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.discord_api", "serve", "--port", "0"],
