@@ -227,7 +227,10 @@ class Database:
             # connection is used from there as well as from aiosqlite's thread, one at a time.
             kwargs["connect_args"] = {"check_same_thread": False}
         else:
-            kwargs.update(pool_size=10, max_overflow=20)
+            # Last in, first out: a light load keeps reusing the connection it just returned, so it
+            # is never idle long enough to be pinged (see _Liveness); first in, first out rotated
+            # through every connection a burst had opened, and each was idle long enough for a ping.
+            kwargs.update(pool_size=10, max_overflow=20, pool_use_lifo=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         sync_engine = self.engine.sync_engine
         hygiene.install(sync_engine)

@@ -57,6 +57,30 @@ async def test_a_connection_used_moments_ago_is_not_pinged(pg_db: Database, monk
     assert pings == []
 
 
+async def test_after_a_burst_a_light_load_reuses_one_connection_and_pings_none(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst leaves several connections in the pool. Taken first in, first out, a unit of work every
+    so often would get each in turn, idle for the whole round, and ping it at every checkout."""
+    monkeypatch.setattr(engine_module, "IDLE_PING_S", 0.2)
+    pings = _count_pings(pg_db, monkeypatch)
+
+    async def hold() -> int:
+        async with pg_db.session() as session:
+            pid = int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+            await asyncio.sleep(0.05)
+            return pid
+
+    burst = set(await asyncio.gather(*(hold() for _ in range(5))))
+    assert len(burst) == 5
+    used = []
+    for _ in range(8):
+        await asyncio.sleep(0.06)  # a round of five would take 0.3 s: longer than IDLE_PING_S
+        used.append(await _backend_pid(pg_db))
+    assert len(set(used)) == 1 and used[0] in burst, used
+    assert pings == []
+
+
 async def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(
     pg_db: Database, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
