@@ -162,6 +162,31 @@ async def test_the_wal_is_checkpointed_in_the_thread_every_so_many_commits(
         other.close()
 
 
+async def test_without_wal_commits_stay_in_the_thread_and_sqlite_checkpoints_as_usual(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file another process holds locked when we connect stays in its rollback journal (the switch
+    to WAL needs the lock). There a commit syncs the file itself: it is not run on the loop's thread."""
+    path = tmp_path / "journal.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+    other.execute("BEGIN IMMEDIATE")
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with database.engine.connect() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one() == "delete"
+            assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar_one() == 1000
+        other.execute("COMMIT")
+        trips = await _counting_trips(database, monkeypatch)
+        async with database.sessions() as session, session.begin():
+            await session.execute(text("INSERT INTO t (name) VALUES ('j')"))
+        assert trips == ["commit"]
+        assert other.execute("SELECT name FROM t").fetchall() == [("j",)]
+    finally:
+        other.close()
+        await database.engine.dispose()
+
+
 async def _counting_trips(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The name of each call the pool's connection sends to its thread, from now on."""
     async with db.engine.connect() as conn:
