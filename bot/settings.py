@@ -32,6 +32,7 @@ from bot.errors import ConfigError
 from storage.urls import database_url_problem
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")  # bot/app/event_loop.py
 SLACK_MAX_CONNECTIONS = 10  # Socket Mode connections Slack accepts per app
 
 
@@ -51,6 +52,7 @@ class Settings(BaseSettings):
     draftloop_config: Path | None = None
     draftloop_log_level: str = "INFO"
     port: int = Field(3000, ge=0, le=65535)  # 0: any free port
+    draftloop_event_loop: str = "auto"  # serve and worker: auto (uvloop when installed), uvloop, asyncio
 
     @field_validator("database_url")
     @classmethod
@@ -67,6 +69,14 @@ class Settings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"{value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
         return level
+
+    @field_validator("draftloop_event_loop")
+    @classmethod
+    def _known_loop(cls, value: str) -> str:
+        loop = value.strip().lower()
+        if loop not in EVENT_LOOPS:
+            raise ValueError(f"{value!r} is not an event loop; use one of {', '.join(EVENT_LOOPS)}")
+        return loop
 
     @field_validator("draftloop_slack_connections")
     @classmethod

@@ -215,16 +215,29 @@ def _os_failure(exc: OSError, port: int | None) -> str:
     return f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc)
 
 
-def _run(main: Callable[[], Coroutine[Any, Any, T]], *, url: str | None = None, port: int | None = None) -> T:
+def _run(
+    main: Callable[[], Coroutine[Any, Any, T]],
+    *,
+    url: str | None = None,
+    port: int | None = None,
+    loop: str = "asyncio",
+) -> T:
+    """`main()` on a new event loop of the kind `loop` names (bot/app/event_loop.py), its failures as
+    one line and an exit code."""
     import asyncio
+
+    from bot.app.event_loop import LoopUnavailable, loop_factory
 
     # Not SQLAlchemy (storage.failures) before a failure: a one-shot digest on SQLite never loads it.
     from storage.migrate import RevisionError
 
     try:
-        return asyncio.run(main())
+        with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
+            return runner.run(main())
     except (typer.Exit, _CLICK.ClickException):
         raise
+    except LoopUnavailable as exc:
+        _fail(2, f"configuration error: {exc}", exc)
     except ConfigError as exc:
         _fail(2, f"configuration error: {exc}", exc)
     except RevisionError as exc:
@@ -551,6 +564,7 @@ async def _serve(settings: Settings, role: Role) -> None:
     import asyncio
     import gc
 
+    from bot.app.event_loop import loop_name
     from bot.app.runtime import STOP_GRACE_SECONDS, load_services
 
     runtime = await _runtime(settings)
@@ -569,6 +583,7 @@ async def _serve(settings: Settings, role: Role) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    _log.debug("event loop: %s", loop_name(loop))
     try:
         for service in services:
             await service.start()
@@ -618,14 +633,19 @@ def serve(
             if not settings.port:
                 raise typer.BadParameter("more than one process needs a fixed PORT, not 0", param_hint="--workers")
             raise typer.Exit(serve_workers(workers, [sys.executable, "-m", "bot", "serve"]))
-    _run(lambda: _serve(settings, "web"), url=_database_url(settings), port=settings.port)
+    _run(
+        lambda: _serve(settings, "web"),
+        url=_database_url(settings),
+        port=settings.port,
+        loop=settings.draftloop_event_loop,
+    )
 
 
 @app.command(short_help="Socket Mode, the Discord gateway and the scheduler, in one loop.")
 def worker() -> None:
     """The worker process: Slack Socket Mode, the Discord gateway and the scheduler, in one loop."""
     settings = _settings()
-    _run(lambda: _serve(settings, "worker"), url=_database_url(settings))
+    _run(lambda: _serve(settings, "worker"), url=_database_url(settings), loop=settings.draftloop_event_loop)
 
 
 @db_app.command("upgrade")

@@ -264,6 +264,10 @@ def test_several_mistakes_in_the_file_are_named_together_on_one_line(env: dict[s
     [
         ({"DRAFTLOOP_LOG_LEVEL": "LOUD"}, "DRAFTLOOP_LOG_LEVEL: 'LOUD' is not a log level; use one of DEBUG, INFO"),
         ({"PORT": "abc"}, "PORT: must be a whole number (got 'abc')"),
+        (
+            {"DRAFTLOOP_EVENT_LOOP": "fast"},
+            "DRAFTLOOP_EVENT_LOOP: 'fast' is not an event loop; use one of auto, uvloop, asyncio",
+        ),
         ({"PORT": "70000"}, "PORT: must be less than or equal to 65535 (got '70000')"),
     ],
 )
