@@ -17,6 +17,7 @@ from storage import Database, projects as store
 from storage.digest_runs import claim_digest_run, finish_digest_run
 from storage.models import DigestRun, Nudge, Project
 from storage.reminders import AlreadyRecorded, due_for_reminder, record_expiry, record_reminder
+from tests.storage.stored import stored_project
 
 REVIEW, EXPIRED = State.IN_REVIEW.value, State.EXPIRED.value
 START = datetime(2026, 11, 16, tzinfo=UTC)  # the period every run here reports
@@ -66,22 +67,7 @@ async def test_a_run_that_never_finished_is_taken_over_once_stale(db: Database, 
 
 
 async def _in_review(db: Database, now: datetime) -> int:
-    async with db.session() as session:
-        project = await store.create_project(
-            session=session,
-            platform="console",
-            channel="C1",
-            requester_id="u1",
-            brief="a brief",
-            category="writing",
-            agent="offline",
-            state=REVIEW,
-            created_at=now,
-            updated_at=now,
-        )
-        assert project.id is not None
-        await store.update_project(session=session, project_id=project.id, review_since=now, current_version=1)
-        return project.id
+    return await stored_project(db, now, state=REVIEW, review_since=now, current_version=1)
 
 
 async def _project(db: Database, project_id: int) -> Project:

@@ -9,28 +9,13 @@ from typing import Any
 
 from sqlalchemy import inspect, text
 
-import storage.projects as store
 from storage.engine import Database
 from storage.models import Project
+from tests.storage.stored import stored_project
 
 
 async def make_project(db: Database) -> int:
-    now = datetime.now(UTC)
-    async with db.session() as session:
-        project = await store.create_project(
-            session=session,
-            platform="console",
-            channel="C1",
-            requester_id="u1",
-            brief="a brief",
-            category="writing",
-            agent="offline",
-            state="drafting",
-            created_at=now,
-            updated_at=now,
-        )
-        assert project.id is not None
-        return project.id
+    return await stored_project(db, datetime.now(UTC), state="drafting")
 
 
 def _count_tasks() -> list[Any]:

@@ -13,6 +13,7 @@ import pytest
 
 from bot.states import STORED, State
 from storage import Database, StateSets, locks, metrics, projects as store
+from tests.storage.stored import stored_project as _project
 
 OTHER = StateSets(
     drafting="new",
@@ -28,26 +29,6 @@ OTHER = StateSets(
 def other_db(db: Database) -> Database:
     db.use_states(OTHER)
     return db
-
-
-async def _project(db: Database, now: datetime, *, state: str, **values: Any) -> int:
-    async with db.session() as session:
-        project = await store.create_project(
-            session=session,
-            platform="console",
-            channel="C1",
-            requester_id="u1",
-            brief="a brief",
-            category="writing",
-            agent="offline",
-            state=state,
-            created_at=now,
-            updated_at=now,
-        )
-        assert project.id is not None
-        if values:
-            await store.update_project(session=session, project_id=project.id, **values)
-        return project.id
 
 
 async def _feedback(db: Database, project_id: int, now: datetime) -> None:
