@@ -36,6 +36,12 @@ EVENT_LOOPS = ("auto", "uvloop", "asyncio")  # bot/app/event_loop.py
 SLACK_MAX_CONNECTIONS = 10  # Socket Mode connections Slack accepts per app
 
 
+def _one_of(value: str, choices: tuple[str, ...], *, given: str, what: str) -> str:
+    if value not in choices:
+        raise ValueError(f"{given!r} is not {what}; use one of {', '.join(choices)}")
+    return value
+
+
 class Settings(BaseSettings):
     """Environment variables. Field names map to upper-case variables (database_url → DATABASE_URL).
 
@@ -65,18 +71,12 @@ class Settings(BaseSettings):
     @field_validator("draftloop_log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
-        level = value.strip().upper()
-        if level not in LOG_LEVELS:
-            raise ValueError(f"{value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
-        return level
+        return _one_of(value.strip().upper(), LOG_LEVELS, given=value, what="a log level")
 
     @field_validator("draftloop_event_loop")
     @classmethod
     def _known_loop(cls, value: str) -> str:
-        loop = value.strip().lower()
-        if loop not in EVENT_LOOPS:
-            raise ValueError(f"{value!r} is not an event loop; use one of {', '.join(EVENT_LOOPS)}")
-        return loop
+        return _one_of(value.strip().lower(), EVENT_LOOPS, given=value, what="an event loop")
 
     @field_validator("draftloop_slack_connections")
     @classmethod

@@ -10,10 +10,7 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ from typer.testing import CliRunner
 from bot.app.cli import app
 from storage.engine import Database
 from storage.migrate import current_revision, head_revision, revisions
+from tests.core.worker_process import worker_until
 
 EXE = str(Path(sys.executable).parent / "draftloop")
 _CLEARED = ("DATABASE_URL", "DRAFTLOOP_AGENT", "DRAFTLOOP_CONFIG", "DRAFTLOOP_LOG_LEVEL", "PORT")
@@ -199,20 +197,10 @@ def test_help_lists_the_environment_and_the_exit_codes() -> None:
 def test_a_worker_without_a_platform_says_it_runs_only_the_scheduler(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in _CLEARED and not k.startswith(("SLACK_", "DISCORD_"))}
     env.update(DRAFTLOOP_DATA_DIR=str(tmp_path), DRAFTLOOP_LOG_LEVEL="WARNING")
-    proc = subprocess.Popen([EXE, "worker"], env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stderr is not None
-        deadline, said = time.monotonic() + 30, ""
-        while time.monotonic() < deadline and "only the scheduler runs" not in said:
-            said += proc.stderr.readline()
-        proc.send_signal(signal.SIGTERM)
-        rest = proc.communicate(timeout=10)[1]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    said, returncode = worker_until(env, "only the scheduler runs")
     # Before: nothing said so (only APScheduler's INFO lines at INFO, silence at WARNING).
-    assert proc.returncode == 0 and "Traceback" not in said + rest
-    assert (said + rest).count("only the scheduler runs") == 1
+    assert returncode == 0 and "Traceback" not in said
+    assert said.count("only the scheduler runs") == 1
     assert "no chat platform to connect (set SLACK_BOT_TOKEN and SLACK_APP_TOKEN, or DISCORD_TOKEN)" in said
 
 

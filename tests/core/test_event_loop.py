@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from bot.app.event_loop import LoopUnavailable, loop_factory, loop_name
-
-EXE = str(Path(sys.executable).parent / "draftloop")
+from tests.core.worker_process import worker_until
 
 
 def test_auto_and_uvloop_pick_uvloop_and_asyncio_picks_the_standard_loop() -> None:
@@ -41,18 +37,8 @@ def _worker_says_its_loop(tmp_path: Path, choice: str | None) -> str:
     env.update(DRAFTLOOP_DATA_DIR=str(tmp_path), DRAFTLOOP_LOG_LEVEL="DEBUG")
     if choice is not None:
         env["DRAFTLOOP_EVENT_LOOP"] = choice
-    proc = subprocess.Popen([EXE, "worker"], env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stderr is not None
-        deadline, said = time.monotonic() + 30, ""
-        while time.monotonic() < deadline and "event loop:" not in said:
-            said += proc.stderr.readline()
-        proc.send_signal(signal.SIGTERM)
-        said += proc.communicate(timeout=10)[1]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0 and "Traceback" not in said, said[-2000:]
+    said, returncode = worker_until(env, "event loop:")
+    assert returncode == 0 and "Traceback" not in said, said[-2000:]
     return said
 
 
