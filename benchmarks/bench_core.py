@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import logging
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -148,9 +147,8 @@ async def _replay_postgres(conn: Any, transactions: list[Transaction]) -> None:
 
 class Baseline:
     """The bare driver on a database of its own: each step's statements replayed right after the
-    core ran them, so the two are measured side by side, under the same load on the machine and
-    with tables of the same size (a replay after the whole run met other moments of this machine's
-    noise: the ratio moved by a third between identical runs)."""
+    core ran them, so the two meet the same moments of this machine's load and tables of the same
+    size (a replay after the whole run met other moments)."""
 
     def __init__(self, kind: str, url: str) -> None:
         self.replay = _replay_sqlite if kind == "sqlite" else _replay_postgres
@@ -228,7 +226,7 @@ async def run(kind: str, projects: int) -> dict[str, float]:
     }
 
 
-async def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--projects", type=int, default=1000)
     parser.add_argument("--tiny", action="store_true", help="20 projects: a smoke run")
@@ -236,12 +234,15 @@ async def main() -> None:
     parser.add_argument(
         "--loop", choices=EVENT_LOOPS, default="auto", help="the event loop, as DRAFTLOOP_EVENT_LOOP picks serve's"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+async def main(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.WARNING)
     n = 20 if args.tiny else args.projects
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     loop = loop_name(asyncio.get_running_loop())
-    print(f"core workflow, {n} projects (request → feedback → accept), offline agent time excluded, {loop} loop")
+    print(f"core workflow, {n} projects (request → feedback → accept), offline agent time excluded, event loop: {loop}")
     print("baseline: the same statements, same parameters, same transactions, replayed through the bare driver")
     print(
         f"{'database':<10} {'projects/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'req p99':>8} {'fb p99':>8} {'acc p99':>8}"
@@ -266,10 +267,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    # The loop the served processes run on (DRAFTLOOP_EVENT_LOOP, bot/app/event_loop.py), picked before
+    # The loop the served processes run on (DRAFTLOOP_EVENT_LOOP, bot/app/event_loop.py), chosen before
     # it starts; --loop asyncio measures the standard loop side by side.
-    choice = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--loop=")), None)
-    if choice is None and "--loop" in sys.argv[:-1]:
-        choice = sys.argv[sys.argv.index("--loop") + 1]
-    with asyncio.Runner(loop_factory=loop_factory(choice or "auto")) as runner:
-        runner.run(main())
+    args = arguments()
+    with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
+        runner.run(main(args))
