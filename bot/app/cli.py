@@ -56,6 +56,7 @@ Environment variables (secrets only ever come from here):
   OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL
   DRAFTLOOP_MCP_TOKEN   bearer token of draftloop mcp --http and serve's /api
   DRAFTLOOP_SLACK_CONNECTIONS  Socket Mode connections of draftloop worker (2)
+  DRAFTLOOP_EVENT_LOOP  auto (default: uvloop when installed), uvloop, asyncio
 Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration error.
 """
 

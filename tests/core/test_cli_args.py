@@ -180,6 +180,7 @@ def test_help_lists_the_environment_and_the_exit_codes() -> None:
         "DRAFTLOOP_CONFIG",
         "DRAFTLOOP_DATA_DIR",
         "DRAFTLOOP_LOG_LEVEL",
+        "DRAFTLOOP_EVENT_LOOP",
         "PORT",
         "SLACK_BOT_TOKEN",
         "SLACK_SIGNING_SECRET",
