@@ -271,9 +271,9 @@ class Database:
             # Once the transaction has ended, the connection is back in the pool and closing is
             # bookkeeping with no I/O, so it cannot be interrupted halfway. SQLAlchemy's own exit
             # closes in a task of its own under asyncio.shield, in case a cancellation lands
-            # mid-close: one task and two or three loop turns per transaction, a tenth of a
-            # millisecond each on PostgreSQL (bench_core). Keep that for a session that still
-            # holds its transaction (a commit or rollback cancelled under it).
+            # mid-close: one task and three loop turns per transaction (bench_core: 3-4 % of the
+            # core's CPU per step on SQLite, 1-2 % on PostgreSQL). Keep that for a session that
+            # still holds its transaction (a commit or rollback cancelled under it).
             if session.in_transaction():
                 await session.__aexit__(None, None, None)
             else:
