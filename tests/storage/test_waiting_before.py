@@ -6,28 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.states import STORED
-from storage import Database, metrics, projects as store
+from storage import Database, metrics
+from tests.storage.stored import stored_project
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 
 
 async def test_waiting_before_a_moment_counts_only_those_in_review_then(db: Database) -> None:
-    async with db.session() as session:
-        for hours in (0, 1, 2, 3):
-            project = await store.create_project(
-                session=session,
-                platform="slack",
-                channel="C1",
-                requester_id="UREQ",
-                brief="Write a memo",
-                category="writing",
-                agent="offline",
-                state=STORED.review,
-                created_at=T0,
-                updated_at=T0,
-            )
-            assert project.id is not None
-            await store.update_project(session=session, project_id=project.id, review_since=T0 + timedelta(hours=hours))
+    for hours in (0, 1, 2, 3):
+        await stored_project(db, T0, state=STORED.review, review_since=T0 + timedelta(hours=hours))
     async with db.session() as session:
         now = await metrics.waiting(session=session, states=STORED, limit=1)
         then = await metrics.waiting(session=session, states=STORED, limit=1, before=T0 + timedelta(hours=1))
