@@ -227,7 +227,7 @@ def _run(
     one line and an exit code."""
     import asyncio
 
-    from bot.app.event_loop import LoopUnavailable, loop_factory
+    from bot.app.event_loop import loop_factory
 
     # Not SQLAlchemy (storage.failures) before a failure: a one-shot digest on SQLite never loads it.
     from storage.migrate import RevisionError
@@ -237,8 +237,6 @@ def _run(
             return runner.run(main())
     except (typer.Exit, _CLICK.ClickException):
         raise
-    except LoopUnavailable as exc:
-        _fail(2, f"configuration error: {exc}", exc)
     except ConfigError as exc:
         _fail(2, f"configuration error: {exc}", exc)
     except RevisionError as exc:

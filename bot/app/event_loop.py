@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from bot.errors import ConfigError
 
-class LoopUnavailable(Exception):
-    """DRAFTLOOP_EVENT_LOOP asks for a loop this installation lacks."""
+
+class LoopUnavailable(ConfigError):
+    """DRAFTLOOP_EVENT_LOOP asks for a loop this installation lacks: reported as any configuration error."""
 
 
 def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
