@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage import direct
 from storage.models import Decision, Feedback
 from storage.statements import inline, insert_row, table
 
@@ -99,7 +100,7 @@ _consume_feedback = (
 
 
 async def consume_feedback(*, session: AsyncSession, project_id: int, upto_id: int, version: int) -> None:
-    await session.execute(_consume_feedback, {"project": project_id, "upto_id": upto_id, "version": version})
+    await direct.execute(session, _consume_feedback, {"project": project_id, "upto_id": upto_id, "version": version})
 
 
 _insert_decision = insert(_decisions)

@@ -6,6 +6,7 @@ from sqlalchemy import Insert, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage import direct
 from storage.models import MessageLink, Project
 from storage.statements import inline, per_dialect, rowcount, table, upsert
 
@@ -30,7 +31,7 @@ async def link_message(
         "kind": kind,
         "version": version,
     }
-    return rowcount(await session.execute(_link_message(session), params)) == 1
+    return rowcount(await direct.execute(session, _link_message(session), params)) == 1
 
 
 _find_by_message = inline(

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import direct
 from storage.engine import states_of
 from storage.feedback import pending_exists
 from storage.models import Project
@@ -48,7 +49,7 @@ _renew = update(_projects).where(_held_by_owner).values(lease_until=bindparam("u
 
 async def renew(*, session: AsyncSession, project_id: int, owner: str, until: datetime) -> bool:
     params = {"project_id": project_id, "owner": owner, "until": until}
-    return bool(_rowcount(await session.execute(_renew, params)))
+    return bool(_rowcount(await direct.execute(session, _renew, params)))
 
 
 _returning = (_projects.c.state, _projects.c.current_version, pending_exists(bindparam("project_id")))
@@ -69,7 +70,7 @@ async def release(*, session: AsyncSession, project_id: int, owner: str, shown: 
     params: dict[str, object] = {"project_id": project_id, "owner": owner}
     if shown is not None:
         params["shown"] = shown
-    row = (await session.execute(_release if shown is None else _release_shown, params)).first()
+    row = (await direct.execute(session, _release if shown is None else _release_shown, params)).first()
     if row is None:
         return False
     state, version, pending = row

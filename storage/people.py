@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Insert, case
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import direct
 from storage.models import Person
 from storage.statements import per_dialect, table, upsert
 
@@ -38,4 +39,4 @@ async def touch_person(
         "first_seen": now,
         "last_seen": now,
     }
-    await session.execute(_touch_person(session), params)
+    await direct.execute(session, _touch_person(session), params)

@@ -27,6 +27,7 @@ from sqlalchemy import Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage import direct
 from storage.engine import states_of
 from storage.events import seen_event
 from storage.feedback import (
@@ -158,7 +159,7 @@ def _update_project(columns: tuple[str, ...]) -> Update:
 
 
 async def update_project(*, session: AsyncSession, project_id: int, **values: Value) -> None:
-    await session.execute(_update_project(tuple(sorted(values))), {"project_id": project_id, **values})
+    await direct.execute(session, _update_project(tuple(sorted(values))), {"project_id": project_id, **values})
 
 
 @functools.lru_cache(maxsize=64)
@@ -176,7 +177,7 @@ async def move_state(
     """Compare-and-set the state: False when another process moved it first. Whether `target` may
     follow each of `expected` is the core's state table's to say (bot/states.py)."""
     params = {"project_id": project_id, "expected": list(expected), "target": target, **values}
-    result = await session.execute(_move_state(tuple(sorted(values))), params)
+    result = await direct.execute(session, _move_state(tuple(sorted(values))), params)
     return bool(rowcount(result))
 
 

@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel
 
+from storage import direct
+
 S = TypeVar("S")
 Row = TypeVar("Row", bound=SQLModel)
 E = TypeVar("E", bound=Executable)
@@ -75,10 +77,11 @@ async def insert_row(session: AsyncSession, stmt: Insert, row: Row) -> Row:
     values = {key: getattr(row, key) for key in stmt.table.c.keys()}
     if values["id"] is None:
         del values["id"]
-    result = await session.execute(stmt, values)
+    result = await direct.execute(session, stmt, values)
     # SQLite reports the id as lastrowid, PostgreSQL through an implicit RETURNING. Set as a flush
     # sets it: plain assignment would also count `id` among the fields the caller gave.
-    set_committed_value(row, "id", result.inserted_primary_key[0])  # type: ignore[attr-defined]
+    new_id = result.scalar_one() if isinstance(result, direct.Result) else result.inserted_primary_key[0]
+    set_committed_value(row, "id", new_id)
     return row
 
 

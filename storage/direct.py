@@ -1,0 +1,189 @@
+"""The hot writes on PostgreSQL, sent to asyncpg directly inside the session's transaction.
+
+On every step of the loop the bot runs a handful of small writes. Through `session.execute` each
+costs about 170 µs of CPU in SQLAlchemy's execution layer on PostgreSQL (the session's dispatch,
+the greenlet bridge, the execution context, bind processing, the cursor adapter, the result),
+about twice what asyncpg itself spends on it (bench_core, profiled). `execute` below keeps what
+that layer does for these statements and drops the rest:
+
+- the statement is the Core statement the storage module built once, compiled by SQLAlchemy for
+  the dialect once per set of parameter names, with its bind processors applied;
+- it runs on the connection of the session's transaction, begun the way SQLAlchemy's asyncpg
+  adapter begins it, under the adapter's per-connection lock and through its prepared-statement
+  cache, so the commit, the rollback and the next ORM statement see one transaction;
+- the engine's `before_cursor_execute` listeners see it (the text hygiene of storage/hygiene.py,
+  a benchmark's statement log);
+- a failure is raised as SQLAlchemy raises it (IntegrityError and the rest), after the engine's
+  `handle_error` listeners ran and a lost connection was invalidated.
+
+Anything else goes through `session.execute` unchanged: SQLite (its own in-place driver is cheaper
+already, storage/sqlite_driver.py), a statement with expanding (`IN`) or Python-computed
+parameters, an ORM statement, a driver other than asyncpg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A statement compiled for asyncpg: its SQL, and where each positional argument comes from."""
+
+    sql: str
+    # Per argument: the parameter's name and, for a list expanded into IN (…), the item's index.
+    sources: tuple[tuple[str, int | None], ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    defaults: Mapping[str, Any]  # values the statement carries itself (`.values(last_error="")`)
+
+
+@dataclass(slots=True)
+class _Compiled:
+    """A statement compiled once for a set of parameter names; a plan per length of its lists."""
+
+    compiled: SQLCompiler | None  # None: session.execute runs it (see the module's docstring)
+    expanding: tuple[str, ...] = ()
+    plans: dict[tuple[int, ...], _Plan | None] = field(default_factory=dict)
+
+
+class Result:
+    """What the storage modules read from a write: rows it returned, rows it matched."""
+
+    __slots__ = ("rows", "rowcount")
+
+    def __init__(self, rows: Sequence[Any], rowcount: int) -> None:
+        self.rows = rows
+        self.rowcount = rowcount
+
+    def first(self) -> Any:
+        return tuple(self.rows[0]) if self.rows else None
+
+    def scalar_one(self) -> Any:
+        if len(self.rows) != 1:
+            raise LookupError(f"expected one row, got {len(self.rows)}")
+        return self.rows[0][0]
+
+    def scalar_one_or_none(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+
+# Keyed by the statement's id and its parameters' names; the statement is kept with its entry, so
+# the id is never another's. Storage builds a bounded set of statements, so this stays small.
+_compiled: dict[tuple[int, frozenset[str]], tuple[UpdateBase, _Compiled]] = {}
+_CONNECTION = "draftloop.direct"  # session.info: (the transaction, its Connection)
+
+
+def _compile(stmt: UpdateBase, names: frozenset[str], dialect: Any) -> _Compiled:
+    compiled = stmt.compile(dialect=dialect, column_keys=sorted(names))
+    if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
+        return _Compiled(None)
+    if compiled.insert_prefetch or compiled.update_prefetch or compiled.literal_execute_params:
+        return _Compiled(None)  # a value computed in Python at execution: SQLAlchemy's to do
+    expanding = tuple(sorted(name for name, bind in compiled.binds.items() if bind.expanding))
+    return _Compiled(compiled, expanding)
+
+
+def _plan(compiled: SQLCompiler, params: Mapping[str, Any]) -> _Plan | None:
+    try:
+        expanded = compiled.construct_expanded_state(params)
+    except InvalidRequestError:
+        return None  # a value is missing: session.execute raises SQLAlchemy's own error, naming it
+    assert expanded.positiontup is not None
+    item_of = {item: (name, i) for name, items in expanded.parameter_expansion.items() for i, item in enumerate(items)}
+    sources = tuple(item_of.get(name, (name, None)) for name in expanded.positiontup)
+    unnamed = [name for name, index in sources if index is None and name not in params]
+    processors = compiled._bind_processors
+    return _Plan(
+        sql=expanded.statement,
+        sources=sources,
+        processors=tuple(processors.get(name) for name, _ in sources),  # type: ignore[misc]
+        defaults={name: compiled.binds[name].effective_value for name in unnamed},
+    )
+
+
+def _arguments(plan: _Plan, params: Mapping[str, Any]) -> list[Any]:
+    args = []
+    for (name, index), processor in zip(plan.sources, plan.processors, strict=True):
+        value = params[name] if name in params else plan.defaults[name]
+        if index is not None:
+            value = value[index]
+        args.append(value if processor is None else processor(value))
+    return args
+
+
+async def _connection(session: AsyncSession) -> Connection:
+    """The Connection of the session's transaction, begun (checked out) if need be; remembered for
+    the rest of the transaction, so later statements need no trip through the greenlet bridge."""
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_CONNECTION)
+    if held is not None and transaction is not None and held[0] is transaction and not held[1].invalidated:
+        connection: Connection = held[1]
+        return connection
+    connection = (await session.connection()).sync_connection  # type: ignore[assignment]
+    session.info[_CONNECTION] = (session.sync_session.get_transaction(), connection)
+    return connection
+
+
+async def execute(session: AsyncSession, stmt: UpdateBase, params: Mapping[str, Any]) -> Any:
+    """`session.execute(stmt, params)`, on asyncpg without SQLAlchemy's execution layer; returns
+    a `Result` then (rows, rowcount), else SQLAlchemy's result, which has the same methods."""
+    dialect: Any = session.get_bind().dialect
+    if dialect.driver != "asyncpg":
+        return await session.execute(stmt, params)
+    key = (id(stmt), frozenset(params))
+    try:
+        entry = _compiled[key][1]
+    except KeyError:
+        entry = _compile(stmt, key[1], dialect)
+        _compiled[key] = (stmt, entry)
+    if entry.compiled is None:
+        return await session.execute(stmt, params)
+    lengths = tuple(len(params[name]) for name in entry.expanding)
+    try:
+        plan = entry.plans[lengths]
+    except KeyError:
+        plan = entry.plans[lengths] = _plan(entry.compiled, params)
+    if plan is None:
+        return await session.execute(stmt, params)
+    connection = await _connection(session)
+    # SQLAlchemy's asyncpg adapter: its lock, its lazily begun transaction, its statement cache.
+    adapted: Any = connection.connection.dbapi_connection
+    sql, args = plan.sql, _arguments(plan, params)
+    for listener in connection.dispatch.before_cursor_execute:
+        sql, args = listener(connection, None, sql, args, None, False)
+    try:
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
+            prepared, _ = await adapted._prepare(sql, dialect._invalidate_schema_cache_asof)
+            rows = await prepared.fetch(*args)
+            status = prepared.get_statusmsg() or ""
+    except Exception as error:  # noqa: BLE001 - re-raised as SQLAlchemy raises it, below
+        failed = error
+        await session.run_sync(lambda _s: _raise_as_sqlalchemy(connection, adapted, failed, sql, args))
+        raise AssertionError("unreachable") from error
+    return Result(rows, _count(status))
+
+
+def _count(status: str) -> int:
+    # "INSERT 0 1", "UPDATE 3", "SELECT 2", "DELETE 0": the last word is the row count.
+    word = status.rpartition(" ")[2]
+    return int(word) if word.isdigit() else -1
+
+
+def _raise_as_sqlalchemy(connection: Connection, adapted: Any, error: Exception, sql: str, args: Any) -> None:
+    """Translate as the asyncpg adapter does, then let the Connection run its error handling (the
+    engine's handle_error listeners, invalidating a lost connection) and raise SQLAlchemy's error."""
+    try:
+        adapted._handle_exception(error)
+    except Exception as translated:  # noqa: BLE001
+        connection._handle_dbapi_exception(translated, sql, args, None, None)
+    raise error
