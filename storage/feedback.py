@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from storage import direct
 from storage.models import Decision, Feedback
-from storage.statements import inline, insert_row, table
+from storage.statements import inline, insert_values, table
 
 _feedback = table(Feedback)
 _decisions = table(Decision)
@@ -37,21 +37,23 @@ async def add_feedback(
     estimated_minutes: int | None = None,
     message_id: str | None = None,
     created_at: datetime,
-) -> Feedback:
-    row = Feedback(
-        project_id=project_id,
-        author_id=author_id,
-        author_name=author_name,
-        text=text,
-        on_version=on_version,
-        is_aside=is_aside,
-        is_expert=is_expert,
-        stated_minutes=stated_minutes,
-        estimated_minutes=estimated_minutes,
-        message_id=message_id,
-        created_at=created_at,
-    )
-    return await insert_row(session, _insert_feedback, row)
+) -> int:
+    """Store a reply as feedback (or an aside); its id."""
+    values = {
+        "project_id": project_id,
+        "author_id": author_id,
+        "author_name": author_name,
+        "text": text,
+        "on_version": on_version,
+        "is_aside": is_aside,
+        "is_expert": is_expert,
+        "stated_minutes": stated_minutes,
+        "estimated_minutes": estimated_minutes,
+        "message_id": message_id,
+        "created_at": created_at,
+        "consumed_by": None,
+    }
+    return await insert_values(session, _insert_feedback, values)
 
 
 _feedback_points = inline(
@@ -116,14 +118,17 @@ async def add_decision(
     version: int,
     via: str = "text",
     created_at: datetime,
-) -> Decision:
-    row = Decision(
-        project_id=project_id,
-        actor_id=actor_id,
-        actor_name=actor_name,
-        outcome=outcome,
-        version=version,
-        via=via,
-        created_at=created_at,
-    )
-    return await insert_row(session, _insert_decision, row)
+) -> int:
+    """Store a decision; its id (a reason or comment is added to it later)."""
+    values = {
+        "project_id": project_id,
+        "actor_id": actor_id,
+        "actor_name": actor_name,
+        "outcome": outcome,
+        "version": version,
+        "via": via,
+        "created_at": created_at,
+        "reason": None,
+        "comment": None,
+    }
+    return await insert_values(session, _insert_decision, values)

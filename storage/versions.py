@@ -12,7 +12,7 @@ from sqlmodel import col
 from storage.engine import states_of
 from storage.feedback import pending_exists
 from storage.models import Project, Version
-from storage.statements import inline, insert_row, table
+from storage.statements import inline, insert_values, table
 from storage.types import UTCDateTime
 
 _projects = table(Project)
@@ -37,23 +37,24 @@ async def add_version(
     finish_reason: str = "",
     feedback_upto: int = 0,
     created_at: datetime,
-) -> Version:
-    row = Version(
-        project_id=project_id,
-        number=number,
-        text=text,
-        agent=agent,
-        model=model,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cached_tokens=cached_tokens,
-        cost_usd=cost_usd,
-        latency_ms=latency_ms,
-        finish_reason=finish_reason,
-        feedback_upto=feedback_upto,
-        created_at=created_at,
-    )
-    return await insert_row(session, _insert_version, row)
+) -> int:
+    """Store a version; its id."""
+    values = {
+        "project_id": project_id,
+        "number": number,
+        "text": text,
+        "agent": agent,
+        "model": model,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cached_tokens": cached_tokens,
+        "cost_usd": cost_usd,
+        "latency_ms": latency_ms,
+        "finish_reason": finish_reason,
+        "feedback_upto": feedback_upto,
+        "created_at": created_at,
+    }
+    return await insert_values(session, _insert_version, values)
 
 
 _latest_version = inline(

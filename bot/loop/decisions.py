@@ -65,7 +65,7 @@ class Decisions:
                     raise UserFacingError(texts.no_draft_yet(project))
                 accepted = {"accepted_version": project.current_version} if target == State.ACCEPTED else {}
                 await transitions.move(session, project, target, decided_at=now, updated_at=now, **accepted)
-                decision = await store.add_decision(
+                decision_id = await store.add_decision(
                     session=session,
                     project_id=number_of(project),
                     actor_id=event.actor.user_id,
@@ -75,9 +75,9 @@ class Decisions:
                     via=event.via,
                     created_at=now,
                 )
-                if (reason or comment) and decision.id is not None:
+                if reason or comment:
                     await signals.set_decision_reason(
-                        session=session, decision_id=decision.id, reason=reason, comment=comment
+                        session=session, decision_id=decision_id, reason=reason, comment=comment
                     )
                 await self.people.touch(session, event.actor, project.category)
         if not allowed:

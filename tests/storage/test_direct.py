@@ -13,9 +13,11 @@ import asyncpg
 import pytest
 from sqlalchemy import event, exc, text
 
-from storage import direct, links, projects as store
+from storage import direct, feedback, links, projects as store, versions
 from storage.engine import Database
 from storage.feedback import _consume_feedback
+from storage.models import Decision, Feedback, Version
+from storage.statements import table
 from tests.faults.pg_faults import dsn
 from tests.storage.stored import stored_project
 
@@ -167,3 +169,30 @@ async def test_a_connection_lost_under_a_direct_write_is_dropped_and_the_unit_re
         assert await _brief(db, project_id) == "after the loss"
     finally:
         await db.dispose()
+
+
+async def test_rows_stored_from_values_name_every_column(db: Database, listened: Listened) -> None:
+    """Versions, feedback and decisions are inserted from values, with no model object to fill in
+    the defaults: each INSERT must still name every column but the id (a new column needs a value)."""
+    project_id = await stored_project(db, NOW, state="drafting")
+    listened.sent.clear()
+    async with db.session() as session:
+        version = await versions.add_version(
+            session=session, project_id=project_id, number=1, text="v1", agent="offline", created_at=NOW
+        )
+        point = await feedback.add_feedback(
+            session=session, project_id=project_id, author_id="u2", text="shorter", on_version=1, created_at=NOW
+        )
+        decision = await feedback.add_decision(
+            session=session, project_id=project_id, actor_id="u1", outcome="accepted", version=1, created_at=NOW
+        )
+    assert min(version, point, decision) >= 1
+    inserts = {s.split()[2]: s for s, _ in listened.sent if s.startswith("INSERT")}
+    for model in (Version, Feedback, Decision):
+        named = inserts[model.__tablename__].split("(", 1)[1].split(")", 1)[0]
+        assert sorted(c.strip() for c in named.split(",")) == sorted(set(table(model).c.keys()) - {"id"})
+    async with db.session() as session:
+        stored = await versions.latest_version(session=session, project_id=project_id)
+        points = await feedback.feedback_points(session=session, project_id=project_id)
+    assert stored is not None and (stored.id, stored.model, stored.feedback_upto) == (version, "", 0)
+    assert [(p.id, p.author_name, p.consumed_by, p.is_aside) for p in points] == [(point, "", None, False)]
