@@ -17,8 +17,10 @@ that layer does for these statements and drops the rest:
   `handle_error` listeners ran and a lost connection was invalidated.
 
 Anything else goes through `session.execute` unchanged: SQLite (its own in-place driver is cheaper
-already, storage/sqlite_driver.py), a statement with expanding (`IN`) or Python-computed
-parameters, an ORM statement, a driver other than asyncpg.
+already, storage/sqlite_driver.py), a statement with values computed in Python at execution, a
+driver other than asyncpg, or an asyncpg adapter without the parts used here (they are SQLAlchemy
+2.1's; tests/storage/test_direct.py fails if an upgrade moves them). ORM reads stay ORM queries:
+their objects belong to the session.
 """
 
 from __future__ import annotations
@@ -119,6 +121,21 @@ def _arguments(plan: _Plan, params: Mapping[str, Any]) -> list[Any]:
     return args
 
 
+# What execute uses of SQLAlchemy's asyncpg adapter (2.1): checked once per adapter class.
+ADAPTER_PARTS = ("_execute_mutex", "_transaction", "_start_transaction", "_prepare", "_handle_exception")
+_fitting: dict[type, bool] = {}
+
+
+def fits(adapted: Any) -> bool:
+    """Whether this DBAPI connection is the asyncpg adapter `execute` was written against."""
+    kind = type(adapted)
+    try:
+        return _fitting[kind]
+    except KeyError:
+        ok = _fitting[kind] = all(hasattr(adapted, part) for part in ADAPTER_PARTS)
+        return ok
+
+
 async def _connection(session: AsyncSession) -> Connection:
     """The Connection of the session's transaction, begun (checked out) if need be; remembered for
     the rest of the transaction, so later statements need no trip through the greenlet bridge."""
@@ -156,6 +173,8 @@ async def execute(session: AsyncSession, stmt: UpdateBase, params: Mapping[str, 
     connection = await _connection(session)
     # SQLAlchemy's asyncpg adapter: its lock, its lazily begun transaction, its statement cache.
     adapted: Any = connection.connection.dbapi_connection
+    if not fits(adapted):
+        return await session.execute(stmt, params)
     sql, args = plan.sql, _arguments(plan, params)
     for listener in connection.dispatch.before_cursor_execute:
         sql, args = listener(connection, None, sql, args, None, False)

@@ -196,3 +196,11 @@ async def test_rows_stored_from_values_name_every_column(db: Database, listened:
         points = await feedback.feedback_points(session=session, project_id=project_id)
     assert stored is not None and (stored.id, stored.model, stored.feedback_upto) == (version, "", 0)
     assert [(p.id, p.author_name, p.consumed_by, p.is_aside) for p in points] == [(point, "", None, False)]
+
+
+def test_another_adapter_is_left_to_sqlalchemy() -> None:
+    class Adapter:
+        _execute_mutex = _transaction = None  # an adapter with some of the parts only
+
+    assert not direct.fits(Adapter())
+    assert not direct.fits(object())
