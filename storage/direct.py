@@ -76,6 +76,11 @@ class Result:
     def scalar_one_or_none(self) -> Any:
         return self.rows[0][0] if self.rows else None
 
+    @property
+    def inserted_primary_key(self) -> tuple[Any, ...]:
+        """As SQLAlchemy's, for an INSERT whose one RETURNING is the implicit one of its id."""
+        return tuple(self.rows[0])
+
 
 # Keyed by the statement's id and its parameters' names; the statement is kept with its entry, so
 # the id is never another's. Storage builds a bounded set of statements, so this stays small.

@@ -77,7 +77,7 @@ async def insert_values(session: AsyncSession, stmt: Insert, values: dict[str, A
     and decisions)."""
     result = await direct.execute(session, stmt, values)
     # SQLite reports the id as lastrowid, PostgreSQL through an implicit RETURNING.
-    return int(result.scalar_one() if isinstance(result, direct.Result) else result.inserted_primary_key[0])
+    return int(result.inserted_primary_key[0])
 
 
 async def insert_row(session: AsyncSession, stmt: Insert, row: Row) -> Row:
@@ -86,8 +86,8 @@ async def insert_row(session: AsyncSession, stmt: Insert, row: Row) -> Row:
     flush, whose unit of work costs more than the INSERT itself. The object is not added to the
     session."""
     values = {key: getattr(row, key) for key in stmt.table.c.keys()}
-    if values["id"] is None:
-        del values["id"]
+    if values.pop("id") is not None:
+        raise ValueError("insert_row stores a new row: its id is the database's to choose")
     # Set as a flush sets it: plain assignment would also count `id` among the fields the caller gave.
     set_committed_value(row, "id", await insert_values(session, stmt, values))
     return row
