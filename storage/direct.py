@@ -1,13 +1,14 @@
-"""The hot writes on PostgreSQL, sent to asyncpg directly inside the session's transaction.
+"""The hot statements on PostgreSQL, sent to asyncpg directly inside the session's transaction.
 
-On every step of the loop the bot runs a handful of small writes. Through `session.execute` each
+On every step of the loop the bot runs a handful of small writes and reads by key. Through `session.execute` each
 costs about 170 µs of CPU in SQLAlchemy's execution layer on PostgreSQL (the session's dispatch,
 the greenlet bridge, the execution context, bind processing, the cursor adapter, the result),
 about twice what asyncpg itself spends on it (bench_core, profiled). `execute` below keeps what
 that layer does for these statements and drops the rest:
 
 - the statement is the Core statement the storage module built once, compiled by SQLAlchemy for
-  the dialect once per set of parameter names, with its bind processors applied;
+  the dialect once per set of parameter names, with its bind processors applied, and the result
+  processors of the columns it returns applied to the rows (aware UTC datetimes, storage/types.py);
 - it runs on the connection of the session's transaction, begun the way SQLAlchemy's asyncpg
   adapter begins it, under the adapter's per-connection lock and through its prepared-statement
   cache, so the commit, the rollback and the next ORM statement see one transaction;
@@ -19,8 +20,8 @@ that layer does for these statements and drops the rest:
 Anything else goes through `session.execute` unchanged: SQLite (its own in-place driver is cheaper
 already, storage/sqlite_driver.py), a statement with values computed in Python at execution, a
 driver other than asyncpg, or an asyncpg adapter without the parts used here (they are SQLAlchemy
-2.1's; tests/storage/test_direct.py fails if an upgrade moves them). ORM reads stay ORM queries:
-their objects belong to the session.
+2.1's; tests/storage/test_direct.py fails if an upgrade moves them). Reads that return table
+rows as objects build them with storage/entities.py.
 """
 
 from __future__ import annotations
@@ -34,9 +35,13 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.selectable import Select
+
+# What `execute` runs: the storage modules' Core reads and writes.
+Statement = Select[Any] | UpdateBase
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Plan:
     """A statement compiled for asyncpg: its SQL, and where each positional argument comes from."""
 
@@ -45,6 +50,11 @@ class _Plan:
     sources: tuple[tuple[str, int | None], ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
     defaults: Mapping[str, Any]  # values the statement carries itself (`.values(last_error="")`)
+    types: tuple[Any, ...]  # the SQLAlchemy type of each returned column
+    # Per returned column, set at the first execution (a processor may depend on the type the
+    # server describes, as the asyncpg dialect's numbers do); None: none to apply.
+    results: tuple[Callable[[Any], Any] | None, ...] | None = None
+    described: bool = False
 
 
 @dataclass(slots=True)
@@ -65,6 +75,9 @@ class Result:
         self.rows = rows
         self.rowcount = rowcount
 
+    def all(self) -> Sequence[Any]:
+        return self.rows
+
     def first(self) -> Any:
         return tuple(self.rows[0]) if self.rows else None
 
@@ -84,11 +97,11 @@ class Result:
 
 # Keyed by the statement's id and its parameters' names; the statement is kept with its entry, so
 # the id is never another's. Storage builds a bounded set of statements, so this stays small.
-_compiled: dict[tuple[int, frozenset[str]], tuple[UpdateBase, _Compiled]] = {}
+_compiled: dict[tuple[int, frozenset[str]], tuple[Statement, _Compiled]] = {}
 _CONNECTION = "draftloop.direct"  # session.info: (the transaction, its Connection)
 
 
-def _compile(stmt: UpdateBase, names: frozenset[str], dialect: Any) -> _Compiled:
+def _compile(stmt: Statement, names: frozenset[str], dialect: Any) -> _Compiled:
     compiled = stmt.compile(dialect=dialect, column_keys=sorted(names))
     if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
         return _Compiled(None)
@@ -113,6 +126,7 @@ def _plan(compiled: SQLCompiler, params: Mapping[str, Any]) -> _Plan | None:
         sources=sources,
         processors=tuple(processors.get(name) for name, _ in sources),  # type: ignore[misc]
         defaults={name: compiled.binds[name].effective_value for name in unnamed},
+        types=tuple(column.type for column in compiled._result_columns),
     )
 
 
@@ -154,7 +168,7 @@ async def _connection(session: AsyncSession) -> Connection:
     return connection
 
 
-async def execute(session: AsyncSession, stmt: UpdateBase, params: Mapping[str, Any]) -> Any:
+async def execute(session: AsyncSession, stmt: Statement, params: Mapping[str, Any]) -> Any:
     """`session.execute(stmt, params)`, on asyncpg without SQLAlchemy's execution layer; returns
     a `Result` then (rows, rowcount), else SQLAlchemy's result, which has the same methods."""
     dialect: Any = session.get_bind().dialect
@@ -194,7 +208,29 @@ async def execute(session: AsyncSession, stmt: UpdateBase, params: Mapping[str, 
         failed = error
         await session.run_sync(lambda _s: _raise_as_sqlalchemy(connection, adapted, failed, sql, args))
         raise AssertionError("unreachable") from error
+    if not plan.described:
+        _describe(plan, prepared, dialect)
+    if plan.results is not None:
+        rows = _processed(rows, plan.results)
     return Result(rows, _count(status))
+
+
+def _describe(plan: _Plan, prepared: Any, dialect: Any) -> None:
+    """The result processors of the plan's columns, for the types the server describes them as
+    (what SQLAlchemy's cursor reads from the same prepared statement)."""
+    described = [attribute.type.oid for attribute in prepared.get_attributes()]
+    results = tuple(
+        kind._cached_result_processor(dialect, oid) for kind, oid in zip(plan.types, described, strict=True)
+    )
+    plan.results = results if any(results) else None
+    plan.described = True
+
+
+def _processed(rows: Sequence[Any], results: tuple[Callable[[Any], Any] | None, ...]) -> list[tuple[Any, ...]]:
+    return [
+        tuple(value if process is None else process(value) for value, process in zip(row, results, strict=True))
+        for row in rows
+    ]
 
 
 def _count(status: str) -> int:

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage import direct
+from storage import direct, entities
 from storage.models import Decision, Feedback
 from storage.statements import inline, insert_values, table
 
@@ -57,15 +57,15 @@ async def add_feedback(
 
 
 _feedback_points = inline(
-    select(Feedback)
-    .where(col(Feedback.project_id) == bindparam("project_id"), col(Feedback.is_aside) == False)  # noqa: E712
-    .order_by(col(Feedback.id))
+    select(_feedback)
+    .where(_feedback.c.project_id == bindparam("project_id"), _feedback.c.is_aside == False)  # noqa: E712
+    .order_by(_feedback.c.id)
 )
 
 
 async def feedback_points(*, session: AsyncSession, project_id: int) -> list[Feedback]:
     """Every feedback point (asides excluded), oldest first."""
-    return list((await session.execute(_feedback_points, {"project_id": project_id})).scalars())
+    return await entities.all_of(session, Feedback, _feedback_points, {"project_id": project_id})
 
 
 async def pending_count(*, session: AsyncSession, project_id: int) -> int:

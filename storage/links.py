@@ -6,11 +6,12 @@ from sqlalchemy import Insert, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage import direct
+from storage import direct, entities
 from storage.models import MessageLink, Project
 from storage.statements import inline, per_dialect, rowcount, table, upsert
 
 _links = table(MessageLink)
+_projects = table(Project)
 
 
 @per_dialect
@@ -35,19 +36,19 @@ async def link_message(
 
 
 _find_by_message = inline(
-    select(Project)
-    .join(MessageLink, col(MessageLink.project_id) == col(Project.id))
+    select(_projects)
+    .join(_links, _links.c.project_id == _projects.c.id)
     .where(
-        col(MessageLink.platform) == bindparam("platform"),
-        col(MessageLink.channel) == bindparam("channel"),
-        col(MessageLink.message_id) == bindparam("message_id"),
+        _links.c.platform == bindparam("platform"),
+        _links.c.channel == bindparam("channel"),
+        _links.c.message_id == bindparam("message_id"),
     )
 )
 
 
 async def find_by_message(*, session: AsyncSession, platform: str, channel: str, message_id: str) -> Project | None:
     params = {"platform": platform, "channel": channel, "message_id": message_id}
-    return (await session.execute(_find_by_message, params)).scalar_one_or_none()
+    return await entities.one_of(session, Project, _find_by_message, params)
 
 
 _project_of_message = inline(

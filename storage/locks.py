@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import direct
+from storage import direct, entities
 from storage.engine import states_of
 from storage.feedback import pending_exists
 from storage.models import Project
@@ -22,8 +22,8 @@ from storage.statements import rowcount as _rowcount, table
 _projects = table(Project)
 _held_by_owner = (_projects.c.id == bindparam("project_id")) & (_projects.c.lease_owner == bindparam("owner"))
 
-# Core UPDATE … RETURNING every column, loaded as a Project by the ORM.
-_claim = select(Project).from_statement(
+# Core UPDATE … RETURNING every column, read as a Project (storage/entities.py).
+_claim = (
     update(_projects)
     .where(
         _projects.c.id == bindparam("project_id"),
@@ -41,7 +41,7 @@ async def claim(
 ) -> Project | None:
     """Take the lease; the project as it is now when taken, None when another run holds it."""
     params = {"project_id": project_id, "owner": owner, "now": now, "until": until}
-    return (await session.execute(_claim, params)).scalar_one_or_none()
+    return await entities.one_of(session, Project, _claim, params)
 
 
 _renew = update(_projects).where(_held_by_owner).values(lease_until=bindparam("until"))

@@ -5,10 +5,11 @@ Plain async functions with a keyword-only `session`; the caller owns the transac
 
 The writes run on every step of the bot's loop, so they are Core statements on the tables,
 built once and executed with bind parameters (storage/statements.py says why and how). Inserted
-objects come back with their id but are not added to the session; projects read back from an
-UPDATE … RETURNING are loaded into it, as an ORM query would. Unlike ORM-enabled DML, these
-writes neither flush the session first nor update objects it already holds: change rows through
-these functions rather than through loaded objects, and load after writing (as bot/ does).
+objects come back with their id but are not added to the session; the loop's reads by key (and
+projects read back from an UPDATE … RETURNING) come back as detached objects (storage/entities.py).
+Unlike ORM-enabled DML, these writes neither flush the session first nor update objects already
+read: change rows through these functions rather than through loaded objects, and read after
+writing (as bot/ does).
 
 Module map: events.py (inbound keys), links.py (messages → projects), people.py,
 versions.py (versions, and making one current), feedback.py (feedback and decisions),
@@ -27,7 +28,7 @@ from sqlalchemy import Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage import direct
+from storage import direct, entities
 from storage.engine import states_of
 from storage.events import seen_event
 from storage.feedback import (
@@ -123,28 +124,28 @@ async def create_project(
     return await insert_row(session, _insert_project, row)
 
 
-# The reads a reply, a reaction or a cycle makes stay ORM queries, built once all the same.
-_get_project = inline(select(Project).where(col(Project.id) == bindparam("project_id")))
+# The reads a reply, a reaction or a cycle makes: Core, built once, rows made objects by entities.
+_get_project = inline(select(_projects).where(_projects.c.id == bindparam("project_id")))
 _get_project_for_update = _get_project.with_for_update()
 
 
 async def get_project(*, session: AsyncSession, project_id: int, for_update: bool = False) -> Project | None:
     stmt = _get_project_for_update if for_update else _get_project
-    return (await session.execute(stmt, {"project_id": project_id})).scalar_one_or_none()
+    return await entities.one_of(session, Project, stmt, {"project_id": project_id})
 
 
 _find_by_thread = inline(
-    select(Project).where(
-        col(Project.platform) == bindparam("platform"),
-        col(Project.channel) == bindparam("channel"),
-        col(Project.thread_id) == bindparam("thread_id"),
+    select(_projects).where(
+        _projects.c.platform == bindparam("platform"),
+        _projects.c.channel == bindparam("channel"),
+        _projects.c.thread_id == bindparam("thread_id"),
     )
 )
 
 
 async def find_by_thread(*, session: AsyncSession, platform: str, channel: str, thread_id: str) -> Project | None:
     params = {"platform": platform, "channel": channel, "thread_id": thread_id}
-    return (await session.execute(_find_by_thread, params)).scalar_one_or_none()
+    return await entities.one_of(session, Project, _find_by_thread, params)
 
 
 def _set(columns: Sequence[str]) -> dict[str, Any]:

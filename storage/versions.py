@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import String, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
+from storage import entities
 from storage.engine import states_of
 from storage.feedback import pending_exists
 from storage.models import Project, Version
@@ -58,21 +58,20 @@ async def add_version(
 
 
 _latest_version = inline(
-    select(Version)
-    .where(col(Version.project_id) == bindparam("project_id"))
-    .order_by(col(Version.number).desc())
+    select(_versions)
+    .where(_versions.c.project_id == bindparam("project_id"))
+    .order_by(_versions.c.number.desc())
     .limit(1)
 )
 
 
 async def latest_version(*, session: AsyncSession, project_id: int) -> Version | None:
-    return (await session.execute(_latest_version, {"project_id": project_id})).scalar_one_or_none()
+    return await entities.one_of(session, Version, _latest_version, {"project_id": project_id})
 
 
-# Core UPDATE … RETURNING every column, loaded as a Project by the ORM (as `.returning(Project)`
-# on an ORM UPDATE would, without the ORM's per-execution DML setup). The states it moves to are
-# bind parameters: the core names them (storage/state_sets.py).
-_finish_version = select(Project).from_statement(
+# Core UPDATE … RETURNING every column, read as a Project (storage/entities.py). The states it
+# moves to are bind parameters: the core names them (storage/state_sets.py).
+_finish_version = (
     update(_projects)
     .where(
         _projects.c.id == bindparam("project_id"),
@@ -122,4 +121,4 @@ async def finish_version(
         "revising_state": states.revising,
         "review_state": states.review,
     }
-    return (await session.execute(_finish_version, params)).scalar_one_or_none()
+    return await entities.one_of(session, Project, _finish_version, params)
