@@ -21,12 +21,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Table
+from pydantic_core import PydanticUndefined
+from sqlalchemy import Insert, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, class_mapper
 from sqlalchemy.orm.instrumentation import ClassManager, manager_of_class
 
 from storage import direct
+from storage.statements import insert_values
 
 M = TypeVar("M")
 
@@ -37,6 +39,8 @@ class _Shape:
     manager: ClassManager[Any]
     identity_class: type
     pk_index: int
+    defaults: Mapping[str, Any]  # the model's default of each column that has one, the id's aside
+    required: frozenset[str]  # columns without a default, the id's aside
 
 
 _shapes: dict[type, _Shape] = {}
@@ -53,7 +57,17 @@ def _shape(model: type) -> _Shape:
     (pk,) = mapper.primary_key  # every table here has a one-column id
     columns = list(table.c)
     keys = tuple(mapper.get_property_by_column(column).key for column in columns)
-    shape = _shapes[model] = _Shape(keys, manager_of_class(model), mapper._identity_class, columns.index(pk))
+    fields = model.model_fields  # type: ignore[attr-defined]
+    given = {key: fields[key].get_default(call_default_factory=True) for key in keys if key != pk.key}
+    defaults = {key: value for key, value in given.items() if value is not PydanticUndefined}
+    shape = _shapes[model] = _Shape(
+        keys,
+        manager_of_class(model),
+        mapper._identity_class,
+        columns.index(pk),
+        defaults,
+        frozenset(given) - frozenset(defaults),
+    )
     return shape
 
 
@@ -65,6 +79,23 @@ def build(model: type[M], row: Sequence[Any]) -> M:
     # Detached, not transient: it is a stored row, as an ORM object is after its session closed.
     entity._sa_instance_state.key = (shape.identity_class, (row[shape.pk_index],), None)
     return entity  # type: ignore[no-any-return]
+
+
+async def inserted(session: AsyncSession, model: type[M], stmt: Insert, values: Mapping[str, Any]) -> M:
+    """INSERT a new row of `model` with `values` (columns not named take the model's defaults):
+    the row as an object, with the id the database chose. Cheaper than building the model's object
+    to insert it (SQLModel's __init__ cost more CPU than the INSERT) or session.add() and a flush."""
+    shape = _shape(model)
+    pk = shape.keys[shape.pk_index]
+    if pk in values:
+        raise ValueError(f"a new {model.__name__}'s {pk} is the database's to choose")
+    missing = shape.required - values.keys()
+    unknown = values.keys() - shape.defaults.keys() - shape.required
+    if missing or unknown:
+        raise TypeError(f"{model.__name__}: missing {sorted(missing)}, unknown {sorted(unknown)}")
+    row = {**shape.defaults, **values}
+    row[pk] = await insert_values(session, stmt, row)
+    return build(model, [row[key] for key in shape.keys])
 
 
 async def all_of(session: AsyncSession, model: type[M], stmt: direct.Statement, params: Mapping[str, Any]) -> list[M]:

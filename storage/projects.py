@@ -42,7 +42,7 @@ from storage.feedback import (
 from storage.links import find_by_message, link_message, project_of_message
 from storage.models import Feedback, Project
 from storage.people import touch_person
-from storage.statements import inline, insert_row, rowcount, table
+from storage.statements import inline, rowcount, table
 from storage.versions import add_version, finish_version, latest_version
 
 __all__ = [
@@ -102,26 +102,26 @@ async def create_project(
     lease_owner: str | None = None,
     lease_until: datetime | None = None,
 ) -> Project:
-    row = Project(
-        platform=platform,
-        channel=channel,
-        thread_id=thread_id,
-        request_message_id=request_message_id,
-        requester_id=requester_id,
-        requester_name=requester_name,
-        brief=brief,
-        category=category,
-        category_reason=category_reason,
-        agent=agent,
-        model=model,
-        state=state,
-        deadline=deadline,
-        created_at=created_at,
-        updated_at=updated_at,
-        lease_owner=lease_owner,
-        lease_until=lease_until,
-    )
-    return await insert_row(session, _insert_project, row)
+    values = {
+        "platform": platform,
+        "channel": channel,
+        "thread_id": thread_id,
+        "request_message_id": request_message_id,
+        "requester_id": requester_id,
+        "requester_name": requester_name,
+        "brief": brief,
+        "category": category,
+        "category_reason": category_reason,
+        "agent": agent,
+        "model": model,
+        "state": state,
+        "deadline": deadline,
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "lease_owner": lease_owner,
+        "lease_until": lease_until,
+    }
+    return await entities.inserted(session, Project, _insert_project, values)
 
 
 # The reads a reply, a reaction or a cycle makes: Core, built once, rows made objects by entities.

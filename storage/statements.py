@@ -10,8 +10,9 @@ builds such a statement on first use for the session's dialect.
 Two rules of Core statements to keep in mind when adding one:
 - a bind parameter named after a column of the table an INSERT or UPDATE writes is taken as a
   value for that column, so name the others differently (`project` for `feedback.project_id`);
-- they do not autoflush the session: a change made to a loaded object is written at commit or
-  by the next ORM query, after them.
+- they do not autoflush the session: a change made to an object the ORM loaded is written at
+  commit or by the next ORM query, after them (the loop's reads return detached objects,
+  storage/entities.py, whose changes are never written).
 """
 
 from __future__ import annotations
@@ -24,13 +25,10 @@ from sqlalchemy import Executable, Insert, Table
 from sqlalchemy.dialects.postgresql import Insert as PgInsert, insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert, insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import SQLModel
 
 from storage import direct
 
 S = TypeVar("S")
-Row = TypeVar("Row", bound=SQLModel)
 E = TypeVar("E", bound=Executable)
 
 # The execution option that lets a read run on the event loop's thread on SQLite
@@ -78,19 +76,6 @@ async def insert_values(session: AsyncSession, stmt: Insert, values: dict[str, A
     result = await direct.execute(session, stmt, values)
     # SQLite reports the id as lastrowid, PostgreSQL through an implicit RETURNING.
     return int(result.inserted_primary_key[0])
-
-
-async def insert_row(session: AsyncSession, stmt: Insert, row: Row) -> Row:
-    """Run `stmt` (a plain INSERT into the row's table) with every column value the object holds,
-    its Python defaults applied, and give the object its new id. Cheaper than session.add() and a
-    flush, whose unit of work costs more than the INSERT itself. The object is not added to the
-    session."""
-    values = {key: getattr(row, key) for key in stmt.table.c.keys()}
-    if values.pop("id") is not None:
-        raise ValueError("insert_row stores a new row: its id is the database's to choose")
-    # Set as a flush sets it: plain assignment would also count `id` among the fields the caller gave.
-    set_committed_value(row, "id", await insert_values(session, stmt, values))
-    return row
 
 
 def rowcount(result: Any) -> int:

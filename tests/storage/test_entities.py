@@ -151,3 +151,42 @@ async def test_a_statement_not_returning_the_whole_row_is_refused(db: Database) 
             await entities.one_of(session, Project, select(projects.c.id, projects.c.state), {})
         with pytest.raises(LookupError):
             await entities.one_of(session, Project, select(projects).where(projects.c.id >= number), {})
+
+
+async def test_a_created_project_holds_what_is_stored_and_the_models_defaults(db: Database) -> None:
+    async with db.session() as session:
+        created = await store.create_project(
+            session=session,
+            platform="slack",
+            channel="C7",
+            requester_id="U1",
+            brief="a brief",
+            category="writing",
+            agent="offline",
+            state="new",
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    assert created.id is not None and inspect(created).detached
+    assert (created.current_version, created.feedback_count, created.last_error, created.lease_owner) == (
+        0,
+        0,
+        "",
+        None,
+    )
+    async with db.session() as session:
+        assert created.model_dump() == await _as_the_orm_loads(session, Project, created.id)
+
+
+async def test_an_insert_names_every_column_it_needs_and_no_other(db: Database) -> None:
+    insert_project = table(Project).insert()
+    values: dict[str, Any] = {"platform": "slack", "channel": "C", "requester_id": "U", "brief": "b"}
+    values |= {"category": "writing", "agent": "offline", "state": "new", "created_at": NOW, "updated_at": NOW}
+    async with db.session() as session:
+        with pytest.raises(ValueError, match="database's to choose"):
+            await entities.inserted(session, Project, insert_project, {**values, "id": 7})
+        with pytest.raises(TypeError, match=r"missing \['brief'\]"):
+            await entities.inserted(session, Project, insert_project, {k: v for k, v in values.items() if k != "brief"})
+        with pytest.raises(TypeError, match=r"unknown \['colour'\]"):
+            await entities.inserted(session, Project, insert_project, {**values, "colour": "red"})
+        assert await store.get_project(session=session, project_id=7) is None
