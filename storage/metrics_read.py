@@ -1,13 +1,14 @@
 """Where the digest's SQL (storage/metrics.py) runs: a session of the running process, or a bare
-SQLite connection for a one-shot `draftloop digest`.
+connection (SQLite's or asyncpg's) for a one-shot `draftloop digest`.
 
 The digest's statements are plain SQL text with named parameters, so they run unchanged through
 either. A process that already has the engine (the scheduler, the chat commands, Slack's App Home)
 reads through its SQLAlchemy session (`SessionReader`). The `draftloop digest` command on a SQLite
 file reads through the standard library's sqlite3 (`SqliteFileReader`): importing SQLAlchemy, its
 ORM and the async engine takes several times longer than the digest itself, and a one-shot read
-needs none of them (benchmarks/bench_startup.py). This module imports neither SQLAlchemy nor any
-table definition for that reason.
+needs none of them (benchmarks/bench_startup.py). On PostgreSQL the same command reads through one
+asyncpg connection (`PostgresReader`) for the same reason. This module imports neither SQLAlchemy
+nor any table definition.
 
 Values cross in the form the tables store them (storage/types.py UTCDateTime): on SQLite a UTC
 timestamp is text, `YYYY-MM-DD HH:MM:SS.ffffff`, and compares as text; on PostgreSQL it is a
@@ -18,6 +19,7 @@ aware datetime.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import quote
 
-from storage.urls import plain_sqlite_path
+from storage.urls import plain_postgres_dsn, plain_sqlite_path
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,7 +107,7 @@ class SessionReader:
 
 def reader_of(source: Reader | AsyncSession) -> Reader:
     """A Reader as it is, a SQLAlchemy session wrapped in one."""
-    if isinstance(source, SessionReader | SqliteFileReader):
+    if isinstance(source, SessionReader | SqliteFileReader | PostgresReader):
         return source
     if hasattr(source, "rows") and hasattr(source, "maintain"):
         return cast(Reader, source)  # another Reader (tests)
@@ -185,3 +187,85 @@ class SqliteFileReader:
                 self.connection.execute("COMMIT")
         finally:
             self.connection.close()
+
+    async def aclose(self) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------------ a bare PostgreSQL connection, for one shot
+
+# SQLAlchemy's rule for a `:name` parameter in text(): not after another colon (`::int` casts), a
+# word character or a backslash, and not followed by a colon.
+_NAMED = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+
+
+def postgres_dsn(url: str | None) -> str | None:
+    """The URL as asyncpg takes it when `url` is a plain PostgreSQL URL; None otherwise (SQLite, query
+    options): those go through the engine."""
+    return plain_postgres_dsn(url) if url else None
+
+
+def positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`sql` with each `:name` made `$n` (one number per name, as asyncpg takes them), and the names in order."""
+    names: list[str] = []
+
+    def number(found: re.Match[str]) -> str:
+        name = found.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return _NAMED.sub(number, sql), tuple(names)
+
+
+class PostgresReader:
+    """One asyncpg connection in a read-only REPEATABLE READ transaction: one snapshot for all the
+    statements, as the SQLite reader has. Closed by `aclose`."""
+
+    dialect = "postgresql"
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection  # asyncpg's (it ships no type information)
+        self._texts: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+    @classmethod
+    async def open(cls, dsn: str, *, revision: str | None) -> PostgresReader | None:
+        """A reader on `dsn` when the database is at schema `revision`; None otherwise. A database
+        that does not answer, is new, behind or ahead is left to the engine, which migrates it or
+        explains the failure as for any other command."""
+        if revision is None:
+            return None
+        import asyncpg  # type: ignore[import-untyped]
+
+        try:
+            connection = await asyncpg.connect(dsn, timeout=10)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            _log.debug("the database is left to the engine: %s", type(exc).__name__)
+            return None
+        try:
+            await connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            row = await connection.fetchrow("SELECT version_num FROM alembic_version")
+            if row is not None and str(row[0]) == revision:
+                return cls(connection)
+        except asyncpg.PostgresError as exc:  # no alembic_version: a new database
+            _log.debug("the database is left to the engine: %s", type(exc).__name__)
+        await connection.close()
+        return None
+
+    async def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        try:
+            text, names = self._texts[sql]
+        except KeyError:
+            text, names = self._texts[sql] = positional(sql)
+        bound = _bound(params, self.dialect)
+        return [tuple(row) for row in await self.connection.fetch(text, *(bound[name] for name in names))]
+
+    async def maintain(self, sql: str) -> None:
+        _log.debug("%s skipped: the one-shot reader is read-only", sql)
+
+    async def aclose(self) -> None:
+        """End the read transaction and close the connection."""
+        try:
+            await self.connection.execute("ROLLBACK")
+        finally:
+            await self.connection.close()

@@ -7,11 +7,14 @@ naming what is wrong and what is accepted. The sentence never repeats the URL: i
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 # No password in the example: the redaction would mask it, and the hint would read "[redacted]".
-# A plain SQLite file URL, the usual DATABASE_URL, is answered without SQLAlchemy (start-up time:
-# benchmarks/bench_startup.py); anything else goes through make_url.
+# A plain SQLite file URL or PostgreSQL URL, the usual DATABASE_URLs, is answered without SQLAlchemy
+# (start-up time: benchmarks/bench_startup.py); anything else goes through make_url.
 _SQLITE_FILE = re.compile(r"^sqlite(?:\+aiosqlite|\+pysqlite)?:///(?P<path>[^?#%]+)$")
+# No query options (sslmode and the like are the engine's to translate for asyncpg).
+_PLAIN_POSTGRES = re.compile(r"^postgres(?:ql)?(?:\+asyncpg)?://(?P<rest>[^?#]*)$")
 ACCEPTED = "sqlite:///PATH.db, postgresql://USER@HOST:PORT/NAME (a password after USER: as usual) or postgres://…"
 
 
@@ -23,6 +26,19 @@ def plain_sqlite_path(url: str) -> str | None:
     return found.group("path")
 
 
+def plain_postgres_dsn(url: str) -> str | None:
+    """A plain PostgreSQL URL (no query options, a port in range) as asyncpg takes it, else None."""
+    found = _PLAIN_POSTGRES.match(url.strip())
+    if found is None:
+        return None
+    dsn = "postgresql://" + found.group("rest")
+    try:
+        port = urlsplit(dsn).port  # raises on a port that is not a number in range
+    except ValueError:
+        return None
+    return None if port == 0 else dsn
+
+
 def database_url_problem(url: str) -> str | None:
     """What is wrong with `url` as DATABASE_URL, in one sentence; None when it is usable.
 
@@ -30,7 +46,7 @@ def database_url_problem(url: str) -> str | None:
     `postgresql://…` and `postgres://…` as hosting platforms hand it out, with or without a driver
     (`+asyncpg`, `+aiosqlite`: the async driver is chosen anyway).
     """
-    if plain_sqlite_path(url) is not None:
+    if plain_sqlite_path(url) is not None or plain_postgres_dsn(url) is not None:
         return None
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError

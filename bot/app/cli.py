@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from bot.report.digest import DigestReport, Period
     from bot.settings import Settings
     from storage import Database
-    from storage.metrics_read import SqliteFileReader
+    from storage.metrics_read import PostgresReader, SqliteFileReader
 
 # \b: Click prints the paragraph as written (aligned columns), without rewrapping it.
 ENVIRONMENT = """\
@@ -372,8 +372,8 @@ def digest(
         from bot.report.digest import Period, read_report
 
         # Only a post needs the runtime (its chat platform); reading figures needs the database alone,
-        # and a SQLite file at the current schema not even the engine (_one_shot_reader).
-        reader = _one_shot_reader(settings) if target is None else None
+        # and a database at the current schema not even the engine (_one_shot_reader).
+        reader = await _one_shot_reader(settings) if target is None else None
         runtime = await _runtime(settings) if target is not None else None
         try:
             now = runtime.clock.now() if runtime is not None else datetime.now(UTC)
@@ -391,7 +391,7 @@ def digest(
                 await _post_digest(runtime, report, *target)
         finally:
             if reader is not None:
-                reader.close()
+                await reader.aclose()
             if runtime is not None:
                 await runtime.close()
         if chart_file is not None:
@@ -408,18 +408,19 @@ def digest(
         typer.echo(out)
 
 
-def _one_shot_reader(settings: Settings) -> SqliteFileReader | None:
-    """The SQLite file itself through the standard library, when it is one at the current schema:
-    a one-shot digest then imports no SQLAlchemy (benchmarks/bench_startup.py). None for PostgreSQL
-    and for a file that is new, behind or unreadable: the engine opens (and migrates) those."""
-    from storage.metrics_read import SqliteFileReader, sqlite_file
-
-    path = sqlite_file(settings.database_url, settings.draftloop_data_dir)
-    if path is None:
-        return None
+async def _one_shot_reader(settings: Settings) -> SqliteFileReader | PostgresReader | None:
+    """The database itself through its bare driver (sqlite3, asyncpg) when it is at the current
+    schema: a one-shot digest then imports no SQLAlchemy (benchmarks/bench_startup.py). None for
+    a database that is new, behind, unreachable or named by a URL with options: the engine opens
+    (migrates, explains) those."""
+    from storage.metrics_read import PostgresReader, SqliteFileReader, postgres_dsn, sqlite_file
     from storage.migrate import head_revision
 
-    return SqliteFileReader.open(path, revision=head_revision())
+    dsn = postgres_dsn(settings.database_url)
+    if dsn is not None:
+        return await PostgresReader.open(dsn, revision=head_revision())
+    path = sqlite_file(settings.database_url, settings.draftloop_data_dir)
+    return None if path is None else SqliteFileReader.open(path, revision=head_revision())
 
 
 async def _report_through_engine(

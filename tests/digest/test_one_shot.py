@@ -1,7 +1,8 @@
-"""`draftloop digest` on a SQLite file at the current schema reads it through the standard library's
-sqlite3 (storage/metrics_read.py SqliteFileReader), not the engine: the same statements, the same
-report. Anything else (PostgreSQL, a new file, one behind or unreadable) goes through the engine as
-before. SQLite and PostgreSQL where the engine is involved."""
+"""`draftloop digest` on a database at the current schema reads it through its bare driver, not the
+engine: a SQLite file through the standard library's sqlite3 (storage/metrics_read.py
+SqliteFileReader), PostgreSQL through one asyncpg connection (PostgresReader): the same statements,
+the same report. Anything else (a new database, one behind, unreadable or unreachable, a URL with
+options) goes through the engine as before. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from bot.app import cli
 from bot.app.cli import app
 from bot.report.digest import Period, build_report, read_report, render_text
 from storage.engine import Database
-from storage.metrics_read import SqliteFileReader, sqlite_file
+from storage.metrics_read import PostgresReader, SqliteFileReader, positional, postgres_dsn, sqlite_file
 from storage.migrate import head_revision
 from storage.models import Decision, Feedback, Nudge, Person, Signal
 from storage.routing import Comparison, QualityCheck, Route
@@ -100,18 +101,28 @@ def _file_of(db: Database) -> Path:
     return Path(path)
 
 
-async def test_the_bare_sqlite_reader_reads_what_the_engine_reads(db: Database) -> None:
-    if db.dialect != "sqlite":
-        pytest.skip("the bare reader is SQLite's: PostgreSQL is read through the engine")
+def _dsn_of(db: Database) -> str:
+    dsn = postgres_dsn(db.engine.url.render_as_string(hide_password=False))
+    assert dsn is not None
+    return dsn
+
+
+async def _bare_reader(db: Database) -> SqliteFileReader | PostgresReader | None:
+    if db.dialect == "sqlite":
+        return SqliteFileReader.open(_file_of(db), revision=head_revision())
+    return await PostgresReader.open(_dsn_of(db), revision=head_revision())
+
+
+async def test_the_bare_reader_reads_what_the_engine_reads(db: Database) -> None:
     await _fill(db)
     now = at(2026, 11, 23, 9)
     engine = await build_report(db, WEEK, now=now)
-    reader = SqliteFileReader.open(_file_of(db), revision=head_revision())
+    reader = await _bare_reader(db)
     assert reader is not None
     try:
         bare = await read_report(reader, WEEK, now=now)
     finally:
-        reader.close()
+        await reader.aclose()
     data = engine.to_json()
     # every section has something in it, so a difference anywhere would show
     section = data["orchestrator"]["data-science"]
@@ -154,7 +165,7 @@ async def test_the_command_prints_the_engines_report_on_both_databases(
     assert data == expected
     text = await asyncio.to_thread(_invoke, db, ARGS)
     assert text.exit_code == 0 and "Agents finished 40% alone; with expert feedback 62%" in text.stdout
-    assert used == ([] if db.dialect == "sqlite" else [True, True])
+    assert used == []  # both read through the bare driver
 
 
 def test_a_new_file_is_created_and_migrated_by_the_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,6 +190,49 @@ async def test_a_file_the_bare_reader_cannot_use_is_left_to_the_engine(db: Datab
     assert SqliteFileReader.open(junk, revision=head_revision()) is None
     assert SqliteFileReader.open(_file_of(db), revision="0001") is None  # behind (or ahead of) this draftloop
     assert SqliteFileReader.open(_file_of(db), revision=None) is None
+
+
+async def test_a_postgres_database_the_bare_reader_cannot_use_is_left_to_the_engine(pg_url: str) -> None:
+    db = Database(pg_url)
+    dsn = _dsn_of(db)
+    assert await PostgresReader.open(dsn, revision="0001") is None  # behind (or ahead of) this draftloop
+    assert await PostgresReader.open(dsn, revision=None) is None
+    assert await PostgresReader.open("postgresql://postgres@127.0.0.1:1/test", revision=head_revision()) is None
+    async with db.engine.begin() as conn:
+        await conn.exec_driver_sql("ALTER TABLE alembic_version RENAME TO alembic_version_away")
+    try:
+        assert await PostgresReader.open(dsn, revision=head_revision()) is None  # a new database
+    finally:
+        async with db.engine.begin() as conn:
+            await conn.exec_driver_sql("ALTER TABLE alembic_version_away RENAME TO alembic_version")
+    reader = await PostgresReader.open(dsn, revision=head_revision())
+    assert reader is not None
+    await reader.aclose()
+    await db.dispose()
+
+
+def test_named_parameters_become_positional_ones_as_sqlalchemy_reads_them() -> None:
+    sql = "SELECT x::float FROM t WHERE a >= :since AND b < :until AND c = :since AND d = 'a:b' OR e = \\:no"
+    text, names = positional(sql)
+    assert names == ("since", "until")
+    assert text == "SELECT x::float FROM t WHERE a >= $1 AND b < $2 AND c = $1 AND d = 'a:b' OR e = \\:no"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+        ("postgres://u:p%40ss@h:5433/db", "postgresql://u:p%40ss@h:5433/db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql://u@h/db"),
+        ("postgresql://u@h/db?sslmode=require", None),
+        ("postgresql://u@h:99999/db", None),
+        ("postgresql://u@h:0/db", None),
+        ("sqlite:///x.db", None),
+        (None, None),
+    ],
+)
+def test_which_urls_the_bare_postgres_reader_takes(url: str | None, expected: str | None) -> None:
+    assert postgres_dsn(url) == expected
 
 
 @pytest.mark.parametrize(
@@ -237,6 +291,28 @@ def test_a_one_shot_digest_on_sqlite_imports_no_sqlalchemy(tmp_path: Path) -> No
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "DRAFTLOOP_LOG_LEVEL": "WARNING"}
     env.pop("DRAFTLOOP_CONFIG", None)
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["decided"] > 0
+    assert "HEAVY []" in done.stderr, done.stderr
+
+
+async def test_a_one_shot_digest_on_postgres_imports_no_sqlalchemy(pg_url: str) -> None:
+    db = Database(pg_url)
+    await insert_specs(db, STUDY[:2], decided_at=DECIDED - timedelta(days=1))
+    await db.dispose()
+    code = (
+        "import sys\n"
+        "from bot.app.cli import app\n"
+        f"app({[*ARGS, '-f', 'json']!r}, standalone_mode=False)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel', 'alembic'))\n"
+        "print('HEAVY', heavy[:5], file=sys.stderr)\n"
+    )
+    url = db.engine.url.render_as_string(hide_password=False)
+    env = {**os.environ, "DATABASE_URL": url, "DRAFTLOOP_LOG_LEVEL": "WARNING"}
+    env.pop("DRAFTLOOP_CONFIG", None)
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["decided"] > 0
     assert "HEAVY []" in done.stderr, done.stderr
