@@ -13,6 +13,9 @@ The objects are detached, as an ORM object is after its session closed (the sess
 values on commit, storage/engine.py): they are not in the session's identity map, a second read
 returns a second object with the values as they are then, and changing an attribute writes
 nothing. The loop writes through the storage functions only (docs/architecture.md).
+
+Statements given here are built once, at module level: `direct.execute` compiles and keeps each one
+it sees. A query built per call (a list with filters chosen at run time) stays an ORM query.
 """
 
 from __future__ import annotations
