@@ -1,9 +1,9 @@
 """The hot statements on PostgreSQL, sent to asyncpg directly inside the session's transaction.
 
-On every step of the loop the bot runs a handful of small writes and reads by key. Through `session.execute` each
-costs about 170 µs of CPU in SQLAlchemy's execution layer on PostgreSQL (the session's dispatch,
-the greenlet bridge, the execution context, bind processing, the cursor adapter, the result),
-about twice what asyncpg itself spends on it (bench_core, profiled). `execute` below keeps what
+On every step of the loop the bot runs a handful of small writes and reads by key. Through
+`session.execute` each costs about 170 µs of CPU in SQLAlchemy's execution layer on PostgreSQL
+(the session's dispatch, the greenlet bridge, the execution context, bind processing, the cursor
+adapter, the result), about twice what asyncpg itself spends on it (bench_core, profiled). `execute` below keeps what
 that layer does for these statements and drops the rest:
 
 - the statement is the Core statement the storage module built once, compiled by SQLAlchemy for

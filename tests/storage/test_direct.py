@@ -79,6 +79,22 @@ async def test_hot_writes_skip_sqlalchemys_execution_layer_on_postgres_only(db: 
     assert await _brief(db, project_id) == "new brief"
 
 
+async def test_reads_by_key_skip_it_too_and_come_back_with_their_types(db: Database, listened: Listened) -> None:
+    project_id = await stored_project(db, NOW, state="review", lease_until=NOW)
+    listened.executed.clear()
+    listened.sent.clear()
+    async with db.session() as session:
+        project = await store.get_project(session=session, project_id=project_id)
+        found = await links.find_by_message(session=session, platform="console", channel="C1", message_id="none")
+        assert await versions.latest_version(session=session, project_id=project_id) is None
+    assert len(listened.executed) == (0 if db.dialect == "postgresql" else 3)
+    assert [s.split()[0] for s, _ in listened.sent] == ["SELECT"] * 3
+    # The columns' result processing applies on the direct path as through SQLAlchemy's.
+    assert project is not None and found is None
+    assert project.lease_until == NOW and project.lease_until.tzinfo is UTC
+    assert project.created_at == NOW and project.created_at.tzinfo is UTC
+
+
 async def test_a_direct_write_first_in_a_unit_begins_its_transaction_and_rolls_back_with_it(db: Database) -> None:
     project_id = await stored_project(db, NOW, state="drafting")
     with pytest.raises(RuntimeError, match="the unit fails"):
