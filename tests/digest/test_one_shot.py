@@ -269,6 +269,24 @@ def test_the_kinds_and_verdicts_the_digest_counts_are_the_orchestrators() -> Non
     )
 
 
+def _digest_in_a_fresh_process(url: str) -> None:
+    """`draftloop digest -f json` in a new interpreter on `url`: it reports decided projects and
+    has imported none of SQLAlchemy, SQLModel or Alembic."""
+    code = (
+        "import sys\n"
+        "from bot.app.cli import app\n"
+        f"app({[*ARGS, '-f', 'json']!r}, standalone_mode=False)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel', 'alembic'))\n"
+        "print('HEAVY', heavy[:5], file=sys.stderr)\n"
+    )
+    env = {**os.environ, "DATABASE_URL": url, "DRAFTLOOP_LOG_LEVEL": "WARNING"}
+    env.pop("DRAFTLOOP_CONFIG", None)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["decided"] > 0
+    assert "HEAVY []" in done.stderr, done.stderr
+
+
 def test_a_one_shot_digest_on_sqlite_imports_no_sqlalchemy(tmp_path: Path) -> None:
     path = tmp_path / "one.db"
 
@@ -281,38 +299,11 @@ def test_a_one_shot_digest_on_sqlite_imports_no_sqlalchemy(tmp_path: Path) -> No
         await db.dispose()
 
     asyncio.run(fill())
-    code = (
-        "import sys\n"
-        "from bot.app.cli import app\n"
-        f"app({[*ARGS, '-f', 'json']!r}, standalone_mode=False)\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel', 'alembic'))\n"
-        "print('HEAVY', heavy[:5], file=sys.stderr)\n"
-    )
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "DRAFTLOOP_LOG_LEVEL": "WARNING"}
-    env.pop("DRAFTLOOP_CONFIG", None)
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["decided"] > 0
-    assert "HEAVY []" in done.stderr, done.stderr
+    _digest_in_a_fresh_process(f"sqlite:///{path}")
 
 
 async def test_a_one_shot_digest_on_postgres_imports_no_sqlalchemy(pg_url: str) -> None:
     db = Database(pg_url)
     await insert_specs(db, STUDY[:2], decided_at=DECIDED - timedelta(days=1))
     await db.dispose()
-    code = (
-        "import sys\n"
-        "from bot.app.cli import app\n"
-        f"app({[*ARGS, '-f', 'json']!r}, standalone_mode=False)\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel', 'alembic'))\n"
-        "print('HEAVY', heavy[:5], file=sys.stderr)\n"
-    )
-    url = db.engine.url.render_as_string(hide_password=False)
-    env = {**os.environ, "DATABASE_URL": url, "DRAFTLOOP_LOG_LEVEL": "WARNING"}
-    env.pop("DRAFTLOOP_CONFIG", None)
-    done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["decided"] > 0
-    assert "HEAVY []" in done.stderr, done.stderr
+    await asyncio.to_thread(_digest_in_a_fresh_process, db.engine.url.render_as_string(hide_password=False))
