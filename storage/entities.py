@@ -20,7 +20,7 @@ it sees. A query built per call (a list with filters chosen at run time) stays a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -43,6 +43,7 @@ class _Shape:
     identity_class: type
     pk_index: int
     defaults: Mapping[str, Any]  # the model's default of each column that has one, the id's aside
+    factories: Mapping[str, Callable[[], Any]]  # columns whose default is made per row
     required: frozenset[str]  # columns without a default, the id's aside
 
 
@@ -60,16 +61,21 @@ def _shape(model: type) -> _Shape:
     (pk,) = mapper.primary_key  # every table here has a one-column id
     columns = list(table.c)
     keys = tuple(mapper.get_property_by_column(column).key for column in columns)
-    fields = model.model_fields  # type: ignore[attr-defined]
-    given = {key: fields[key].get_default(call_default_factory=True) for key in keys if key != pk.key}
-    defaults = {key: value for key, value in given.items() if value is not PydanticUndefined}
+    fields = {key: model.model_fields[key] for key in keys if key != pk.key}  # type: ignore[attr-defined]
+    factories = {key: field.default_factory for key, field in fields.items() if field.default_factory is not None}
+    defaults = {
+        key: field.default
+        for key, field in fields.items()
+        if key not in factories and field.default is not PydanticUndefined
+    }
     shape = _shapes[model] = _Shape(
         keys,
         manager_of_class(model),
         mapper._identity_class,
         columns.index(pk),
         defaults,
-        frozenset(given) - frozenset(defaults),
+        factories,
+        frozenset(fields) - defaults.keys() - factories.keys(),
     )
     return shape
 
@@ -93,10 +99,11 @@ async def inserted(session: AsyncSession, model: type[M], stmt: Insert, values: 
     if pk in values:
         raise ValueError(f"a new {model.__name__}'s {pk} is the database's to choose")
     missing = shape.required - values.keys()
-    unknown = values.keys() - shape.defaults.keys() - shape.required
+    unknown = values.keys() - shape.defaults.keys() - shape.factories.keys() - shape.required
     if missing or unknown:
         raise TypeError(f"{model.__name__}: missing {sorted(missing)}, unknown {sorted(unknown)}")
-    row = {**shape.defaults, **values}
+    made = {key: make() for key, make in shape.factories.items() if key not in values}
+    row = {**shape.defaults, **made, **values}
     row[pk] = await insert_values(session, stmt, row)
     return build(model, [row[key] for key in shape.keys])
 

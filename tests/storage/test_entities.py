@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic_core import PydanticUndefined
 from sqlalchemy import event, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -190,3 +191,22 @@ async def test_an_insert_names_every_column_it_needs_and_no_other(db: Database) 
         with pytest.raises(TypeError, match=r"unknown \['colour'\]"):
             await entities.inserted(session, Project, insert_project, {**values, "colour": "red"})
         assert await store.get_project(session=session, project_id=7) is None
+
+
+async def test_a_default_made_per_row_is_made_for_each_insert(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No table here has a default_factory yet; one added later must not share one value between rows.
+    made = iter(["first", "second"])
+    field = Project.model_fields["deadline"]
+    monkeypatch.setattr(field, "default_factory", lambda: next(made))
+    monkeypatch.setattr(field, "default", PydanticUndefined)
+    monkeypatch.setattr(entities, "_shapes", {})
+    values: dict[str, Any] = {"platform": "slack", "channel": "C", "requester_id": "U", "brief": "b"}
+    values |= {"category": "writing", "agent": "offline", "state": "new", "created_at": NOW, "updated_at": NOW}
+    async with db.session() as session:
+        one = await entities.inserted(session, Project, table(Project).insert(), values)
+        two = await entities.inserted(session, Project, table(Project).insert(), values)
+        given = await entities.inserted(session, Project, table(Project).insert(), {**values, "deadline": "Friday"})
+    assert (one.deadline, two.deadline, given.deadline) == ("first", "second", "Friday")
+    async with db.session() as session:
+        stored = await store.get_project(session=session, project_id=two.id or 0)
+    assert stored is not None and stored.deadline == "second"
