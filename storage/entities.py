@@ -82,12 +82,15 @@ def _shape(model: type) -> _Shape:
 
 def build(model: type[M], row: Sequence[Any]) -> M:
     """An object of `model` holding `row`, a row of the model's table with every column in order."""
-    shape = _shape(model)
+    return _built(_shape(model), row)  # type: ignore[no-any-return]
+
+
+def _built(shape: _Shape, row: Sequence[Any]) -> Any:
     entity = shape.manager.new_instance()
     entity.__dict__.update(zip(shape.keys, row, strict=True))
     # Detached, not transient: it is a stored row, as an ORM object is after its session closed.
     entity._sa_instance_state.key = (shape.identity_class, (row[shape.pk_index],), None)
-    return entity  # type: ignore[no-any-return]
+    return entity
 
 
 async def inserted(session: AsyncSession, model: type[M], stmt: Insert, values: Mapping[str, Any]) -> M:
@@ -112,7 +115,8 @@ async def all_of(session: AsyncSession, model: type[M], stmt: direct.Statement, 
     """Every row `stmt` returns, as objects of `model`; `stmt` returns all of the table's columns
     in the table's order (`select(table)`, `.returning(*table.c)`)."""
     rows = (await direct.execute(session, stmt, params)).all()
-    return [build(model, row) for row in rows]
+    shape = _shape(model)
+    return [_built(shape, row) for row in rows]
 
 
 async def one_of(session: AsyncSession, model: type[M], stmt: direct.Statement, params: Mapping[str, Any]) -> M | None:

@@ -21,6 +21,9 @@ from storage.statements import table
 from tests.storage.stored import stored_project
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+# A new project's values, every column without a default named.
+NEW_PROJECT: dict[str, Any] = {"platform": "slack", "channel": "C7", "requester_id": "U1", "brief": "a brief"}
+NEW_PROJECT |= {"category": "writing", "agent": "offline", "state": "new", "created_at": NOW, "updated_at": NOW}
 
 
 async def _as_the_orm_loads(session: AsyncSession, model: type[Any], row_id: int) -> dict[str, Any]:
@@ -156,18 +159,7 @@ async def test_a_statement_not_returning_the_whole_row_is_refused(db: Database) 
 
 async def test_a_created_project_holds_what_is_stored_and_the_models_defaults(db: Database) -> None:
     async with db.session() as session:
-        created = await store.create_project(
-            session=session,
-            platform="slack",
-            channel="C7",
-            requester_id="U1",
-            brief="a brief",
-            category="writing",
-            agent="offline",
-            state="new",
-            created_at=NOW,
-            updated_at=NOW,
-        )
+        created = await store.create_project(session=session, **NEW_PROJECT)
     assert created.id is not None and inspect(created).detached
     assert (created.current_version, created.feedback_count, created.last_error, created.lease_owner) == (
         0,
@@ -181,8 +173,7 @@ async def test_a_created_project_holds_what_is_stored_and_the_models_defaults(db
 
 async def test_an_insert_names_every_column_it_needs_and_no_other(db: Database) -> None:
     insert_project = table(Project).insert()
-    values: dict[str, Any] = {"platform": "slack", "channel": "C", "requester_id": "U", "brief": "b"}
-    values |= {"category": "writing", "agent": "offline", "state": "new", "created_at": NOW, "updated_at": NOW}
+    values = NEW_PROJECT
     async with db.session() as session:
         with pytest.raises(ValueError, match="database's to choose"):
             await entities.inserted(session, Project, insert_project, {**values, "id": 7})
@@ -200,8 +191,7 @@ async def test_a_default_made_per_row_is_made_for_each_insert(db: Database, monk
     monkeypatch.setattr(field, "default_factory", lambda: next(made))
     monkeypatch.setattr(field, "default", PydanticUndefined)
     monkeypatch.setattr(entities, "_shapes", {})
-    values: dict[str, Any] = {"platform": "slack", "channel": "C", "requester_id": "U", "brief": "b"}
-    values |= {"category": "writing", "agent": "offline", "state": "new", "created_at": NOW, "updated_at": NOW}
+    values = NEW_PROJECT
     async with db.session() as session:
         one = await entities.inserted(session, Project, table(Project).insert(), values)
         two = await entities.inserted(session, Project, table(Project).insert(), values)
