@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import quote
 
-from storage.urls import plain_postgres_dsn, plain_sqlite_path
+from storage.urls import plain_sqlite_path
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -197,12 +197,6 @@ class SqliteFileReader:
 # SQLAlchemy's rule for a `:name` parameter in text(): not after another colon (`::int` casts), a
 # word character or a backslash, and not followed by a colon.
 _NAMED = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
-
-
-def postgres_dsn(url: str | None) -> str | None:
-    """The URL as asyncpg takes it when `url` is a plain PostgreSQL URL; None otherwise (SQLite, query
-    options): those go through the engine."""
-    return plain_postgres_dsn(url) if url else None
 
 
 def positional(sql: str) -> tuple[str, tuple[str, ...]]:

@@ -26,9 +26,10 @@ def plain_sqlite_path(url: str) -> str | None:
     return found.group("path")
 
 
-def plain_postgres_dsn(url: str) -> str | None:
-    """A plain PostgreSQL URL (no query options, a port in range) as asyncpg takes it, else None."""
-    found = _PLAIN_POSTGRES.match(url.strip())
+def plain_postgres_dsn(url: str | None) -> str | None:
+    """A plain PostgreSQL URL (no query options, a port in range) as asyncpg takes it, else None:
+    anything else (SQLite, query options such as sslmode) goes through the engine."""
+    found = _PLAIN_POSTGRES.match(url.strip()) if url else None
     if found is None:
         return None
     dsn = "postgresql://" + found.group("rest")

@@ -413,10 +413,11 @@ async def _one_shot_reader(settings: Settings) -> SqliteFileReader | PostgresRea
     schema: a one-shot digest then imports no SQLAlchemy (benchmarks/bench_startup.py). None for
     a database that is new, behind, unreachable or named by a URL with options: the engine opens
     (migrates, explains) those."""
-    from storage.metrics_read import PostgresReader, SqliteFileReader, postgres_dsn, sqlite_file
+    from storage.metrics_read import PostgresReader, SqliteFileReader, sqlite_file
     from storage.migrate import head_revision
+    from storage.urls import plain_postgres_dsn
 
-    dsn = postgres_dsn(settings.database_url)
+    dsn = plain_postgres_dsn(settings.database_url)
     if dsn is not None:
         return await PostgresReader.open(dsn, revision=head_revision())
     path = sqlite_file(settings.database_url, settings.draftloop_data_dir)

@@ -23,10 +23,11 @@ from bot.app import cli
 from bot.app.cli import app
 from bot.report.digest import Period, build_report, read_report, render_text
 from storage.engine import Database
-from storage.metrics_read import PostgresReader, SqliteFileReader, positional, postgres_dsn, sqlite_file
+from storage.metrics_read import PostgresReader, SqliteFileReader, positional, sqlite_file
 from storage.migrate import head_revision
 from storage.models import Decision, Feedback, Nudge, Person, Signal
 from storage.routing import Comparison, QualityCheck, Route
+from storage.urls import plain_postgres_dsn
 from tests.digest.dataset import STUDY, Spec, at, insert_specs
 
 WEEK = Period(date(2026, 11, 16), date(2026, 11, 23), ZoneInfo("UTC"))
@@ -102,7 +103,7 @@ def _file_of(db: Database) -> Path:
 
 
 def _dsn_of(db: Database) -> str:
-    dsn = postgres_dsn(db.engine.url.render_as_string(hide_password=False))
+    dsn = plain_postgres_dsn(db.engine.url.render_as_string(hide_password=False))
     assert dsn is not None
     return dsn
 
@@ -232,7 +233,7 @@ def test_named_parameters_become_positional_ones_as_sqlalchemy_reads_them() -> N
     ],
 )
 def test_which_urls_the_bare_postgres_reader_takes(url: str | None, expected: str | None) -> None:
-    assert postgres_dsn(url) == expected
+    assert plain_postgres_dsn(url) == expected
 
 
 @pytest.mark.parametrize(
