@@ -19,7 +19,7 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from storage import hygiene
+from storage import direct, hygiene
 from storage.state_sets import StateSets
 
 _log = logging.getLogger(__name__)
@@ -245,7 +245,10 @@ class Database:
             event.listen(sync_engine.pool, "checkout", liveness.checkout)
             event.listen(sync_engine, "handle_error", liveness.lost)
         self.states: StateSets | None = None
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # On asyncpg a unit of work may begin with a direct statement, on a connection of its own
+        # making (storage/direct.py); elsewhere every unit is the session's.
+        self._units = self.engine.dialect.driver == "asyncpg"
+        self.sessions = self._sessionmaker({})
         if states is not None:
             self.use_states(states)
 
@@ -254,7 +257,16 @@ class Database:
         if self.states is not None and self.states != states:
             raise ValueError("this Database already has other state sets")
         self.states = states
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info={_STATES: states})
+        self.sessions = self._sessionmaker({_STATES: states})
+
+    def _sessionmaker(self, info: dict[str, Any]) -> async_sessionmaker[AsyncSession]:
+        return async_sessionmaker(
+            self.engine,
+            expire_on_commit=False,
+            info=info,
+            sync_session_class=direct.UnitSession,
+            join_transaction_mode="rollback_only",
+        )
 
     @property
     def dialect(self) -> str:
@@ -264,6 +276,10 @@ class Database:
     async def session(self) -> AsyncIterator[Session]:
         """A session in a transaction: committed on success, rolled back on error."""
         session = self.sessions()
+        if self._units:
+            async with self._unit(session):
+                yield session
+            return
         try:
             async with session.begin():
                 yield session
@@ -278,6 +294,38 @@ class Database:
                 await session.__aexit__(None, None, None)
             else:
                 await session.close()
+
+    @asynccontextmanager
+    async def _unit(self, session: AsyncSession) -> AsyncIterator[None]:
+        """`session()` on asyncpg: the unit's transaction is the session's if the ORM runs first,
+        else the connection its first direct statement began, which the session joins if the ORM
+        runs later (storage/direct.py). Either way one transaction, committed or rolled back here."""
+        unit = session.info[direct.UNIT] = direct.Unit()
+        sync = session.sync_session
+        try:
+            yield
+            if sync.in_transaction() or sync.new or sync.dirty or sync.deleted:
+                await session.commit()  # joined to the unit's connection, it flushes and leaves the COMMIT
+            if unit.connection is not None:
+                await direct.commit(unit)
+        except BaseException:
+            # Shielded, as SQLAlchemy's own session exit is: a unit cancelled mid-statement still
+            # gives its connection back (or the pool drops it).
+            await asyncio.shield(self._abandon(session, unit))
+            raise
+        finally:
+            if sync.in_transaction():
+                await session.__aexit__(None, None, None)  # a commit cancelled under it: see session()
+            elif sync.identity_map or sync.new or sync.deleted:
+                await session.close()  # a unit that used only direct statements holds nothing to close
+
+    @staticmethod
+    async def _abandon(session: AsyncSession, unit: direct.Unit) -> None:
+        try:
+            if session.in_transaction():
+                await session.rollback()  # joined to the unit's connection, this rolls it back too
+        finally:
+            await direct.discard(unit)
 
     async def run(self, work: Callable[[Session], Awaitable[T]], *, attempts: int = ATTEMPTS) -> T:
         """`work` in one transaction, run again (in a new transaction) when the connection fails
