@@ -33,6 +33,21 @@ def clean_event(event: E) -> E:
     return cleaned
 
 
+# Per type: the names of its dataclass fields, () for any other type. Looked up for every value of
+# every event (dataclasses.fields builds its tuple anew at each call), and the types are few.
+_field_names: dict[type, tuple[str, ...]] = {}
+
+
+def _fields_of(kind: type) -> tuple[str, ...]:
+    try:
+        return _field_names[kind]
+    except KeyError:
+        names = _field_names[kind] = (
+            tuple(field.name for field in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else ()
+        )
+        return names
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, str):
         return clean_text(value)
@@ -42,12 +57,12 @@ def _clean(value: Any) -> Any:
     if isinstance(value, frozenset):
         members = frozenset(_clean(item) for item in value)
         return value if members == value else members
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {}
-        for field in dataclasses.fields(value):
-            current = getattr(value, field.name)
-            new = _clean(current)
-            if new is not current:
-                changes[field.name] = new
-        return dataclasses.replace(value, **changes) if changes else value
-    return value
+    if isinstance(value, type):
+        return value
+    changes = {}
+    for name in _fields_of(type(value)):
+        current = getattr(value, name)
+        new = _clean(current)
+        if new is not current:
+            changes[name] = new
+    return dataclasses.replace(value, **changes) if changes else value

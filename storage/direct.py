@@ -257,10 +257,16 @@ async def discard(unit: Unit) -> None:
         await greenlet_spawn(connection.close)
 
 
+def dialect_of(session: AsyncSession) -> Any:
+    """The session's dialect: its bind's, read without `get_bind`'s routing (one engine here)."""
+    bind = session.bind
+    return (bind if bind is not None else session.get_bind()).dialect
+
+
 async def execute(session: AsyncSession, stmt: Statement, params: Mapping[str, Any]) -> Any:
     """`session.execute(stmt, params)`, on asyncpg without SQLAlchemy's execution layer; returns
     a `Result` then (rows, rowcount), else SQLAlchemy's result, which has the same methods."""
-    dialect: Any = session.get_bind().dialect
+    dialect = dialect_of(session)
     if dialect.driver != "asyncpg":
         return await session.execute(stmt, params)
     key = (id(stmt), frozenset(params))

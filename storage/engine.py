@@ -304,7 +304,8 @@ class Database:
         sync = session.sync_session
         try:
             yield
-            if sync.in_transaction() or sync.new or sync.dirty or sync.deleted:
+            # An object changed, added or deleted is in the identity map or among the new ones.
+            if sync.in_transaction() or len(sync.identity_map) or sync.new:
                 await session.commit()  # joined to the unit's connection, it flushes and leaves the COMMIT
             if unit.connection is not None:
                 await direct.commit(unit)
@@ -316,7 +317,7 @@ class Database:
         finally:
             if sync.in_transaction():
                 await session.__aexit__(None, None, None)  # a commit cancelled under it: see session()
-            elif sync.identity_map or sync.new or sync.deleted:
+            elif len(sync.identity_map) or sync.new:
                 await session.close()  # a unit that used only direct statements holds nothing to close
 
     @staticmethod

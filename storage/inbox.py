@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage import direct
 from storage.models import InboxEntry
 from storage.statements import per_dialect, rowcount, table, upsert
 
@@ -97,7 +98,7 @@ async def claim_due(
         .order_by(col(InboxEntry.id))
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if direct.dialect_of(session).name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     ids = [int(i) for i in (await session.execute(due)).scalars() if i is not None]
     if not ids:

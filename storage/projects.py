@@ -208,7 +208,7 @@ async def projects_needing_work(*, session: AsyncSession, now: datetime, limit: 
         .order_by(col(Project.id))
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if direct.dialect_of(session).name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return [int(pid) for pid in (await session.execute(stmt)).scalars() if pid is not None]
 

@@ -57,7 +57,7 @@ def per_dialect(build: Callable[[str], S]) -> Callable[[AsyncSession], S]:
 
     @functools.wraps(build)
     def for_session(session: AsyncSession) -> S:
-        dialect = session.get_bind().dialect.name
+        dialect = direct.dialect_of(session).name
         try:
             return built[dialect]
         except KeyError:
