@@ -27,3 +27,8 @@ async def stored_project(db: Database, now: datetime, *, state: str, **values: A
         if values:
             await store.update_project(session=session, project_id=project.id, **values)
         return project.id
+
+
+def checked_out(db: Database) -> int:
+    """Connections the engine's pool has lent out and not had back."""
+    return int(db.engine.sync_engine.pool.checkedout())  # type: ignore[attr-defined]

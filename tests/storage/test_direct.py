@@ -19,7 +19,7 @@ from storage.feedback import _consume_feedback
 from storage.models import Decision, Feedback, Version
 from storage.statements import table
 from tests.faults.pg_faults import dsn
-from tests.storage.stored import stored_project
+from tests.storage.stored import checked_out, stored_project
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -105,7 +105,7 @@ async def test_a_direct_write_first_in_a_unit_begins_its_transaction_and_rolls_b
             assert project is not None and project.brief == "never kept"
             raise RuntimeError("the unit fails")
     assert await _brief(db, project_id) == "a brief"
-    assert db.engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert checked_out(db) == 0
 
 
 async def test_the_result_reads_as_sqlalchemys(db: Database) -> None:

@@ -1,5 +1,6 @@
 """`Database.session` closes a finished session in place: no task per unit of work, the connection
-back in the pool, and a unit cancelled mid-statement still gives its connection back."""
+back in the pool, and a unit cancelled mid-statement still gives its connection back, whether the
+statement went through the session or on PostgreSQL's direct path (storage/direct.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import inspect, text
+import pytest
+from sqlalchemy import bindparam, func, inspect, select, text
 
+from storage import direct, projects as store
 from storage.engine import Database
 from storage.models import Project
-from tests.storage.stored import stored_project
+from tests.storage.stored import checked_out, stored_project
 
 
 async def make_project(db: Database) -> int:
@@ -31,8 +34,8 @@ def _count_tasks() -> list[Any]:
     return created
 
 
-def _checked_out(db: Database) -> int:
-    return int(db.engine.sync_engine.pool.checkedout())  # type: ignore[attr-defined]
+# Module level: the direct path keeps every statement it compiles.
+_SLEEP = select(func.pg_sleep(bindparam("seconds")))
 
 
 async def test_a_unit_of_work_creates_no_task_and_returns_its_connection(db: Database) -> None:
@@ -45,7 +48,7 @@ async def test_a_unit_of_work_creates_no_task_and_returns_its_connection(db: Dat
     finally:
         asyncio.get_running_loop().set_task_factory(None)
     assert created == []  # SQLAlchemy's own exit closes in a task under asyncio.shield
-    assert _checked_out(db) == 0
+    assert checked_out(db) == 0
     assert inspect(project).detached  # closed: nothing keeps the object in a dead session
 
 
@@ -60,13 +63,22 @@ async def test_a_failed_unit_rolls_back_and_returns_its_connection(db: Database)
             raise RuntimeError("the unit fails")
     except RuntimeError:
         pass
-    assert _checked_out(db) == 0
+    assert checked_out(db) == 0
     async with db.session() as session:
         stored = await session.get(Project, project_id)
         assert stored is not None and stored.brief != "changed, then the unit fails"
 
 
-async def test_a_unit_cancelled_mid_statement_gives_its_connection_back(pg_url: str) -> None:
+async def _sleep_through_the_session(session: Any) -> None:
+    await session.execute(text("SELECT pg_sleep(10)"))
+
+
+async def _sleep_on_the_direct_path(session: Any) -> None:
+    await direct.execute(session, _SLEEP, {"seconds": 10})
+
+
+@pytest.mark.parametrize("sleep", [_sleep_through_the_session, _sleep_on_the_direct_path])
+async def test_a_unit_cancelled_mid_statement_gives_its_connection_back(pg_url: str, sleep: Any) -> None:
     db = Database(pg_url)
     try:
         started = asyncio.Event()
@@ -74,7 +86,7 @@ async def test_a_unit_cancelled_mid_statement_gives_its_connection_back(pg_url: 
         async def slow_unit() -> None:
             async with db.session() as session:
                 started.set()
-                await session.execute(text("SELECT pg_sleep(10)"))
+                await sleep(session)
 
         task = asyncio.create_task(slow_unit())
         await started.wait()
@@ -83,8 +95,22 @@ async def test_a_unit_cancelled_mid_statement_gives_its_connection_back(pg_url: 
         done, _ = await asyncio.wait({task}, timeout=10)
         assert done, "the cancelled unit did not finish"
         assert task.cancelled()
-        assert _checked_out(db) == 0
-        async with db.session() as session:  # the pool still serves
+        assert checked_out(db) == 0
+        async with db.session() as session:  # the pool still serves, on both paths
             assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+        async with db.session() as session:
+            await store.update_project(session=session, project_id=await make_project(db), brief="served")
     finally:
         await db.dispose()
+
+
+async def test_a_unit_of_direct_statements_creates_no_task_either(db: Database) -> None:
+    project_id = await make_project(db)
+    created = _count_tasks()
+    try:
+        async with db.session() as session:
+            await store.update_project(session=session, project_id=project_id, brief="no task")
+    finally:
+        asyncio.get_running_loop().set_task_factory(None)
+    assert created == []
+    assert checked_out(db) == 0

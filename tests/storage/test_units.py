@@ -1,7 +1,7 @@
 """On PostgreSQL a unit of work whose first statement is a direct one runs on a connection checked
 out and begun outside the session (storage/direct.py). It is still one transaction with whatever
 the ORM does later in the unit, committed or rolled back as one, and its connection goes back to
-the pool (or is dropped) however the unit ends."""
+the pool (or is dropped) however the unit ends (cancelled units: tests/storage/test_session_close.py)."""
 
 from __future__ import annotations
 
@@ -12,19 +12,18 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import bindparam, event, exc, func, select, text
+from sqlalchemy import event, exc, func, select, text
 
 from storage import direct, projects as store
 from storage.engine import Database
 from storage.models import Project
 from tests.faults.pg_faults import dsn
-from tests.storage.stored import stored_project
+from tests.storage.stored import checked_out, stored_project
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 # Module level: the direct path keeps every statement it compiles.
 _whoami = select(func.pg_backend_pid(), func.txid_current())
-_sleep = select(func.pg_sleep(bindparam("seconds")))
 _WHOAMI = text("SELECT pg_backend_pid(), txid_current()")
 
 
@@ -33,10 +32,6 @@ async def pg(pg_url: str) -> AsyncIterator[Database]:
     database = Database(pg_url)
     yield database
     await database.dispose()
-
-
-def _checked_out(db: Database) -> int:
-    return int(db.engine.sync_engine.pool.checkedout())  # type: ignore[attr-defined]
 
 
 async def _stored(db: Database, project_id: int) -> tuple[str, str]:
@@ -57,7 +52,7 @@ async def test_a_unit_of_direct_statements_never_begins_the_sessions_transaction
         assert session.info[direct.UNIT].connection is not None
     # The engine's listeners still see the transaction begin and commit, once.
     assert ends == ["begin", "commit"]
-    assert _checked_out(pg) == 0
+    assert checked_out(pg) == 0
     assert await _stored(pg, project_id) == ("direct only", "writing")
 
 
@@ -71,7 +66,7 @@ async def test_the_orm_after_a_direct_statement_joins_its_transaction(pg: Databa
         project = await session.get(Project, project_id)
         assert project is not None and project.brief == "written directly"
         project.category = "code"  # flushed by the unit's commit, into the same transaction
-    assert _checked_out(pg) == 0
+    assert checked_out(pg) == 0
     assert await _stored(pg, project_id) == ("written directly", "code")
 
 
@@ -81,7 +76,7 @@ async def test_a_direct_statement_after_the_orm_runs_in_the_sessions_transaction
         direct_side = (await direct.execute(session, _whoami, {})).first()
         assert orm_side is not None and tuple(orm_side) == tuple(direct_side)
         assert session.info[direct.UNIT].connection is None  # the session's own connection served both
-    assert _checked_out(pg) == 0
+    assert checked_out(pg) == 0
 
 
 async def test_a_failed_unit_rolls_back_its_direct_and_orm_writes_together(pg: Database) -> None:
@@ -94,7 +89,7 @@ async def test_a_failed_unit_rolls_back_its_direct_and_orm_writes_together(pg: D
             project.category = "never kept either"
             await session.flush()
             raise RuntimeError("the unit fails")
-    assert _checked_out(pg) == 0
+    assert checked_out(pg) == 0
     assert await _stored(pg, project_id) == ("a brief", "writing")
 
 
@@ -111,7 +106,7 @@ async def test_a_commit_the_server_refuses_raises_sqlalchemys_error_and_keeps_no
             )
             await session.execute(text("INSERT INTO once_only VALUES (1), (1)"))
     assert handled == ["COMMIT"]
-    assert _checked_out(pg) == 0
+    assert checked_out(pg) == 0
     assert await _stored(pg, project_id) == ("a brief", "writing")  # the pool still serves
 
 
@@ -135,44 +130,5 @@ async def test_a_backend_lost_before_the_commit_fails_the_unit_and_it_runs_again
 
     await pg.run(work)
     assert len(attempts) == 2
-    assert _checked_out(pg) == 0
+    assert checked_out(pg) == 0
     assert await _stored(pg, project_id) == ("attempt 2", "writing")
-
-
-async def test_a_unit_cancelled_mid_direct_statement_gives_its_connection_back(pg: Database) -> None:
-    started = asyncio.Event()
-
-    async def slow_unit() -> None:
-        async with pg.session() as session:
-            started.set()
-            await direct.execute(session, _sleep, {"seconds": 10})
-
-    task = asyncio.create_task(slow_unit())
-    await started.wait()
-    await asyncio.sleep(0.2)
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=10)
-    assert done, "the cancelled unit did not finish"
-    assert task.cancelled()
-    assert _checked_out(pg) == 0
-    async with pg.session() as session:  # the pool still serves, on the direct path too
-        assert (await direct.execute(session, _whoami, {})).first() is not None
-
-
-async def test_a_unit_of_direct_statements_creates_no_task(pg: Database) -> None:
-    project_id = await stored_project(pg, NOW, state="drafting")
-    loop = asyncio.get_running_loop()
-    created: list[Any] = []
-
-    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
-        created.append(getattr(coro, "__qualname__", coro))
-        return asyncio.Task(coro, loop=loop, **kwargs)
-
-    loop.set_task_factory(factory)  # type: ignore[arg-type]
-    try:
-        async with pg.session() as session:
-            await store.update_project(session=session, project_id=project_id, brief="no task")
-    finally:
-        loop.set_task_factory(None)
-    assert created == []
-    assert _checked_out(pg) == 0
