@@ -66,8 +66,12 @@ async def test_the_orm_after_a_direct_statement_joins_its_transaction(pg: Databa
         project = await session.get(Project, project_id)
         assert project is not None and project.brief == "written directly"
         project.category = "code"  # flushed by the unit's commit, into the same transaction
+        # Direct again, now that the session has joined: still the same transaction.
+        await store.update_project(session=session, project_id=project_id, brief="and again")
+        again = (await direct.execute(session, _whoami, {})).first()
+        assert tuple(again) == tuple(direct_side)
     assert checked_out(pg) == 0
-    assert await _stored(pg, project_id) == ("written directly", "code")
+    assert await _stored(pg, project_id) == ("and again", "code")
 
 
 async def test_a_direct_statement_after_the_orm_runs_in_the_sessions_transaction(pg: Database) -> None:
