@@ -24,6 +24,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,11 @@ class TimedAgent:
 
     async def stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
         start = time.perf_counter()
-        async for item in self.inner.stream(request):
-            self.spent += time.perf_counter() - start
-            yield item
-            start = time.perf_counter()
+        async with aclosing(self.inner.stream(request)) as items:
+            async for item in items:
+                self.spent += time.perf_counter() - start
+                yield item
+                start = time.perf_counter()
         self.spent += time.perf_counter() - start
 
     async def aclose(self) -> None:

@@ -9,6 +9,7 @@ next agent, and prices the result.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -176,19 +177,24 @@ class AgentPool:
         outcome: Outcome = "neutral"
         retry_after: float | None = None
         try:
-            async for item in backend.stream(request):
-                if isinstance(item, DraftResult):
-                    if not item.text.strip():
-                        raise AgentRejected(f"agent {spec.name} returned an empty answer", agent=spec.name)
-                    outcome = "ok"
-                    return item
-                text += item
-                if progress is not None:
-                    try:
-                        await progress(text)
-                    except Exception as exc:  # showing progress is best effort; the draft goes on
-                        _log.warning("progress update for agent %s failed, streaming display off: %s", spec.name, exc)
-                        progress = None
+            # Closed on the way out: returning at the result would leave the generator (and the
+            # ones it iterates) to the garbage collector, whose finalizer closes each in a task.
+            async with contextlib.aclosing(backend.stream(request)) as items:
+                async for item in items:
+                    if isinstance(item, DraftResult):
+                        if not item.text.strip():
+                            raise AgentRejected(f"agent {spec.name} returned an empty answer", agent=spec.name)
+                        outcome = "ok"
+                        return item
+                    text += item
+                    if progress is not None:
+                        try:
+                            await progress(text)
+                        except Exception as exc:  # showing progress is best effort; the draft goes on
+                            _log.warning(
+                                "progress update for agent %s failed, streaming display off: %s", spec.name, exc
+                            )
+                            progress = None
         except (AgentRateLimited, AgentUnavailable) as exc:
             outcome, retry_after = "congested", exc.retry_after
             raise

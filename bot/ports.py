@@ -7,7 +7,7 @@ one entry point in pyproject.toml (`draftloop.services` for chat platforms that 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
@@ -115,6 +115,8 @@ class DraftResult:
 @runtime_checkable
 class AgentBackend(Protocol):
     """A model provider. `stream` yields text deltas (str) and ends with exactly one DraftResult.
+    It is an async generator: the pool closes it as soon as it has the result (or fails), so what it
+    holds (a streamed HTTP response) is let go then, not when the garbage collector finds it.
 
     Failures are raised as bot.errors.AgentError subclasses (AgentUnavailable, AgentRateLimited,
     AgentRejected), never as SDK exceptions; messages name the agent and never contain a key.
@@ -123,7 +125,7 @@ class AgentBackend(Protocol):
     name: str
     model: str
 
-    def stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]: ...
+    def stream(self, request: DraftRequest) -> AsyncGenerator[str | DraftResult, None]: ...
 
     async def aclose(self) -> None: ...
 

@@ -9,7 +9,8 @@ says what an SDK exception was; the ladder in adapters/agents/base.py turns it i
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 import anthropic
@@ -88,7 +89,7 @@ class AnthropicAgent(ProviderBackend):
             params["system"] = [{"type": "text", "text": request.system, "cache_control": _EPHEMERAL}]
         return params
 
-    async def _stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
+    async def _stream(self, request: DraftRequest) -> AsyncGenerator[str | DraftResult, None]:
         params = self.build_params(request, max_tokens=min(request.max_output_tokens, self.spec.max_tokens))
         params["model"] = self.model
         parts: list[str] = []
@@ -97,28 +98,29 @@ class AnthropicAgent(ProviderBackend):
         ended = False
         # The events are read as plain JSON (sse.py): the SDK would build a pydantic model of each.
         async with self._client.messages.with_streaming_response.create(**params, stream=True) as response:
-            async for name, data in events(response.http_response.aiter_lines()):
-                if name == "error":
-                    raise _in_band_error(data, response.http_response)
-                if name not in _READ or not data:
-                    continue  # ping, content_block_start/stop, events added later
-                event = json.loads(data)
-                if name == "message_start":
-                    usage = (event.get("message") or {}).get("usage") or {}
-                    input_tokens = usage.get("input_tokens") or 0
-                    cache_read = usage.get("cache_read_input_tokens") or 0
-                    cache_write = usage.get("cache_creation_input_tokens") or 0
-                    output_tokens = usage.get("output_tokens") or 0
-                elif name == "content_block_delta":
-                    delta = event.get("delta") or {}
-                    if delta.get("type") == "text_delta" and delta.get("text"):
-                        parts.append(delta["text"])
-                        yield delta["text"]
-                elif name == "message_delta":
-                    stop_reason = (event.get("delta") or {}).get("stop_reason") or stop_reason
-                    output_tokens = (event.get("usage") or {}).get("output_tokens") or output_tokens
-                elif name == "message_stop":
-                    ended = True
+            async with aclosing(events(response.http_response.aiter_lines())) as stream:
+                async for name, data in stream:
+                    if name == "error":
+                        raise _in_band_error(data, response.http_response)
+                    if name not in _READ or not data:
+                        continue  # ping, content_block_start/stop, events added later
+                    event = json.loads(data)
+                    if name == "message_start":
+                        usage = (event.get("message") or {}).get("usage") or {}
+                        input_tokens = usage.get("input_tokens") or 0
+                        cache_read = usage.get("cache_read_input_tokens") or 0
+                        cache_write = usage.get("cache_creation_input_tokens") or 0
+                        output_tokens = usage.get("output_tokens") or 0
+                    elif name == "content_block_delta":
+                        delta = event.get("delta") or {}
+                        if delta.get("type") == "text_delta" and delta.get("text"):
+                            parts.append(delta["text"])
+                            yield delta["text"]
+                    elif name == "message_delta":
+                        stop_reason = (event.get("delta") or {}).get("stop_reason") or stop_reason
+                        output_tokens = (event.get("usage") or {}).get("output_tokens") or output_tokens
+                    elif name == "message_stop":
+                        ended = True
         text = "".join(parts)
         if stop_reason == "refusal":
             raise AgentRejected(f"agent {self.name} refused to answer", agent=self.name)

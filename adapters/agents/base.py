@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -100,7 +101,7 @@ class ProviderBackend:
     def _connect(self, api_key: str | None) -> None:
         """Build the SDK client (timeout `spec.timeout`, the SDK's own retries off: the pool retries)."""
 
-    def _stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
+    def _stream(self, request: DraftRequest) -> AsyncGenerator[str | DraftResult, None]:
         raise NotImplementedError
 
     async def _probe(self) -> None:
@@ -112,18 +113,19 @@ class ProviderBackend:
 
     # -- AgentBackend ----------------------------------------------------------------------------
 
-    async def stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
+    async def stream(self, request: DraftRequest) -> AsyncGenerator[str | DraftResult, None]:
         if self.key_required and not self.key_present:
             raise AgentRejected(f"agent {self.name}: no API key (set {self.key_var})", agent=self.name)
         started = time.monotonic()
         streaming = False
         try:
-            async for item in self._stream(request):
-                if isinstance(item, DraftResult):
-                    item.extra["latency_ms"] = str(round((time.monotonic() - started) * 1000))
-                else:
-                    streaming = True
-                yield item
+            async with aclosing(self._stream(request)) as items:  # closed with this one (bot/ports.py)
+                async for item in items:
+                    if isinstance(item, DraftResult):
+                        item.extra["latency_ms"] = str(round((time.monotonic() - started) * 1000))
+                    else:
+                        streaming = True
+                    yield item
         except AgentError:
             raise
         except Exception as exc:

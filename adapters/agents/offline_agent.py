@@ -7,7 +7,7 @@ It turns the brief into a structured draft and, on revision, takes up each feedb
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from adapters.agents.base import ProviderBackend
 from bot.agent_spec import AgentSpec
@@ -78,7 +78,7 @@ class OfflineAgent(ProviderBackend):
         self.name = spec.name or "offline"
         self.model = spec.model or "offline-v1"
 
-    async def _stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
+    async def _stream(self, request: DraftRequest) -> AsyncGenerator[str | DraftResult, None]:
         text = compose(request)
         for start in range(0, len(text), CHUNK):
             yield text[start : start + CHUNK]

@@ -10,7 +10,8 @@ ladder in adapters/agents/base.py turns it into a bot.errors class.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any, ClassVar, cast
 
 import httpx2
@@ -54,7 +55,7 @@ class OpenAIAgent(ProviderBackend):
             http_client=openai.DefaultAioHttpClient(timeout=self.spec.timeout),
         )
 
-    def _stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
+    def _stream(self, request: DraftRequest) -> AsyncGenerator[str | DraftResult, None]:
         return self._responses(request) if self.spec.api == "responses" else self._chat(request)
 
     async def aclose(self) -> None:
@@ -86,7 +87,7 @@ class OpenAIAgent(ProviderBackend):
         messages += [{"role": role, "content": text} for role, text in request.messages]
         return messages
 
-    async def _chat(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
+    async def _chat(self, request: DraftRequest) -> AsyncGenerator[str | DraftResult, None]:
         limit = min(request.max_output_tokens, self.spec.max_tokens)
         parts: list[str] = []
         refusal: list[str] = []
@@ -110,19 +111,20 @@ class OpenAIAgent(ProviderBackend):
         # are read as plain JSON (sse.py): the SDK would build a pydantic model of each.
         response = await self._client.post("/chat/completions", cast_to=httpx2.Response, body=body, stream=True)
         try:
-            async for chunk in chat_chunks(response):
-                if chunk.get("usage"):
-                    usage = chunk["usage"]
-                for choice in chunk.get("choices") or ():
-                    delta = choice.get("delta") or {}
-                    content = delta.get("content")
-                    if content:
-                        parts.append(content)
-                        yield content
-                    if delta.get("refusal"):
-                        refusal.append(str(delta["refusal"]))
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
+            async with aclosing(chat_chunks(response)) as chunks:
+                async for chunk in chunks:
+                    if chunk.get("usage"):
+                        usage = chunk["usage"]
+                    for choice in chunk.get("choices") or ():
+                        delta = choice.get("delta") or {}
+                        content = delta.get("content")
+                        if content:
+                            parts.append(content)
+                            yield content
+                        if delta.get("refusal"):
+                            refusal.append(str(delta["refusal"]))
+                        if choice.get("finish_reason"):
+                            finish = choice["finish_reason"]
         finally:
             await response.aclose()
         text = "".join(parts)
@@ -143,7 +145,7 @@ class OpenAIAgent(ProviderBackend):
 
     # -- Responses API ---------------------------------------------------------------------------
 
-    async def _responses(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
+    async def _responses(self, request: DraftRequest) -> AsyncGenerator[str | DraftResult, None]:
         stream = await self._client.responses.create(
             model=self.model,
             instructions=request.system or None,

@@ -10,7 +10,8 @@ an in-band error frame raises the SDK's own `openai.APIError`, so the error ladd
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any, Protocol
 
 import openai
@@ -20,50 +21,51 @@ class _Response(Protocol):
     @property
     def request(self) -> Any: ...
 
-    def aiter_lines(self) -> AsyncIterator[str]: ...
+    def aiter_lines(self) -> AsyncGenerator[str, None]: ...
 
 
-async def events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, str]]:
+async def events(lines: AsyncGenerator[str, None]) -> AsyncGenerator[tuple[str | None, str], None]:
     """(event name, data) per event of an SSE stream (the WHATWG rules: blank line ends an event,
-    `:` starts a comment, several `data` lines join with newlines)."""
+    `:` starts a comment, several `data` lines join with newlines). `lines` is closed with it."""
     name: str | None = None
     data: list[str] = []
-    async for line in lines:
-        if not line:
-            if data:
-                yield name, "\n".join(data)
-            name, data = None, []
-            continue
-        if line.startswith(":"):
-            continue
-        field, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if field == "data":
-            data.append(value)
-        elif field == "event":
-            name = value
+    async with aclosing(lines):
+        async for line in lines:
+            if not line:
+                if data:
+                    yield name, "\n".join(data)
+                name, data = None, []
+                continue
+            if line.startswith(":"):
+                continue
+            field, _, value = line.partition(":")
+            if value.startswith(" "):
+                value = value[1:]
+            if field == "data":
+                data.append(value)
+            elif field == "event":
+                name = value
     if data:
         yield name, "\n".join(data)
 
 
-async def chat_chunks(response: _Response) -> AsyncIterator[dict[str, Any]]:
+async def chat_chunks(response: _Response) -> AsyncGenerator[dict[str, Any], None]:
     """Each chunk of a chat completion stream, as the JSON object the server sent."""
-    stream = events(response.aiter_lines())
-    async for name, data in stream:
-        if data.startswith("[DONE]"):
-            # Read to the end of the body, as the SDK does: httpx closes a connection whose
-            # response was left unread, so the next call would open a new one.
-            async for _ in stream:
-                pass
-            return
-        chunk = json.loads(data)
-        if isinstance(chunk, dict) and chunk.get("error"):
-            error = chunk["error"]
-            message = error.get("message") if isinstance(error, dict) else None
-            if not isinstance(message, str) or not message:
-                message = "An error occurred during streaming"
-            raise openai.APIError(message=message, request=response.request, body=error)
-        if name not in (None, "", "message") or not isinstance(chunk, dict):
-            continue  # not a chunk (the SDK skips named events it does not know, too)
-        yield chunk
+    async with aclosing(events(response.aiter_lines())) as stream:
+        async for name, data in stream:
+            if data.startswith("[DONE]"):
+                # Read to the end of the body, as the SDK does: httpx closes a connection whose
+                # response was left unread, so the next call would open a new one.
+                async for _ in stream:
+                    pass
+                return
+            chunk = json.loads(data)
+            if isinstance(chunk, dict) and chunk.get("error"):
+                error = chunk["error"]
+                message = error.get("message") if isinstance(error, dict) else None
+                if not isinstance(message, str) or not message:
+                    message = "An error occurred during streaming"
+                raise openai.APIError(message=message, request=response.request, body=error)
+            if name not in (None, "", "message") or not isinstance(chunk, dict):
+                continue  # not a chunk (the SDK skips named events it does not know, too)
+            yield chunk

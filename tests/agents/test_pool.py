@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import gc
+import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import bot
 from bot.agents import AgentPool, cost_usd
 from bot.errors import AgentRejected, AgentUnavailable
 from bot.settings import Settings
@@ -225,3 +230,54 @@ async def test_prepare_builds_every_reachable_backend_without_calling_any(tmp_pa
         assert llm.log == []
     finally:
         await pool.aclose()
+
+
+@contextlib.contextmanager
+def left_to_the_collector() -> Iterator[list[str]]:
+    """draftloop's async generators finalized unfinished (asyncio's finalizer then closes each in a
+    task of its own, whenever the collector finds it): what the pool should never leave behind.
+    Entered inside the running loop, which installs its own hooks when it starts."""
+    firstiter, finalizer = sys.get_asyncgen_hooks()
+    left: list[str] = []
+    ours = (str(Path(bot.__file__).parent.parent / "bot"), str(Path(bot.__file__).parent.parent / "adapters"))
+
+    def finalize(agen: Any) -> None:
+        # Ours only: httpx's own chain under a response (aiter_text, aiter_bytes…) is left to the
+        # collector by httpx itself when a stream is abandoned mid-way.
+        if agen.ag_code.co_filename.startswith(ours):
+            left.append(agen.__qualname__)
+        if finalizer is not None:
+            finalizer(agen)
+
+    sys.set_asyncgen_hooks(firstiter, finalize)
+    try:
+        yield left
+    finally:
+        sys.set_asyncgen_hooks(firstiter, finalizer)
+
+
+async def test_the_pool_closes_every_stream_it_reads_however_the_draft_ends(
+    pool_env: tuple[AgentPool, RecordingSleep], llm: FakeLLMServer
+) -> None:
+    pool, _ = pool_env
+    with left_to_the_collector() as left:
+        for agent in ("primary", "backup"):  # OpenAI's chat stream, Anthropic's messages stream
+            result, _ = await pool.draft(agents=[agent], request=request())
+            assert result.text
+        llm.inject(Fault.empty(), model="gpt-primary")  # the pool refuses the result it was handed
+        with pytest.raises(AgentRejected):
+            await pool.draft(agents=["primary"], request=request())
+
+        shown = asyncio.Event()
+
+        async def progress(_text: str) -> None:
+            shown.set()
+            await asyncio.Event().wait()  # a chat platform that never answers: the draft is cancelled
+
+        drafting = asyncio.create_task(pool.draft(agents=["primary"], request=request(), progress=progress))
+        await shown.wait()
+        drafting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await drafting
+        gc.collect()
+    assert left == []

@@ -4,6 +4,7 @@ its class with `bot.agents.register_backend(name, cls)`."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 
 from bot.agent_spec import AgentSpec
 from bot.ports import AgentBackend, DraftRequest, DraftResult
@@ -20,8 +21,9 @@ class Intercepted:
 
     async def stream(self, request: DraftRequest) -> AsyncIterator[str | DraftResult]:
         await self.before(request)
-        async for item in self.inner.stream(request):
-            yield item
+        async with aclosing(self.inner.stream(request)) as items:
+            async for item in items:
+                yield item
 
     async def aclose(self) -> None:
         await self.inner.aclose()
