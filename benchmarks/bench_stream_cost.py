@@ -11,7 +11,9 @@ stream (a pydantic model per chunk); "draftloop" is the agents' path (adapters/a
 the same stream read as JSON), for OpenAI's Chat Completions and Anthropic's Messages.
 Both read the same fields; their texts are compared. "sdk" and "json" use the SDK's default
 transport; "json+aiohttp" is what the agents run (the SDK's `DefaultAioHttpClient`: aiohttp's C
-HTTP parser and one write per request instead of h11's pure-Python parser).
+HTTP parser and one write per request instead of h11's pure-Python parser), each chunk parsed by
+`sse.loads` (orjson where it is installed); "stdlib json" is the same with the standard library's
+parser, side by side, and the last ratio is orjson's time to the standard library's.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 import anthropic
 import openai
 
+from adapters.agents import sse
 from adapters.agents.sse import chat_chunks, events
 from tests.fakes.llm_server import FakeLLMServer
 
@@ -128,11 +131,11 @@ async def plain_events(client: anthropic.AsyncAnthropic) -> str:
     async with client.messages.with_streaming_response.create(**_MESSAGE, stream=True) as response:
         async for name, data in events(response.http_response.aiter_lines()):
             if name == "content_block_delta":
-                delta = json.loads(data)["delta"]
+                delta = sse.loads(data)["delta"]
                 if delta.get("type") == "text_delta":
                     parts.append(delta["text"])
             elif name == "message_delta":
-                event = json.loads(data)
+                event = sse.loads(data)
                 _ = event["delta"].get("stop_reason"), event["usage"].get("output_tokens")
     return "".join(parts)
 
@@ -165,8 +168,11 @@ async def main(tiny: bool) -> None:
         os.environ.pop(var, None)
     n = 5 if tiny else 60
     print(f"client CPU per streamed draft (median of 3 x {n} drafts)")
+    parser = "orjson" if sse.loads is not json.loads else "the standard library (orjson is not installed)"
+    print(f"json+aiohttp parses with {parser}")
     print(
-        f"  {'api':<10} {'chunks':>6} {'sdk (ms)':>9} {'json (ms)':>10} {'json+aiohttp (ms)':>18} {'ratios to sdk':>14}"
+        f"  {'api':<10} {'chunks':>6} {'sdk (ms)':>9} {'json (ms)':>10} {'json+aiohttp (ms)':>18}"
+        f" {'stdlib json (ms)':>17} {'ratios to sdk':>14} {'parser':>7}"
     )
     for words in (30, 300):
         with ServerThread(words) as server:
@@ -177,10 +183,15 @@ async def main(tiny: bool) -> None:
                 sdk, text_a = await cpu_per_draft(sdk_read, url, n)
                 ours, text_b = await cpu_per_draft(our_read, url, n)
                 served, text_c = await cpu_per_draft(our_read, url, n, aiohttp=True)
-                assert text_a == text_b == text_c, "the paths read different texts"
+                chosen, sse.loads = sse.loads, json.loads
+                try:
+                    stdlib, text_d = await cpu_per_draft(our_read, url, n, aiohttp=True)
+                finally:
+                    sse.loads = chosen
+                assert text_a == text_b == text_c == text_d, "the paths read different texts"
                 print(
                     f"  {api:<10} {words:>6} {1000 * sdk:9.2f} {1000 * ours:10.2f} {1000 * served:18.2f}"
-                    f"  {ours / sdk:5.2f} {served / sdk:5.2f}"
+                    f" {1000 * stdlib:17.2f}  {ours / sdk:5.2f} {served / sdk:5.2f} {served / stdlib:7.2f}"
                 )
 
 

@@ -18,7 +18,7 @@ import httpx2
 
 from adapters.agents._common import split_cache_prefix
 from adapters.agents.base import Failure, ProviderBackend
-from adapters.agents.sse import events
+from adapters.agents.sse import events, loads
 from bot.errors import AgentRejected, AgentUnavailable
 from bot.ports import DraftRequest, DraftResult
 
@@ -104,7 +104,7 @@ class AnthropicAgent(ProviderBackend):
                         raise _in_band_error(data, response.http_response)
                     if name not in _READ or not data:
                         continue  # ping, content_block_start/stop, events added later
-                    event = json.loads(data)
+                    event = loads(data)
                     if name == "message_start":
                         usage = (event.get("message") or {}).get("usage") or {}
                         input_tokens = usage.get("input_tokens") or 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,6 +12,7 @@ import httpx2
 import openai
 import pytest
 
+from adapters.agents import sse
 from adapters.agents.sse import chat_chunks, events
 
 
@@ -76,3 +79,45 @@ async def test_an_error_frame_raises_the_sdks_api_error(error: Any, message: str
     with pytest.raises(openai.APIError) as caught:
         await _all(chat_chunks(response))
     assert caught.value.message == message and caught.value.body == error
+
+
+# What a model may send that orjson refuses and the standard library reads, and plain chunks.
+_CHUNKS = [
+    '{"choices": [{"delta": {"content": "caf\\u00e9 \\ud83d\\ude00"}, "finish_reason": null}]}',
+    '{"choices": [{"delta": {"content": "a lone \\ud800 surrogate"}}]}',
+    '{"usage": {"prompt_tokens": NaN}}',
+]
+
+
+@pytest.mark.parametrize("text", _CHUNKS)
+def test_a_chunk_parses_as_the_standard_library_parses_it(text: str) -> None:
+    assert repr(sse.loads(text)) == repr(json.loads(text))
+
+
+def test_a_broken_chunk_fails_as_the_standard_librarys_error() -> None:
+    with pytest.raises(json.JSONDecodeError):
+        sse.loads('{"choices": [')
+
+
+async def test_the_standard_library_path_reads_the_same_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    response = [line for text in _CHUNKS for line in (f"data: {text}", "")]
+    fast = await _all(chat_chunks(_Response(*response)))
+    monkeypatch.setattr(sse, "loads", json.loads)
+    assert repr(await _all(chat_chunks(_Response(*response)))) == repr(fast)
+
+
+def test_without_orjson_the_standard_library_parses() -> None:
+    code = (
+        "import sys, json; sys.modules['orjson'] = None; "
+        "from adapters.agents import sse; "
+        "assert sse.loads is json.loads; print(sse.loads('{\"a\": 1}'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{'a': 1}"
+
+
+def test_orjson_is_what_parses_where_it_is_installed() -> None:
+    orjson = pytest.importorskip("orjson")
+    assert sse.loads is not json.loads
+    assert sse.orjson is orjson
