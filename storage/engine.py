@@ -274,38 +274,23 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Session]:
-        """A session in a transaction: committed on success, rolled back on error."""
-        session = self.sessions()
-        if self._units:
-            async with self._unit(session):
-                yield session
-            return
-        try:
-            async with session.begin():
-                yield session
-        finally:
-            # Once the transaction has ended, the connection is back in the pool and closing is
-            # bookkeeping with no I/O, so it cannot be interrupted halfway. SQLAlchemy's own exit
-            # closes in a task of its own under asyncio.shield, in case a cancellation lands
-            # mid-close: one task and three loop turns per transaction (bench_core: 3-4 % of the
-            # core's CPU per step on SQLite, 1-2 % on PostgreSQL). Keep that for a session that
-            # still holds its transaction (a commit or rollback cancelled under it).
-            if session.in_transaction():
-                await session.__aexit__(None, None, None)
-            else:
-                await session.close()
+        """A session in a transaction: committed on success, rolled back on error.
 
-    @asynccontextmanager
-    async def _unit(self, session: AsyncSession) -> AsyncIterator[None]:
-        """`session()` on asyncpg: the unit's transaction is the session's if the ORM runs first,
-        else the connection its first direct statement began, which the session joins if the ORM
-        runs later (storage/direct.py). Either way one transaction, committed or rolled back here."""
+        On asyncpg the unit's transaction is the session's if the ORM runs first, else the
+        connection its first direct statement began, which the session joins if the ORM runs later
+        (storage/direct.py). Either way one transaction, committed or rolled back here."""
+        session = self.sessions()
+        if not self._units:
+            try:
+                async with session.begin():
+                    yield session
+            finally:
+                await _end(session)
+            return
         unit = session.info[direct.UNIT] = direct.Unit()
-        sync = session.sync_session
         try:
-            yield
-            # An object changed, added or deleted is in the identity map or among the new ones.
-            if sync.in_transaction() or len(sync.identity_map) or sync.new:
+            yield session
+            if session.in_transaction() or _holds_objects(session):
                 await session.commit()  # joined to the unit's connection, it flushes and leaves the COMMIT
             if unit.connection is not None:
                 await direct.commit(unit)
@@ -315,10 +300,7 @@ class Database:
             await asyncio.shield(self._abandon(session, unit))
             raise
         finally:
-            if sync.in_transaction():
-                await session.__aexit__(None, None, None)  # a commit cancelled under it: see session()
-            elif len(sync.identity_map) or sync.new:
-                await session.close()  # a unit that used only direct statements holds nothing to close
+            await _end(session)
 
     @staticmethod
     async def _abandon(session: AsyncSession, unit: direct.Unit) -> None:
@@ -356,6 +338,28 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _holds_objects(session: AsyncSession) -> bool:
+    """Whether the session holds ORM objects: an object changed, added or deleted is in its
+    identity map or among the new ones."""
+    sync = session.sync_session
+    return bool(len(sync.identity_map) or sync.new)
+
+
+async def _end(session: AsyncSession) -> None:
+    """Close a unit's session once its transaction has ended.
+
+    The connection is back in the pool by then and closing is bookkeeping with no I/O, so it
+    cannot be interrupted halfway. SQLAlchemy's own exit closes in a task of its own under
+    asyncio.shield, in case a cancellation lands mid-close: one task and three loop turns per
+    transaction (bench_core: 3-4 % of the core's CPU per step on SQLite, 1-2 % on PostgreSQL). That
+    is kept for a session that still holds its transaction (a commit or rollback cancelled under
+    it). A session that holds no objects has nothing to close (a unit of direct statements)."""
+    if session.in_transaction():
+        await session.__aexit__(None, None, None)
+    elif _holds_objects(session):
+        await session.close()
 
 
 def _first_line(exc: BaseException) -> str:
