@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.bench_workers            # 300 mentions, 3 runs, medians (a few minutes)
     .venv/bin/python -m benchmarks.bench_workers --tiny     # 20 mentions, instant model only: a smoke run
+    .venv/bin/python -m benchmarks.bench_workers --cores-per-process 0.3   # as if each process had 0.3 core
 
 In this process: the fake Slack Web API, the fake model server and the load generator (bench_slack's,
 imported). Each run gets a private PostgreSQL database and a fresh `draftloop serve --workers N`; a
@@ -17,7 +18,10 @@ database (pg_stat_activity) and per draftloop process, cores and load average.
 
 The machine here has 2 cores: the fakes, the load generator and PostgreSQL share them with the two
 workers, so the ratio of two processes to one is bounded by what they leave; the table says how much
-that is instead of hiding it.
+that is instead of hiding it. `--cores-per-process C` puts `serve --workers N` under a CPU quota of N × C
+cores (a cgroup, root only): with C small enough that the workers, the fakes and PostgreSQL all fit in the
+machine, the ratio says whether a second process adds throughput when it has a core's share of its own,
+which is the question the target asks of a bigger machine.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import aiohttp
 import asyncpg
 import psutil
 
+from benchmarks._cpu_cap import CpuQuota, available
 from benchmarks._db import scratch_database
 from benchmarks._serving import draftloop_env
 from benchmarks.bench_slack import (
@@ -68,7 +73,14 @@ def plain_url(async_url: str) -> str:
     return async_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-def start_serve(workers: int, database_url: str, fake: FakeSlackAPI, llm: FakeLLMServer, workdir: Path) -> App:
+def start_serve(
+    workers: int,
+    database_url: str,
+    fake: FakeSlackAPI,
+    llm: FakeLLMServer,
+    workdir: Path,
+    quota: CpuQuota | None = None,
+) -> App:
     port = free_port()
     env = draftloop_env(
         workdir=workdir,
@@ -78,7 +90,8 @@ def start_serve(workers: int, database_url: str, fake: FakeSlackAPI, llm: FakeLL
     )
     env.update(SLACK_SIGNING_SECRET=SECRET, PORT=str(port))
     exe = str(Path(sys.executable).parent / "draftloop")
-    proc = subprocess.Popen([exe, "serve", "--workers", str(workers)], env=env, stderr=subprocess.DEVNULL)
+    argv = [exe, "serve", "--workers", str(workers)]
+    proc = subprocess.Popen(quota.command(argv) if quota else argv, env=env, stderr=subprocess.DEVNULL)
     return App(f"serve --workers {workers}", proc, port, None)
 
 
@@ -158,6 +171,7 @@ class Run:
     db_busy_peak: int = 0
     conns_per_process: list[int] = field(default_factory=list)
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    throttled_s: float = 0.0  # time the quota held draftloop back during the burst (--cores-per-process)
 
     @property
     def throughput(self) -> float:
@@ -220,7 +234,13 @@ async def warm_up(app: App, fake: FakeSlackAPI, workers: int, latency: float) ->
 
 
 async def run_once(
-    workers: int, latency: float, count: int, fake: FakeSlackAPI, llm: FakeLLMServer, workdir: Path
+    workers: int,
+    latency: float,
+    count: int,
+    fake: FakeSlackAPI,
+    llm: FakeLLMServer,
+    workdir: Path,
+    cores_per_process: float | None = None,
 ) -> Run:
     llm.latency = latency
     run = Run(workers, latency)
@@ -228,7 +248,8 @@ async def run_once(
     async with scratch_database("postgresql") as url:
         dbname = url.rsplit("/", 1)[1]
         admin = await asyncpg.connect(plain_url(url).rsplit("/", 1)[0] + "/postgres")
-        app = start_serve(workers, url, fake, llm, workdir)
+        quota = CpuQuota("draftloop-bench", workers * cores_per_process) if cores_per_process else None
+        app = start_serve(workers, url, fake, llm, workdir, quota)
         try:
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
                 await wait_ready(app, session)
@@ -241,6 +262,7 @@ async def run_once(
                 watcher = Watcher(fake, "draftloop")
                 starts: dict[str, float] = {}
                 sampler = asyncio.create_task(sample(app, admin, dbname, usage))
+                throttled0 = quota.throttled_s() if quota else 0.0
                 cpu0 = time.process_time()
                 t0 = time.monotonic()
                 tasks = [
@@ -255,6 +277,7 @@ async def run_once(
                 run.wall_s = (max(done) - t0) if done else 0.0
                 run.e2e = [watcher.done[ts] - t for ts, t in starts.items() if ts in watcher.done]
                 run.fakes_cpu_s = time.process_time() - cpu0
+                run.throttled_s = (quota.throttled_s() - throttled0) if quota else 0.0
                 sampler.cancel()  # it shares the admin connection, which runs one query at a time
                 await asyncio.gather(sampler, return_exceptions=True)
                 read_app(app, usage)
@@ -267,6 +290,8 @@ async def run_once(
                 watcher.close()
         finally:
             stop_app(app)
+            if quota:
+                quota.remove()
         try:
             conn = await asyncpg.connect(plain_url(url))
             try:
@@ -316,6 +341,7 @@ def figures(run: Run) -> dict[str, float]:
         "  of them busy (peak)": run.db_busy_peak,
         "PG connections/process": max(run.conns_per_process),
         "load average (1 min)": run.load[0],
+        "throttled by quota (s)": run.throttled_s,
     }
 
 
@@ -340,7 +366,10 @@ async def main(args: argparse.Namespace) -> int:
     # --tiny runs the instant model alone: each cell starts a serve, which takes seconds on a busy machine
     latencies = [0.0] if tiny else [args.model_latency, 0.0]
     cores = os.cpu_count() or 1
+    cap = args.cores_per_process
     print(f"cores {cores}, load average at start {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    if cap:
+        print(f"draftloop under a CPU quota of {cap:g} core per process (1 process {cap:g}, 2 processes {2 * cap:g})")
     collected: dict[tuple[float, int], list[Run]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         async with FakeSlackAPI() as fake, FakeLLMServer() as llm:
@@ -349,7 +378,7 @@ async def main(args: argparse.Namespace) -> int:
                     # 1 then 2, then 2 then 1: a drift in the machine's load does not favour one side
                     order = (1, 2) if n % 2 == 0 else (2, 1)
                     for workers in order:
-                        run = await run_once(workers, latency, count, fake, llm, Path(tmp))
+                        run = await run_once(workers, latency, count, fake, llm, Path(tmp), cap)
                         collected.setdefault((latency, workers), []).append(run)
                         print(
                             f"model {latency:.1f}s run {n + 1} workers {workers}: done {run.completed}/{run.sent} "
@@ -359,7 +388,8 @@ async def main(args: argparse.Namespace) -> int:
                             f"dups {run.dup_projects}/{run.dup_posts}, PG conns {run.conns_per_process}",
                             flush=True,
                         )
-    print(f"\nburst of {count} mentions, medians of {runs} run(s) per cell; {cores} cores")
+    quota = f"; draftloop held to {cap:g} core per process" if cap else ""
+    print(f"\nburst of {count} mentions, medians of {runs} run(s) per cell; {cores} cores{quota}")
     medians: dict[float, tuple[dict[str, float], dict[str, float]]] = {}
     for latency in latencies:
         one, two = median_figures(collected[(latency, 1)]), median_figures(collected[(latency, 2)])
@@ -390,6 +420,14 @@ async def main(args: argparse.Namespace) -> int:
         f"{two['cores busy: PostgreSQL']:.2f}), leaving draftloop {two['cores busy: draftloop']:.2f} "
         f"(1 process: {one['cores busy: draftloop']:.2f}). The {TARGET_RATIO}x target assumes the cores for it."
     )
+    if cap:
+        total = busy + two["cores busy: draftloop"]
+        print(
+            f"Under the quota ({cap:g} core per process) draftloop used {one['cores busy: draftloop']:.2f} core with "
+            f"1 process and {two['cores busy: draftloop']:.2f} with 2; everything together {total:.2f} of {cores}"
+            + (" (the machine was full: the ratio is bounded by it, lower the quota)" if total > 0.9 * cores else "")
+            + "."
+        )
     return 0
 
 
@@ -411,7 +449,21 @@ def cli() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per cell (1 and 2 processes alternate first)")
     parser.add_argument("--burst", type=int, default=300, help="mentions in the burst")
     parser.add_argument("--model-latency", type=float, default=2.0, help="the slow model's latency, seconds")
-    sys.exit(asyncio.run(stoppable(parser.parse_args())))
+    parser.add_argument(
+        "--cores-per-process",
+        type=float,
+        default=None,
+        metavar="C",
+        help="run serve under a CPU quota of workers × C cores (a cgroup; needs root), as on a bigger machine",
+    )
+    args = parser.parse_args()
+    if args.cores_per_process is not None:
+        why = available()
+        if args.cores_per_process <= 0:
+            parser.error("--cores-per-process must be above 0")
+        if why:
+            parser.error(f"--cores-per-process: {why}")
+    sys.exit(asyncio.run(stoppable(args)))
 
 
 if __name__ == "__main__":
