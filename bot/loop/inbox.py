@@ -6,6 +6,10 @@ before it acknowledges the delivery. When the store fails the adapter does not a
 The entry is finished in the same transaction as the event's effect (bot/loop/receipts.py); one
 whose handling failed, or whose process died, is claimed by the sweeper (bot/loop/sweeper.py) and
 given back to the platform's `Replay`, which handles it as it would have the first time.
+
+Discord's gateway has no acknowledgement to hold back and sends a message once: its adapter builds
+the event first and stores that (`Inbox.events`), then handles it; the sweeper replays the stored
+event itself.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
+from bot import event_codec
+from bot.events import Event
 from bot.ports import Clock
 from bot.settings import Settings
 from bot.tasks import renewing
@@ -27,6 +33,7 @@ from storage.engine import Database
 _log = logging.getLogger(__name__)
 
 Replay = Callable[[str], Awaitable[None]]
+HandleEvent = Callable[[Event, "Delivery"], Awaitable[None]]
 
 # A delivery is given up (logged as an error) only after this many tries AND this long: a fault no
 # retry mends. Time counts, not only tries: a database down for minutes fails every try meanwhile,
@@ -44,7 +51,7 @@ STORE_BATCH = 200  # deliveries per group commit
 class Delivery(Enum):
     """How an event reached the workflow: the answer to a failure depends on it."""
 
-    DIRECT = "direct"  # not stored first (the console, Discord's gateway): a failure may lose it
+    DIRECT = "direct"  # not stored first (the console, a command, a store that failed): a failure may lose it
     STORED = "stored"  # stored before it was acknowledged: a failure is retried by the sweeper
     REPLAYED = "replayed"  # the sweeper's retry of a stored delivery
 
@@ -79,6 +86,33 @@ class Inbox:
     def register(self, source: str, replay: Replay) -> None:
         """`replay(payload)` handles a stored delivery of `source` again (the platform's adapter)."""
         self._replays[source] = replay
+
+    def events(self, source: str, handle: HandleEvent) -> Callable[[Event], Awaitable[None]]:
+        """For an adapter that builds its events itself from deliveries its platform never sends
+        again (Discord's gateway): replays of `source` go to `handle`, and the function returned
+        stores each event before handling it, so a process that fails at it, or dies, leaves it to
+        the sweeper. An event that cannot be stored is handled all the same, unstored: there is no
+        redelivery to wait for, and the workflow says so in the thread if it fails too."""
+        self.register(source, lambda payload: handle(event_codec.loads(payload), Delivery.REPLAYED))
+
+        async def deliver(event: Event) -> None:
+            key = event.event_key
+            if key is None:
+                await handle(event, Delivery.DIRECT)
+                return
+            try:
+                fresh = await self.store(source, key, event_codec.dumps(event))
+            except NotRecorded as exc:
+                _log.warning("%s event %s handled unstored: %s", source, key, type(exc.__cause__).__name__)
+                await handle(event, Delivery.DIRECT)
+                return
+            if not fresh:
+                _log.info("%s event %s is stored already (a repeat, or another process has it)", source, key)
+                return
+            async with self.held(source, key):
+                await handle(event, Delivery.STORED)
+
+        return deliver
 
     @property
     def sources(self) -> list[str]:

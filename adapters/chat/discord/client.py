@@ -9,7 +9,9 @@ are not. ✅ / ❌ reactions and the buttons decide; "Request changes" opens a f
 Buttons, forms and slash commands are `interactions.py`.
 
 Each event carries the platform's id as `event_key`, so a redelivered gateway event (after a RESUME)
-is dropped by the core.
+is dropped by the core. The gateway sends an event once and waits for no answer, so every event with
+an effect goes through `deliver` (the inbox's `events`: stored, then handled, replayed by the sweeper
+if this process fails at it); commands, which only answer, go to `handle` directly.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class DraftloopClient(discord.Client):
         settings: Settings,
         handle: Handle,
         spawn: Spawn,
+        deliver: Handle | None = None,
         sync_commands: bool = True,
         **options: Any,
     ) -> None:
@@ -73,12 +76,13 @@ class DraftloopClient(discord.Client):
         self.config = DISCORD.config(settings.file)
         warn_config(settings.file, NAME)
         self.handle = handle
+        self.deliver = deliver or handle
         self.spawn = spawn
         self.sync_commands = sync_commands
         guild = self.config.guild_id
         self.guild_id = int(guild) if guild and guild.isdigit() else None
         self.platform = DiscordPlatform(self, guild_id=self.guild_id, forum_channels=self.config.forum_channels)
-        self.interactions = Interactions(platform=self.platform, handle=handle, spawn=spawn)
+        self.interactions = Interactions(platform=self.platform, handle=handle, deliver=self.deliver, spawn=spawn)
         self.tree: app_commands.CommandTree[DraftloopClient] = app_commands.CommandTree(self)
         self.interactions.add_commands(self.tree, settings.file.category_names)
 
@@ -104,7 +108,7 @@ class DraftloopClient(discord.Client):
         _log.exception("discord: error in %s (the bot keeps running)", event_method)
 
     def _run(self, event: Event) -> None:
-        self.spawn(self.handle(event))
+        self.spawn(self.deliver(event))
 
     # ------------------------------------------------------------------ interactions (interactions.py)
     async def on_control(self, interaction: discord.Interaction[Any], action: str, number: int) -> None:

@@ -5,7 +5,9 @@ REJECT_REASONS and an optional comment, carried on the DecisionSignal). `/draftl
 privately (an ephemeral defer, then the core's list as an ephemeral layout message).
 
 Every interaction is answered inside Discord's 3 seconds (a message, a form or a defer) before the
-work is handed to `spawn(handle(event))`; its id is the event's key, so a repeat is dropped by the core.
+work is handed to `spawn(deliver(event))` (stored first, see client.py); its id is the event's key, so
+a repeat is dropped by the core. A command only answers, through its interaction, which a replay in
+another process would not have (and `mine` must stay private): it goes to `handle`, unstored.
 """
 
 from __future__ import annotations
@@ -42,13 +44,14 @@ Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 class Interactions:
-    def __init__(self, *, platform: DiscordPlatform, handle: Handle, spawn: Spawn) -> None:
+    def __init__(self, *, platform: DiscordPlatform, handle: Handle, deliver: Handle, spawn: Spawn) -> None:
         self.platform = platform
         self.handle = handle
+        self.deliver = deliver
         self.spawn = spawn
 
     def _run(self, event: Event) -> None:
-        self.spawn(self.handle(event))
+        self.spawn(self.deliver(event))
 
     async def on_control(self, interaction: discord.Interaction[Any], action: str, number: int) -> None:
         """A click on Accept / Request changes / Reject (also after a restart)."""

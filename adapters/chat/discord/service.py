@@ -22,6 +22,7 @@ import discord.http
 import yarl
 
 from adapters.chat.discord.client import DraftloopClient
+from adapters.chat.discord.policy import NAME
 from bot.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -52,9 +53,11 @@ class DiscordService:
         self._token = token
         settings = runtime.settings
         configure_urls(settings.discord_api_url, settings.discord_gateway_url)
+        workflow = runtime.workflow
         self.client = DraftloopClient(
             settings=settings,
-            handle=runtime.workflow.handle,
+            handle=workflow.handle,
+            deliver=workflow.inbox.events(NAME, workflow.handle),
             spawn=runtime.spawn,
             **client_options,
         )
