@@ -78,6 +78,15 @@ class DiscordHarness:
         return project
 
     # ---- waiting on what the bot shows
+    async def first_draft(self, brief: str) -> tuple[dict[str, Any], int, dict[str, Any]]:
+        """alice mentions the bot with `brief`; once v1 is shown and the bot is idle: the request, its
+        thread and the v1 message."""
+        request = await self.fake.message(self.fake.general, self.fake.alice, brief, mention=True)
+        thread = await self.thread_of(request)
+        v1 = await self.draft(thread, 1)
+        await self.idle()
+        return request, thread, v1
+
     async def thread_of(self, message: dict[str, Any]) -> int:
         mid = int(message["id"])
         await self.fake.wait_for(lambda: mid in self.fake.channels, what=f"a thread on {mid}")

@@ -61,10 +61,7 @@ async def test_feedback_kept_by_one_process_is_replayed_by_the_next_from_what_wa
     dc: DiscordHarness, db: Database
 ) -> None:
     fake = dc.fake
-    request = await fake.message(fake.general, fake.alice, "[writing] a tagline for a bakery", mention=True)
-    thread = await dc.thread_of(request)
-    await dc.draft(thread, 1)
-    await dc.idle()
+    _, thread, _ = await dc.first_draft("[writing] a tagline for a bakery")
     async with refusing(db, "INSERT", "feedback"):
         reply = await fake.message(thread, fake.wendy, "Mention the sourdough. 10m")
         await dc.said(thread, texts.KEPT_FOR_RETRY)
@@ -84,10 +81,7 @@ async def test_feedback_kept_by_one_process_is_replayed_by_the_next_from_what_wa
 @sqlite_only()
 async def test_a_reaction_and_a_button_are_stored_before_they_are_handled(dc: DiscordHarness, db: Database) -> None:
     fake = dc.fake
-    request = await fake.message(fake.general, fake.alice, "[writing] an about page", mention=True)
-    thread = await dc.thread_of(request)
-    v1 = await dc.draft(thread, 1)
-    await dc.idle()
+    request, thread, v1 = await dc.first_draft("[writing] an about page")
     await fake.react(thread, int(v1["id"]), fake.alice, "👍")
     click = await fake.click(fake.wendy, v1, "draftloop:accept:1")
     await dc.said(thread, "#1 accepted at v1 by wendy")
