@@ -44,6 +44,8 @@ class Reply:
 
     `controls` asks for Accept / Request changes / Reject on platforms that have buttons; their
     values must carry `header.number` so a click on an old message acts on the project.
+    `picks` asks for one button per label ("A", "B": a compared request's drafts) on platforms that
+    have buttons; a click is the reply `pick <label>` on project `header.number`.
     `mentions` are platform user ids or group handles to ping (the category's experts).
     `data` carries a structured object a platform may render richly (the digest report).
     """
@@ -52,6 +54,7 @@ class Reply:
     kind: ReplyKind = ReplyKind.NOTICE
     header: DraftHeader | None = None
     controls: bool = False
+    picks: tuple[str, ...] = ()
     mentions: tuple[str, ...] = ()
     summary: str = ""  # for long drafts posted as a file: what the message says beside it
     data: Any = None

@@ -13,7 +13,7 @@ from bot.loop import transitions
 from bot.loop.first_draft import Writes
 from bot.loop.registry import Platforms
 from bot.loop.threads import Threads, header, number_of, thread_of
-from bot.orchestrator.compare import comparing
+from bot.orchestrator.compare import LABELS, comparing
 from bot.orchestrator.routing import quiet
 from bot.ports import Clock
 from bot.redact import Redactor
@@ -100,7 +100,7 @@ class Publisher:
         else:
             await platform.post(thread, Reply(text, kind=ReplyKind.DRAFT, header=shown))
         choose = texts.compare_choose(number_of(project))
-        await platform.post(thread, Reply(choose, kind=ReplyKind.NOTICE, header=shown))
+        await platform.post(thread, Reply(choose, kind=ReplyKind.NOTICE, header=shown, picks=LABELS))
 
     async def rival_failed(self, project: Project, agent: str, exc: AgentError) -> None:
         """B's agent could not write it: A stands alone (the comparison stays unpicked)."""

@@ -1,6 +1,6 @@
 """Compare two agents on Discord and Slack, through the real client libraries against the fakes:
 Discord's `/draft` option `compare: True`, Slack's `/draft --compare …`; A and B shown in the
-thread, and `pick B` typed there picks B."""
+thread, and `pick B` typed there picks B, or a click on the "pick one" notice's Pick B button."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tests.discord.conftest import (  # noqa: F401  (the Discord harness's fixtu
     harness_factory,
     sqlite_only,
 )
+from tests.fakes.discord_components import buttons, text_of
 from tests.slack.conftest import (  # noqa: F401  (the Slack harness's fixtures)
     CHANNEL,
     EXPERT,
@@ -107,6 +108,85 @@ async def test_slack_draft_compare_flag_shows_a_and_b_and_a_typed_pick(
         assert (project.agent, project.model) == ("bad", "bad-v1")
         said = [_text(m) for m in slack.fake.bot_messages(CHANNEL) if m.get("thread_ts") == project.thread_id]
         assert any("#1: B (bad) picked by" in t for t in said)
+    finally:
+        await slack.close()
+
+
+@sqlite_only()
+async def test_discord_pick_buttons_pick_b_and_refuse_a_second_pick_and_an_outsider(
+    harness_factory: Any,  # noqa: F811
+) -> None:
+    dc: DiscordHarness = await harness_factory(DISCORD)
+    fake = dc.fake
+    ix = await fake.slash(
+        fake.alice, fake.general, "draft", {"brief": "a tagline for a tea shop", "category": "writing", "compare": True}
+    )
+    await fake.wait_for(lambda: ix.responses, what="the /draft answer")
+    thread = await dc.thread_of(fake.messages[ix.original_id or 0])
+    choose = await dc.said(thread, "reply `pick A` or `pick B`")
+    assert [b["custom_id"] for b in buttons(choose)] == ["draftloop:pick:1:A", "draftloop:pick:1:B"]
+    assert [b["label"] for b in buttons(choose)] == ["Pick A", "Pick B"]
+    await dc.idle()
+
+    outsider = await fake.click(fake.eve, choose, "draftloop:pick:1:A")  # neither the requester nor an expert
+
+    def told_privately() -> list[dict[str, Any]]:
+        return [m for m in fake.bot_messages(thread) if int(m["flags"]) & 64 and "Not allowed" in text_of(m)]
+
+    assert len(await fake.wait_for(told_privately, what="an ephemeral 'not allowed'")) == 1
+    assert outsider.response_type == 6
+    await dc.idle()
+    project = await dc.project(1)
+    assert (project.agent, project.model) == ("good", "good-v1")  # nothing picked
+
+    click = await fake.click(fake.wendy, choose, "draftloop:pick:1:B")
+    await fake.wait_for(lambda: click.responses, what="the defer")
+    assert click.response_type == 6  # answered within Discord's 3 s
+    await dc.said(thread, "#1: B (bad) picked by")
+    await dc.idle()
+    project = await dc.project(1)
+    assert (project.agent, project.model) == ("bad", "bad-v1")
+
+    await dc.restart()  # the buttons still answer after a restart, and a second pick is refused
+    again = await fake.click(fake.alice, choose, "draftloop:pick:1:A")
+    await fake.wait_for(lambda: again.responses, what="the second pick's defer")
+    await dc.said(thread, "B was picked already")
+    await dc.idle()
+    async with dc.runtime.db.session() as session:
+        kept = await routing.get_comparison(session=session, project_id=1)
+    assert kept is not None and kept.picked == "B"
+
+
+async def test_slack_pick_button_picks_the_fallbacks_draft(
+    fake_slack: Any,  # noqa: F811
+    slack_settings: Any,  # noqa: F811
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = fake_slack
+    for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    config = tmp_path / "compare.toml"
+    config.write_text(AGENTS + f'[categories.writing]\nexperts = ["{EXPERT}"]\nagent = "bad"\nfallback = ["good"]\n')
+    slack = SlackHarness(fake, slack_settings(fake, draftloop_config=config))
+    await slack.start()
+    try:
+        await slack.command("/draft", "--compare [writing] a note for new hires", user=REQUESTER)
+        await slack.settle()
+        project = await slack.project(1)
+        assert (project.agent, project.model) == ("bad", "bad-v1")
+        in_thread = [m for m in slack.fake.bot_messages(CHANNEL) if m.get("thread_ts") == project.thread_id]
+        choose = next(m for m in in_thread if "reply `pick A` or `pick B`" in _text(m))
+        picks = [e for b in choose["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        assert [(e["text"]["text"], e["value"]) for e in picks] == [("Pick A", "1:A"), ("Pick B", "1:B")]
+
+        status, _ = await slack.click(choose, "dl_pick_B", user=EXPERT)
+        assert status == 200
+        await slack.settle()
+        project = await slack.project(1)
+        assert (project.agent, project.model) == ("good", "good-v1")  # B was the fallback, good
+        said = [_text(m) for m in slack.fake.bot_messages(CHANNEL) if m.get("thread_ts") == project.thread_id]
+        assert any("#1: B (good) picked by" in t for t in said)
     finally:
         await slack.close()
 

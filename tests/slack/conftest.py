@@ -210,9 +210,11 @@ class SlackHarness:
             return [str(t) for t in (await session.execute(query.order_by(col(Feedback.id)))).scalars()]
 
     def drafts(self, channel: str = CHANNEL) -> list[dict[str, Any]]:
-        """Bot messages that carry decision buttons, oldest first."""
+        """Bot messages that carry decision buttons (Accept / Request changes / Reject), oldest first."""
         return [
-            m for m in self.fake.bot_messages(channel) if any(b.get("type") == "actions" for b in m.get("blocks") or [])
+            m
+            for m in self.fake.bot_messages(channel)
+            if any(str(b.get("block_id", "")).startswith("dl_controls_") for b in m.get("blocks") or [])
         ]
 
 

@@ -42,6 +42,35 @@ def test_header_buttons_and_mentions() -> None:
     assert "<@U123>" in context and "<!subteam^S0GROUP>" in context and "<!here>" in context and "@alice" in context
 
 
+def test_pick_buttons_carry_the_project_and_the_label_and_need_a_header() -> None:
+    notice = Reply("Two drafts", header=DraftHeader(number=4, state="in_review", version=1), picks=("A", "B"))
+    _, blocks = sb.render(notice)
+    [picks] = [b for b in blocks if b["type"] == "actions"]
+    assert [(e["action_id"], e["value"]) for e in picks["elements"]] == [("dl_pick_A", "4:A"), ("dl_pick_B", "4:B")]
+    _, bare = sb.render(Reply("Two drafts", picks=("A", "B")))  # no project to name: no buttons
+    assert not [b for b in bare if b["type"] == "actions"]
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("4:A", (4, "A")),
+        ("12:b", (12, "B")),
+        ("0:A", None),
+        ("-1:A", None),
+        ("4:", None),
+        ("4:AB", None),
+        ("x:A", None),
+        ("4", None),
+        ("", None),
+        (None, None),
+        ("4:1", None),
+    ],
+)
+def test_a_pick_value_names_a_project_and_one_label(value: object, parsed: tuple[int, str] | None) -> None:
+    assert sb.pick_value(value) == parsed
+
+
 def test_markdown_becomes_mrkdwn_and_is_escaped() -> None:
     md = "# Title\n**bold** and [link](https://example.com) and ~~old~~\n- item\n1 < 2 & <@U1>\n```\na < b\n```"
     out = sb.to_mrkdwn(md)

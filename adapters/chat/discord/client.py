@@ -115,6 +115,10 @@ class DraftloopClient(discord.Client):
         """A decision button's click (views.DecisionButton calls this on the client)."""
         await self.interactions.on_control(interaction, action, number)
 
+    async def on_pick(self, interaction: discord.Interaction[Any], number: int, label: str) -> None:
+        """A click on Pick A / Pick B (views.PickButton calls this on the client)."""
+        await self.interactions.on_pick(interaction, number, label)
+
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.type == discord.InteractionType.modal_submit:
             await self.interactions.on_form(interaction)

@@ -1,6 +1,7 @@
 """Discord interactions → core events: the decision buttons, the forms and the slash commands.
 
-Accept decides at once; Request changes and Reject open forms (a reject says why: one of the core's
+Accept decides at once, and so does Pick A / Pick B on a compared request (as the reply `pick A`);
+Request changes and Reject open forms (a reject says why: one of the core's
 REJECT_REASONS and an optional comment, carried on the DecisionSignal). `/draftloop mine` is answered
 privately (an ephemeral defer, then the core's list as an ephemeral layout message).
 
@@ -62,6 +63,14 @@ class Interactions:
             await interaction.response.send_modal(RejectModal(number))
             return
         await self._decide(interaction, number, Outcome.ACCEPT, via="button")
+
+    async def on_pick(self, interaction: discord.Interaction[Any], number: int, label: str) -> None:
+        """A click on Pick A / Pick B: the reply `pick <label>` on project `number` (also after a restart)."""
+        await interaction.response.defer()  # within 3 s; the thread says what was picked
+        thread = thread_ref(interaction.channel, interaction.channel_id or 0)
+        actor = actor_of(interaction.user)
+        self.platform.pending.hold_private(actor.user_id, thread.thread_id, interaction)
+        self._run(ThreadReply(Locator(number=number), actor, f"pick {label}", event_key=f"ix:{interaction.id}"))
 
     async def _decide(
         self,

@@ -18,7 +18,7 @@ import discord
 from adapters.chat.discord import safe as discord_safe
 from adapters.chat.discord.layout import Layout, render_layout
 from adapters.chat.discord.safe import mention_for
-from adapters.chat.discord.views import Part, controls_view, render_parts
+from adapters.chat.discord.views import Part, controls_view, picks_view, render_parts
 from bot.replies import Reply, ReplyKind
 from bot.report.render import render_discord
 
@@ -54,7 +54,11 @@ def prepare(reply: Reply, guild: discord.Guild | None, *, attachments: bool = Tr
     shown_reply = reply
     if "embed" in extras:
         shown_reply = Reply(reply.text.split("\n", 1)[0][:FALLBACK_CHARS], kind=reply.kind)
-    view = controls_view(reply.header.number) if reply.controls and reply.header is not None else None
+    view = None
+    if reply.header is not None and reply.controls:
+        view = controls_view(reply.header.number)
+    elif reply.header is not None and reply.picks:
+        view = picks_view(reply.header.number, reply.picks)
     allowed = discord_safe.chosen(resolve(m) for m in reply.mentions)
     return Outgoing(render_parts(shown_reply, resolve), allowed, view, extras)
 

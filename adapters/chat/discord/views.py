@@ -1,4 +1,5 @@
-"""Reply → Discord message parts, and the persistent Accept / Request changes / Reject controls.
+"""Reply → Discord message parts, and the persistent Accept / Request changes / Reject controls (and
+Pick A / Pick B on a compared request's "pick one" notice).
 
 Rendering is pure (`render_parts`, `split_text`): a plain Reply (a notice, help, a status) becomes one or
 more message contents of at most 2,000 characters, split on paragraph boundaries, with the header on the
@@ -38,6 +39,7 @@ CHANGES_FORM = re.compile(rf"{PREFIX}:changes-form:(?P<number>[0-9]{{1,12}})")
 REJECT_FORM = re.compile(rf"{PREFIX}:reject-form:(?P<number>[0-9]{{1,12}})")
 COMMENT_CHARS = 1000
 BRIEF_FORM = f"{PREFIX}:brief-form"
+PICK_ID = re.compile(rf"{PREFIX}:pick:(?P<number>[0-9]{{1,12}}):(?P<label>[A-Z])")
 
 MentionResolver = Callable[[str], str]
 
@@ -46,6 +48,8 @@ class ControlHandler(Protocol):
     """What the client offers the views: it turns a click or a form into a core event."""
 
     async def on_control(self, interaction: discord.Interaction[Any], action: str, number: int) -> None: ...
+
+    async def on_pick(self, interaction: discord.Interaction[Any], number: int, label: str) -> None: ...
 
 
 # ---------------------------------------------------------------- text
@@ -176,6 +180,36 @@ def controls_view(number: int) -> discord.ui.View:
     return view
 
 
+class PickButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PICK_ID):
+    """Pick A / Pick B for project `number`, a compared request; survives restarts."""
+
+    def __init__(self, number: int, label: str) -> None:
+        self.number = number
+        self.label = label
+        super().__init__(
+            discord.ui.Button(
+                label=f"Pick {label}", style=discord.ButtonStyle.primary, custom_id=f"{PREFIX}:pick:{number}:{label}"
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(int(match["number"]), match["label"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        handler: ControlHandler = interaction.client
+        await handler.on_pick(interaction, self.number, self.label)
+
+
+def picks_view(number: int, labels: tuple[str, ...]) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for label in labels:
+        view.add_item(PickButton(number, label))
+    return view
+
+
 class ChangesModal(discord.ui.Modal):
     """ "Request changes": what should change, and the minutes spent reviewing (optional)."""
 
@@ -270,5 +304,5 @@ def form_values(data: Any) -> dict[str, str]:
 
 
 def register_persistent(client: discord.Client) -> None:
-    """Make every Accept / Request changes / Reject button ever sent answer again (call in setup_hook)."""
-    client.add_dynamic_items(DecisionButton)
+    """Make every Accept / Request changes / Reject and Pick button ever sent answer again (call in setup_hook)."""
+    client.add_dynamic_items(DecisionButton, PickButton)

@@ -26,6 +26,7 @@ ACTION_ACCEPT = "dl_accept"
 ACTION_CHANGES = "dl_changes"
 ACTION_REJECT = "dl_reject"
 ACTION_SIGNAL = "dl_signal"
+ACTION_PICK = "dl_pick_"  # + the label: one action id per button of a block, as Slack requires
 # A `markdown` block holds standard Markdown, rendered by Slack; all of a message's markdown blocks
 # share 12,000 characters. A draft that fits (after neutralising) goes out as one, with room kept
 # for the header and context; a longer one keeps the mrkdwn sections below.
@@ -39,6 +40,7 @@ __all__ = [
     "render",
     "controls",
     "feedback_buttons",
+    "pick_buttons",
     "header_line",
     "split_text",
     "to_mrkdwn",
@@ -126,7 +128,26 @@ def tail_blocks(reply: Reply, *, feedback: bool = False) -> list[Block]:
         if feedback and reply.header.version:
             tail.append(feedback_buttons(reply.header.number, reply.header.version))
         tail.append(controls(reply.header.number, reply.header.version))
+    if reply.picks and reply.header is not None:
+        tail.append(pick_buttons(reply.header.number, reply.picks))
     return tail
+
+
+def pick_buttons(number: int, labels: tuple[str, ...]) -> Block:
+    """`Pick A` / `Pick B` for a compared request; each value carries the project number and the label."""
+    return {
+        "type": "actions",
+        "block_id": f"dl_picks_{number}",
+        "elements": [_button(f"Pick {label}", f"{ACTION_PICK}{label}", f"{number}:{label}") for label in labels],
+    }
+
+
+def pick_value(value: object) -> tuple[int, str] | None:
+    """(project number, label) from a pick button's value, or None."""
+    number, _, label = str(value or "").partition(":")
+    if not number.isdigit() or int(number) <= 0 or len(label) != 1 or not label.isalpha():
+        return None
+    return int(number), label.upper()
 
 
 def feedback_buttons(number: int, version: int) -> Block:

@@ -1,8 +1,10 @@
-"""Slack interactivity: the Accept / Request changes / Reject buttons, 👍 / 👎 and the forms → core events.
+"""Slack interactivity: the Accept / Request changes / Reject buttons, 👍 / 👎, the Pick A / Pick B
+buttons of a compared request and the forms → core events.
 
 Reject opens a form (why: one of the core's reasons, and a comment) for someone who may decide the
 project; for anyone else, and when the form cannot open, the click goes to the core as it is (which
 refuses it privately, or rejects without a reason). 👍 / 👎 is a SignalGiven: stored, never feedback.
+A pick button is the reply `pick A` / `pick B` on its project, decided by the core as a typed one.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from bot.events import (
     ThreadRef,
     ThreadReply,
 )
+from bot.orchestrator.compare import LABELS
 from bot.permissions import may_decide
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,8 @@ class InteractivityListeners:
         app.action(blocks.ACTION_REJECT)(self.on_reject_button)
         app.action(blocks.ACTION_CHANGES)(self.on_changes_button)
         app.action(blocks.ACTION_SIGNAL)(self.on_signal)
+        for label in LABELS:
+            app.action(f"{blocks.ACTION_PICK}{label}")(self.on_pick)
         app.view(forms.DRAFT_FORM)(self.on_draft_form)
         app.view(forms.CHANGES_FORM)(self.on_changes_form)
         app.view(forms.REJECT_FORM)(self.on_reject_form)
@@ -124,6 +129,23 @@ class InteractivityListeners:
         async def build() -> Event:
             actor = await self.intake.actor(str(user["id"]), str(user.get("name") or ""))
             return SignalGiven(Locator(number=number), actor, version, "up" if value == "up" else "down", event_key=key)
+
+        await self.intake.submit(key, build(), body)
+
+    async def on_pick(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Pick A / Pick B: the reply `pick <label>` on the project the button names."""
+        await ack()
+        parsed = blocks.pick_value(action.get("value"))
+        user = body.get("user") or {}
+        if parsed is None or not user.get("id"):
+            return
+        number, label = parsed
+        channel, _ = _where(body)
+        key = f"action:{channel}:{action.get('action_ts')}:{user['id']}"
+
+        async def build() -> Event:
+            actor = await self.intake.actor(str(user["id"]), str(user.get("name") or ""))
+            return ThreadReply(Locator(number=number), actor, f"pick {label}", event_key=key)
 
         await self.intake.submit(key, build(), body)
 
