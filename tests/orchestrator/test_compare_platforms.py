@@ -5,6 +5,8 @@ thread, and `pick B` typed there picks B, or a click on the "pick one" notice's 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -84,14 +86,7 @@ async def test_slack_draft_compare_flag_shows_a_and_b_and_a_typed_pick(
     tmp_path: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fake = fake_slack
-    for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    config = tmp_path / "compare.toml"
-    config.write_text(AGENTS + f'[categories.writing]\nexperts = ["{EXPERT}"]\nagent = "good"\nfallback = ["bad"]\n')
-    slack = SlackHarness(fake, slack_settings(fake, draftloop_config=config))
-    await slack.start()
-    try:
+    async with _slack(fake_slack, slack_settings, tmp_path, monkeypatch, agent="good", fallback="bad") as slack:
         status, _ = await slack.command("/draft", "--compare [writing] a welcome note", user=REQUESTER)
         assert status == 200
         await slack.settle()
@@ -108,8 +103,6 @@ async def test_slack_draft_compare_flag_shows_a_and_b_and_a_typed_pick(
         assert (project.agent, project.model) == ("bad", "bad-v1")
         said = [_text(m) for m in slack.fake.bot_messages(CHANNEL) if m.get("thread_ts") == project.thread_id]
         assert any("#1: B (bad) picked by" in t for t in said)
-    finally:
-        await slack.close()
 
 
 @sqlite_only()
@@ -163,14 +156,7 @@ async def test_slack_pick_button_picks_the_fallbacks_draft(
     tmp_path: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fake = fake_slack
-    for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    config = tmp_path / "compare.toml"
-    config.write_text(AGENTS + f'[categories.writing]\nexperts = ["{EXPERT}"]\nagent = "bad"\nfallback = ["good"]\n')
-    slack = SlackHarness(fake, slack_settings(fake, draftloop_config=config))
-    await slack.start()
-    try:
+    async with _slack(fake_slack, slack_settings, tmp_path, monkeypatch, agent="bad", fallback="good") as slack:
         await slack.command("/draft", "--compare [writing] a note for new hires", user=REQUESTER)
         await slack.settle()
         project = await slack.project(1)
@@ -187,6 +173,23 @@ async def test_slack_pick_button_picks_the_fallbacks_draft(
         assert (project.agent, project.model) == ("good", "good-v1")  # B was the fallback, good
         said = [_text(m) for m in slack.fake.bot_messages(CHANNEL) if m.get("thread_ts") == project.thread_id]
         assert any("#1: B (good) picked by" in t for t in said)
+
+
+@asynccontextmanager
+async def _slack(
+    fake: Any, settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, *, agent: str, fallback: str
+) -> AsyncIterator[SlackHarness]:
+    """A started Slack harness whose writing category drafts with `agent` and compares with `fallback`."""
+    for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    config = tmp_path / "compare.toml"
+    config.write_text(
+        AGENTS + f'[categories.writing]\nexperts = ["{EXPERT}"]\nagent = "{agent}"\nfallback = ["{fallback}"]\n'
+    )
+    slack = SlackHarness(fake, settings(fake, draftloop_config=config))
+    await slack.start()
+    try:
+        yield slack
     finally:
         await slack.close()
 
