@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 
 from bot import event_codec
 from bot.events import Event
@@ -87,7 +88,7 @@ class Inbox:
         """`replay(payload)` handles a stored delivery of `source` again (the platform's adapter)."""
         self._replays[source] = replay
 
-    def events(self, source: str, handle: HandleEvent) -> Callable[[Event], Awaitable[None]]:
+    def events(self, source: str, handle: HandleEvent) -> Callable[[Event], Coroutine[Any, Any, None]]:
         """For an adapter that builds its events itself from deliveries its platform never sends
         again (Discord's gateway): replays of `source` go to `handle`, and the function returned
         stores each event before handling it, so a process that fails at it, or dies, leaves it to

@@ -36,7 +36,18 @@ from adapters.chat.discord.views import (
 )
 from bot import texts
 from bot.config import CATEGORIES
-from bot.events import CommandInvoked, DecisionSignal, Event, Locator, MessageRef, Outcome, RequestPosted, ThreadReply
+from bot.events import (
+    Actor,
+    CommandInvoked,
+    DecisionSignal,
+    Event,
+    Locator,
+    MessageRef,
+    Outcome,
+    RequestPosted,
+    ThreadRef,
+    ThreadReply,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -66,11 +77,17 @@ class Interactions:
 
     async def on_pick(self, interaction: discord.Interaction[Any], number: int, label: str) -> None:
         """A click on Pick A / Pick B: the reply `pick <label>` on project `number` (also after a restart)."""
-        await interaction.response.defer()  # within 3 s; the thread says what was picked
+        _, actor = await self._clicked(interaction)  # the thread says what was picked
+        self._run(ThreadReply(Locator(number=number), actor, f"pick {label}", event_key=f"ix:{interaction.id}"))
+
+    async def _clicked(self, interaction: discord.Interaction[Any]) -> tuple[ThreadRef, Actor]:
+        """Answer a click within Discord's 3 s (nothing visible changes) and keep the interaction for a
+        private refusal; the click's thread and who clicked."""
+        await interaction.response.defer()
         thread = thread_ref(interaction.channel, interaction.channel_id or 0)
         actor = actor_of(interaction.user)
         self.platform.pending.hold_private(actor.user_id, thread.thread_id, interaction)
-        self._run(ThreadReply(Locator(number=number), actor, f"pick {label}", event_key=f"ix:{interaction.id}"))
+        return thread, actor
 
     async def _decide(
         self,
@@ -82,10 +99,7 @@ class Interactions:
         reason: str | None = None,
         comment: str | None = None,
     ) -> None:
-        await interaction.response.defer()  # within 3 s; nothing visible changes
-        thread = thread_ref(interaction.channel, interaction.channel_id or 0)
-        actor = actor_of(interaction.user)
-        self.platform.pending.hold_private(actor.user_id, thread.thread_id, interaction)
+        thread, actor = await self._clicked(interaction)
         key = f"ix:{interaction.id}"
         self._run(
             DecisionSignal(

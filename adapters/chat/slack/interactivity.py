@@ -67,6 +67,10 @@ class InteractivityListeners:
                 log.warning("slack: views.open failed for the reject form: %s", type(exc).__name__)
         await self.on_decision_button(_acked, body, action)
 
+    async def _actor(self, user: dict[str, Any]) -> Actor:
+        """The person of a payload's `user` object (id, and the name Slack sent as a stand-in)."""
+        return await self.intake.actor(str(user["id"]), str(user.get("name") or ""))
+
     async def _may_decide(self, number: int, user: str) -> bool:
         find = self.intake.find
         if find is None or not user:
@@ -104,7 +108,7 @@ class InteractivityListeners:
         async def build() -> Event:
             return DecisionSignal(
                 locator=Locator(number=number),
-                actor=await self.intake.actor(str(user["id"]), str(user.get("name") or "")),
+                actor=await self._actor(user),
                 outcome=Outcome.REJECT,
                 via="form",
                 event_key=key,
@@ -124,10 +128,10 @@ class InteractivityListeners:
             return
         value, number, version = parsed
         channel, _ = _where(body)
-        key = f"signal:{channel}:{action.get('action_ts')}:{user['id']}"
+        key = _click_key("signal", channel, action, user)
 
         async def build() -> Event:
-            actor = await self.intake.actor(str(user["id"]), str(user.get("name") or ""))
+            actor = await self._actor(user)
             return SignalGiven(Locator(number=number), actor, version, "up" if value == "up" else "down", event_key=key)
 
         await self.intake.submit(key, build(), body)
@@ -141,10 +145,10 @@ class InteractivityListeners:
             return
         number, label = parsed
         channel, _ = _where(body)
-        key = f"action:{channel}:{action.get('action_ts')}:{user['id']}"
+        key = _click_key("action", channel, action, user)
 
         async def build() -> Event:
-            actor = await self.intake.actor(str(user["id"]), str(user.get("name") or ""))
+            actor = await self._actor(user)
             return ThreadReply(Locator(number=number), actor, f"pick {label}", event_key=key)
 
         await self.intake.submit(key, build(), body)
@@ -157,12 +161,12 @@ class InteractivityListeners:
         outcome = Outcome.ACCEPT if action["action_id"] == blocks.ACTION_ACCEPT else Outcome.REJECT
         channel, thread = _where(body)
         user = body["user"]
-        key = f"action:{channel}:{action.get('action_ts')}:{user['id']}"
+        key = _click_key("action", channel, action, user)
 
         async def build() -> Event:
             return DecisionSignal(
                 locator=Locator(number=number),
-                actor=await self.intake.actor(str(user["id"]), str(user.get("name") or "")),
+                actor=await self._actor(user),
                 outcome=outcome,
                 via="button",
                 event_key=key,
@@ -249,6 +253,11 @@ class InteractivityListeners:
 
 async def _acked(**_: Any) -> None:
     """The ack of a click already acknowledged."""
+
+
+def _click_key(kind: str, channel: str, action: dict[str, Any], user: dict[str, Any]) -> str:
+    """A click's event key: Slack's action_ts is unique per click, per channel and person."""
+    return f"{kind}:{channel}:{action.get('action_ts')}:{user['id']}"
 
 
 def _number(value: Any) -> int | None:
