@@ -13,8 +13,8 @@ model) and stream the aggregate instead of sorting every decided project into a 
 That takes the planner's statistics (sqlite_stat1): `refresh_statistics` keeps them.
 
 The statements are SQL text (the same on both databases but for the few fragments in `_SQL`), run
-through a `Reader` (storage/metrics_read.py): the process's SQLAlchemy session, or for a one-shot
-`draftloop digest` a bare sqlite3 connection, so the command imports no SQLAlchemy. They are the
+through a `Reader` (storage/metrics_read.py): the database's bare driver (sqlite3, asyncpg), so a
+one-shot `draftloop digest` imports no SQLAlchemy, or a SQLAlchemy session. They are the
 statements SQLAlchemy compiled from the table definitions before (same joins, filters and
 groupings: the plans the indexes were made for); every function still takes a session too.
 
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -96,12 +97,46 @@ async def opened(*, session: Source, since: datetime, until: datetime) -> int:
     return int(rows[0][0])
 
 
+def empty() -> Figures:
+    return {"all": {}, "category": {}, "model": {}}
+
+
+def merge(into: Figures, other: Figures) -> Figures:
+    """`other`'s figures added to `into`'s, group by group (a group only `other` has is added as it is):
+    what two lanes of the digest counted apart (bot/report/digest.py)."""
+    for dimension, groups in other.items():
+        for name, g in groups.items():
+            mine = into[dimension].get(name)
+            if mine is None:
+                into[dimension][name] = g
+                continue
+            for f in fields(GroupFigures):
+                value = getattr(g, f.name)
+                if f.name == "name":
+                    continue
+                if f.name == "max_version":
+                    mine.max_version = max(mine.max_version, value)
+                elif f.name == "accepted_at":
+                    for version, n in value.items():
+                        mine.accepted_at[version] = mine.accepted_at.get(version, 0) + n
+                else:
+                    setattr(mine, f.name, getattr(mine, f.name) + value)
+    return into
+
+
 async def figures(
-    *, session: Source, since: datetime, until: datetime, states: StateSets, usage: bool = True
+    *,
+    session: Source,
+    since: datetime,
+    until: datetime,
+    states: StateSets,
+    usage: bool = True,
+    minutes: bool = True,
 ) -> Figures:
-    """Overall, per-category and per-model figures for the projects decided in [since, until)."""
+    """Overall, per-category and per-model figures for the projects decided in [since, until); without
+    `usage` no tokens and cost, without `minutes` no minutes recorded on them (`decided_minutes`)."""
     reader = reader_of(session)
-    out: Figures = {"all": {}, "category": {}, "model": {}}
+    out = empty()
     where, params = _decided_in(since, until, states)
     sql = (
         "SELECT projects.category, projects.model, projects.state, projects.accepted_version, "
@@ -126,12 +161,15 @@ async def figures(
     if not out["all"]:
         out["all"]["all"] = GroupFigures("all")
     if usage:
-        await _usage(reader, since, until, states, out)
-    await _decided_minutes(reader, since, until, states, out)
+        await spending(session=reader, since=since, until=until, states=states, out=out)
+    if minutes:
+        await decided_minutes(session=reader, since=since, until=until, states=states, out=out)
     return out
 
 
-async def _usage(reader: Reader, since: datetime, until: datetime, states: StateSets, out: Figures) -> None:
+async def spending(*, session: Source, since: datetime, until: datetime, states: StateSets, out: Figures) -> None:
+    """Tokens and cost of the projects decided in [since, until), added to `out`."""
+    reader = reader_of(session)
     where, params = _decided_in(since, until, states)
     sql = (
         "SELECT projects.category, projects.model, projects.state, coalesce(sum(versions.input_tokens), 0), "
@@ -199,8 +237,11 @@ async def feedback_in_period(*, session: Source, since: datetime, until: datetim
     return [authors[a] for a in sorted(authors, key=lambda a: (-authors[a].feedback, a))]
 
 
-async def _decided_minutes(reader: Reader, since: datetime, until: datetime, states: StateSets, out: Figures) -> None:
-    """Minutes (stated + estimated) recorded on the projects decided in the period."""
+async def decided_minutes(
+    *, session: Source, since: datetime, until: datetime, states: StateSets, out: Figures
+) -> None:
+    """Minutes (stated + estimated) recorded on the projects decided in the period, added to `out`."""
+    reader = reader_of(session)
     where, params = _decided_in(since, until, states)
     sql = _sql(
         reader,
@@ -225,8 +266,7 @@ async def groups(
 
 async def experts(*, session: Source, since: datetime, until: datetime) -> list[ExpertFigures]:
     """Feedback given in the period, per author: replies, projects, minutes stated and estimated."""
-    scratch: Figures = {"all": {}, "category": {}, "model": {}}
-    return await feedback_in_period(session=session, since=since, until=until, out=scratch)
+    return await feedback_in_period(session=session, since=since, until=until, out=empty())
 
 
 def _median_where(

@@ -1,14 +1,22 @@
-"""Where the digest's SQL (storage/metrics.py) runs: a session of the running process, or a bare
-connection (SQLite's or asyncpg's) for a one-shot `draftloop digest`.
+"""Where the digest's SQL (storage/metrics.py) runs: the database's bare driver (sqlite3, asyncpg),
+in two lanes on one snapshot where it can, else a SQLAlchemy session.
 
 The digest's statements are plain SQL text with named parameters, so they run unchanged through
-either. A process that already has the engine (the scheduler, the chat commands, Slack's App Home)
-reads through its SQLAlchemy session (`SessionReader`). The `draftloop digest` command on a SQLite
-file reads through the standard library's sqlite3 (`SqliteFileReader`): importing SQLAlchemy, its
-ORM and the async engine takes several times longer than the digest itself, and a one-shot read
-needs none of them (benchmarks/bench_startup.py). On PostgreSQL the same command reads through one
-asyncpg connection (`PostgresReader`) for the same reason. This module imports neither SQLAlchemy
-nor any table definition.
+any `Reader`. The `draftloop digest` command on a SQLite file reads through the standard library's
+sqlite3 (`SqliteFileReader`): importing SQLAlchemy, its ORM and the async engine takes several
+times longer than the digest itself, and a one-shot read needs none of them
+(benchmarks/bench_startup.py); on PostgreSQL it reads through asyncpg (`PostgresReader`) for the
+same reason. A process that already has the engine (the scheduler, the chat commands, Slack's App
+Home) reads through `reader_for(db)`: asyncpg on connections lent by the engine's pool, or sqlite3
+on the engine's file beside the engine, so a long digest never holds the one connection the bot's
+writes wait for; a session only for what neither can open (an in-memory database, a URL with
+options).
+
+`lanes(reader)` gives a second connection on the same snapshot (PostgreSQL: pg_export_snapshot;
+SQLite: both read transactions begun while a writer's lock is held), so the digest's two halves run
+at once: a year's digest over 100,000 projects took half the time on two cores
+(benchmarks/bench_digest.py, "speed-up from two lanes"). This module imports neither SQLAlchemy nor
+any table definition at import time.
 
 Values cross in the form the tables store them (storage/types.py UTCDateTime): on SQLite a UTC
 timestamp is text, `YYYY-MM-DD HH:MM:SS.ffffff`, and compares as text; on PostgreSQL it is a
@@ -18,10 +26,12 @@ aware datetime.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -30,7 +40,9 @@ from urllib.parse import quote
 from storage.urls import plain_sqlite_path
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+    from storage.engine import Database
 
 _log = logging.getLogger(__name__)
 
@@ -126,41 +138,119 @@ def sqlite_file(url: str | None, data_dir: Path) -> Path | None:
     return None if path is None else Path(path).expanduser()
 
 
+# How long the lanes wait for a writer to finish before reading in one lane instead.
+LOCK_WAIT_S = 1.0
+
+
+def _sqlite_connect(uri: str, timeout: float = 10.0) -> sqlite3.Connection:
+    # check_same_thread=False: a lane's statements run in a worker thread, one at a time.
+    return sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
+
+
 class SqliteFileReader:
     """The standard library's sqlite3 on an existing file: one snapshot (a read transaction) for all
-    the statements, closed by `close`. Waits for a writer as the engine does (busy_timeout 10 s)."""
+    the statements, closed by `close`. Waits for a writer as the engine does (busy_timeout 10 s).
+
+    Alone, its statements run on the caller's thread. In `lanes`, each lane has a connection of its
+    own and runs its statements in a worker thread: sqlite3 lets go of the GIL while SQLite works,
+    so two lanes use two cores."""
 
     dialect = "sqlite"
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, uri: str = "") -> None:
         self.connection = connection
+        self.uri = uri
+        self.threaded = False
         self.connection.execute("BEGIN")  # deferred: the snapshot starts at the first read
+
+    @classmethod
+    def connect(cls, path: Path) -> SqliteFileReader | None:
+        """A reader on the existing file `path`, its schema unchecked (the caller's engine migrated it);
+        None when it cannot be opened."""
+        if not path.is_file():
+            return None
+        # mode=rw: never creates the file; a new database is the engine's to create and migrate.
+        uri = f"file:{quote(str(path.resolve()))}?mode=rw"
+        try:
+            return cls(_sqlite_connect(uri), uri)
+        except sqlite3.Error as exc:
+            _log.debug("%s is left to the engine: %s", path, exc)
+            return None
 
     @classmethod
     def open(cls, path: Path, *, revision: str | None) -> SqliteFileReader | None:
         """A reader on `path` when it is a SQLite file at schema `revision`; None otherwise: a file that
         does not exist (yet), is behind or ahead, or cannot be read (not a database, no permission) is
         left to the engine, which creates, migrates or explains it as for any other command."""
-        if revision is None or not path.is_file():
+        if revision is None:
             return None
-        # mode=rw: never creates the file; a new database is the engine's to create and migrate.
-        uri = f"file:{quote(str(path.resolve()))}?mode=rw"
-        try:
-            connection = sqlite3.connect(uri, uri=True, timeout=10.0, isolation_level=None)
-        except sqlite3.Error:
+        reader = cls.connect(path)
+        if reader is None:
             return None
         try:
-            reader = cls(connection)
             if reader.revision() == revision:
                 return reader
         except sqlite3.Error as exc:
             _log.debug("%s is left to the engine: %s", path, exc)
-        connection.close()
+        reader.connection.close()
         return None
 
     async def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        # Synchronous on purpose: the one-shot command has nothing else to run meanwhile.
-        return list(self.connection.execute(sql, _bound(params, self.dialect)).fetchall())
+        bound = _bound(params, self.dialect)
+        if self.threaded:
+            return await asyncio.to_thread(self._rows, sql, bound)
+        # Alone, synchronous on purpose: a thread's round trip costs more than a short statement.
+        return self._rows(sql, bound)
+
+    def _rows(self, sql: str, bound: dict[str, Any]) -> list[Row]:
+        return list(self.connection.execute(sql, bound).fetchall())
+
+    @asynccontextmanager
+    async def lanes(self, n: int) -> AsyncIterator[list[Reader]]:
+        """This reader and up to n - 1 more on the same file, all on one snapshot, each in its own thread.
+
+        SQLite cannot hand a snapshot to another connection, so the lanes' read transactions all
+        start while a writer's lock is held (BEGIN IMMEDIATE on a connection of its own): no write
+        can commit in between, so each sees the same database. A writer that holds the lock past a
+        second, or a file that cannot be locked (read-only), leaves the reader alone, one lane."""
+        extra = await asyncio.to_thread(self._open_lanes, n - 1) if n > 1 and self.uri else []
+        readers: list[SqliteFileReader] = [self, *extra]
+        for reader in readers:
+            reader.threaded = len(readers) > 1
+        try:
+            yield list(readers)
+        finally:
+            self.threaded = False
+            for reader in extra:
+                reader.close()
+
+    def _open_lanes(self, count: int) -> list[SqliteFileReader]:
+        try:
+            locker = _sqlite_connect(self.uri, timeout=LOCK_WAIT_S)
+        except sqlite3.Error:
+            return []
+        opened: list[SqliteFileReader] = []
+        try:
+            locker.execute("BEGIN IMMEDIATE")
+            # Every lane's snapshot starts here, this one's again, at the first read of each.
+            for reader in (self, *(SqliteFileReader(_sqlite_connect(self.uri), self.uri) for _ in range(count))):
+                if reader is not self:
+                    opened.append(reader)
+                else:
+                    if reader.connection.in_transaction:
+                        reader.connection.execute("COMMIT")
+                    reader.connection.execute("BEGIN")
+                reader.connection.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            return opened
+        except sqlite3.Error as exc:
+            _log.debug("the digest reads in one lane: %s", exc)
+            for reader in opened:
+                reader.close()
+            if not self.connection.in_transaction:
+                self.connection.execute("BEGIN")
+            return []
+        finally:
+            locker.close()  # ends BEGIN IMMEDIATE: writers go on
 
     def revision(self) -> str | None:
         """The schema's Alembic revision; None when the file has none (new, or not draftloop's)."""
@@ -212,15 +302,60 @@ def positional(sql: str) -> tuple[str, tuple[str, ...]]:
     return _NAMED.sub(number, sql), tuple(names)
 
 
+# Opens an asyncpg connection and gives it back (closes it, or returns it to the engine's pool).
+Opener = Callable[[], AbstractAsyncContextManager[Any]]
+_SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f-]+$")
+_READ_ONLY = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+# A statement prepared on a pooled connection is planned for its parameters five times, then the
+# server may keep one generic plan for any period, planned blind to how many rows a period spans;
+# the year's digest took 1.5 to 2 times as long on it. For this transaction only (SET LOCAL).
+_CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
+
+
 class PostgresReader:
     """One asyncpg connection in a read-only REPEATABLE READ transaction: one snapshot for all the
-    statements, as the SQLite reader has. Closed by `aclose`."""
+    statements, as the SQLite reader has. Closed by `aclose` (a one-shot connection) or at the end
+    of `borrowed` (the engine's). `lanes` adds connections on the same snapshot."""
 
     dialect = "postgresql"
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, opener: Opener | None = None) -> None:
         self.connection = connection  # asyncpg's (it ships no type information)
+        self.opener = opener
         self._texts: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+    @classmethod
+    @asynccontextmanager
+    async def borrowed(cls, opener: Opener) -> AsyncIterator[PostgresReader]:
+        """A reader on a connection `opener` lends (the engine's pool), in its own read-only transaction."""
+        async with opener() as connection:
+            await connection.execute(_READ_ONLY)
+            try:
+                await connection.execute(_CUSTOM_PLANS)
+                yield cls(connection, opener)
+            finally:
+                await connection.execute("ROLLBACK")
+
+    @asynccontextmanager
+    async def lanes(self, n: int) -> AsyncIterator[list[Reader]]:
+        """This reader and n - 1 more on connections of their own, on this reader's snapshot
+        (pg_export_snapshot, SET TRANSACTION SNAPSHOT), so the server runs their statements at once."""
+        if n <= 1 or self.opener is None:
+            yield [self]
+            return
+        (snapshot,) = await self.connection.fetchrow("SELECT pg_export_snapshot()")
+        if not _SNAPSHOT_ID.match(str(snapshot)):
+            raise ValueError("the server's snapshot id is not one")
+        async with AsyncExitStack() as stack:
+            readers: list[Reader] = [self]
+            for _ in range(n - 1):
+                connection = await stack.enter_async_context(self.opener())
+                await connection.execute(_READ_ONLY)
+                stack.push_async_callback(connection.execute, "ROLLBACK")
+                await connection.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                await connection.execute(_CUSTOM_PLANS)
+                readers.append(PostgresReader(connection))
+            yield readers
 
     @classmethod
     async def open(cls, dsn: str, *, revision: str | None) -> PostgresReader | None:
@@ -236,11 +371,21 @@ class PostgresReader:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             _log.debug("the database is left to the engine: %s", type(exc).__name__)
             return None
+
+        @asynccontextmanager
+        async def another() -> AsyncIterator[Any]:
+            more = await asyncpg.connect(dsn, timeout=10)
+            try:
+                yield more
+            finally:
+                await more.close()
+
         try:
-            await connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            await connection.execute(_READ_ONLY)
+            await connection.execute(_CUSTOM_PLANS)
             row = await connection.fetchrow("SELECT version_num FROM alembic_version")
             if row is not None and str(row[0]) == revision:
-                return cls(connection)
+                return cls(connection, another)
         except asyncpg.PostgresError as exc:  # no alembic_version: a new database
             _log.debug("the database is left to the engine: %s", type(exc).__name__)
         await connection.close()
@@ -263,3 +408,52 @@ class PostgresReader:
             await self.connection.execute("ROLLBACK")
         finally:
             await self.connection.close()
+
+
+# ------------------------------------------------------------------ lanes: statements at once, one snapshot
+
+LANES = 2  # the digest's statements fall in two lanes of about equal time (bot/report/digest.py)
+
+
+@asynccontextmanager
+async def lanes(reader: Reader, n: int = LANES) -> AsyncIterator[list[Reader]]:
+    """Up to `n` readers on `reader`'s snapshot that may run statements at the same time; `[reader]`
+    alone for a reader that cannot have more (a session, a test's), whose statements then run in turn."""
+    more = getattr(reader, "lanes", None)
+    if more is None:
+        yield [reader]
+        return
+    async with more(n) as readers:
+        yield readers
+
+
+@asynccontextmanager
+async def reader_for(db: Database) -> AsyncIterator[Reader]:
+    """A reader for a running process's digest: PostgreSQL through connections of the engine's pool,
+    lent to asyncpg directly; a SQLite file through sqlite3 beside the engine (its reads then never
+    hold the engine's one connection, which the bot's writes wait for); anything else (an in-memory
+    database, a URL with options) through a session."""
+    engine = db.engine
+    if engine.dialect.driver == "asyncpg":
+        async with PostgresReader.borrowed(lambda: _pooled(engine)) as reader:
+            yield reader
+        return
+    path = plain_sqlite_path(engine.url.render_as_string(hide_password=False)) if db.dialect == "sqlite" else None
+    bare = None if path is None else SqliteFileReader.connect(Path(path))
+    if bare is not None:
+        try:
+            yield bare
+        finally:
+            bare.close()
+        return
+    async with db.session() as session:
+        yield SessionReader(session)
+
+
+@asynccontextmanager
+async def _pooled(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """One of the pool's connections as asyncpg's own; the pool's reset on return ends nothing the
+    reader left (it rolls back its own transaction)."""
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        yield raw.driver_connection

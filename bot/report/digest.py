@@ -29,6 +29,7 @@ such as the bare SQLite connection of a one-shot `draftloop digest`.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,7 @@ from bot.states import STORED
 from bot.stats import rate
 from storage import metrics
 from storage.figures import ExpertFigures, Figures, GroupFigures, Waiting
-from storage.metrics_read import Reader, SessionReader
+from storage.metrics_read import Reader, lanes, reader_for
 
 if TYPE_CHECKING:
     from storage import Database
@@ -250,12 +251,28 @@ def group_json(g: GroupFigures) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Rest:
+    """What the digest's second lane reads (`read_report`)."""
+
+    figs: Figures
+    experts: list[ExpertFigures] = field(default_factory=list)
+    opened: int = 0
+    previous: Headline | None = None
+    waiting: list[Waiting] = field(default_factory=list)
+    waiting_total: int = 0
+    taps: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str | None, int] = field(default_factory=dict)
+    orchestrated: dict[str, Any] = field(default_factory=dict)
+
+
 async def build_report(
     db: Database, period: Period, *, now: datetime | None = None, compare: bool = True, waiting_limit: int = 10
 ) -> DigestReport:
-    """Run the digest's aggregate queries for `period` in one session of `db` (see `read_report`)."""
-    async with db.session() as session:
-        return await read_report(SessionReader(session), period, now=now, compare=compare, waiting_limit=waiting_limit)
+    """Run the digest's aggregate queries for `period` on `db` (see `read_report`), through the reader
+    `storage.metrics_read.reader_for` picks for it."""
+    async with reader_for(db) as reader:
+        return await read_report(reader, period, now=now, compare=compare, waiting_limit=waiting_limit)
 
 
 async def read_report(
@@ -263,26 +280,62 @@ async def read_report(
 ) -> DigestReport:
     """Run the digest's aggregate queries for `period` through `reader` (one read transaction).
 
+    The statements fall in two lanes of about equal time: what is counted per project (the decided
+    projects' groups, medians, tokens and cost) and what is counted per person or event (feedback
+    per author, minutes, the previous period, waiting, taps, reasons, the orchestrator). A reader
+    that has lanes (storage/metrics_read.py `lanes`: two connections on one snapshot) runs them at
+    once, which halves a year's digest on two cores; any other runs them in turn.
+
     `now` is the caller's clock; ages are measured to it (capped at the period's end,
     Period.measured_at). Without it, the moment a `Period.last_days` period was cut at.
     """
     since, until = period.start, period.end
-    opened = await metrics.opened(session=reader, since=since, until=until)
-    figs: Figures = await metrics.figures(session=reader, since=since, until=until, states=STORED)
-    experts = await metrics.feedback_in_period(session=reader, since=since, until=until, out=figs)
-    first, accept = await metrics.medians(
-        session=reader, since=since, until=until, states=STORED, overall=figs["all"]["all"]
+
+    async def per_project(r: Reader) -> tuple[Figures, tuple[float | None, float | None]]:
+        figs = await metrics.figures(session=r, since=since, until=until, states=STORED, usage=False, minutes=False)
+        times = await metrics.medians(session=r, since=since, until=until, states=STORED, overall=figs["all"]["all"])
+        await metrics.spending(session=r, since=since, until=until, states=STORED, out=figs)
+        return figs, times
+
+    async def per_person(r: Reader) -> _Rest:
+        rest = _Rest(metrics.empty())
+        rest.experts = await metrics.feedback_in_period(session=r, since=since, until=until, out=rest.figs)
+        await metrics.decided_minutes(session=r, since=since, until=until, states=STORED, out=rest.figs)
+        rest.opened = await metrics.opened(session=r, since=since, until=until)
+        if compare:
+            prev = period.previous()
+            prev_figs = await metrics.figures(session=r, since=prev.start, until=prev.end, states=STORED, usage=False)
+            rest.previous = Headline.of(prev_figs["all"]["all"])
+        rest.waiting, rest.waiting_total = await metrics.waiting(session=r, states=STORED, limit=waiting_limit)
+        rest.taps = await metrics.signal_counts(session=r, since=since, until=until)
+        rest.reasons = await metrics.reasons_given(session=r, since=since, until=until, outcome=Outcome.REJECT.value)
+        rest.orchestrated = await orchestrator_section(reader=r, since=since, until=until)
+        return rest
+
+    async with lanes(reader) as readers:
+        if len(readers) > 1:
+            try:
+                async with asyncio.TaskGroup() as group:  # a lane that fails cancels the other
+                    first = group.create_task(per_project(readers[0]))
+                    second = group.create_task(per_person(readers[1]))
+            except BaseExceptionGroup as failed:
+                # As one reader would raise it: callers tell a lost database from other errors by type.
+                raise failed.exceptions[0] from None
+            (figs, (first_draft, accept)), rest = first.result(), second.result()
+        else:
+            figs, (first_draft, accept) = await per_project(reader)
+            rest = await per_person(reader)
+        for r in readers:  # SQLite's statistics are kept for the tables each connection read
+            await metrics.refresh_statistics(session=r)
+    metrics.merge(figs, rest.figs)
+    opened, experts, previous = rest.opened, rest.experts, rest.previous
+    waiting, waiting_total, taps, reasons, orchestrated = (
+        rest.waiting,
+        rest.waiting_total,
+        rest.taps,
+        rest.reasons,
+        rest.orchestrated,
     )
-    previous = None
-    if compare:
-        prev = period.previous()
-        prev_figs = await metrics.figures(session=reader, since=prev.start, until=prev.end, states=STORED, usage=False)
-        previous = Headline.of(prev_figs["all"]["all"])
-    waiting, waiting_total = await metrics.waiting(session=reader, states=STORED, limit=waiting_limit)
-    taps = await metrics.signal_counts(session=reader, since=since, until=until)
-    reasons = await metrics.reasons_given(session=reader, since=since, until=until, outcome=Outcome.REJECT.value)
-    orchestrated = await orchestrator_section(reader=reader, since=since, until=until)
-    await metrics.refresh_statistics(session=reader)
     at = period.measured_at(now)
     waiting, waiting_total = _waiting_at(at, waiting, waiting_total)
     return DigestReport(
@@ -292,7 +345,7 @@ async def read_report(
         by_category=_ordered(figs["category"]),
         by_model=_ordered(figs["model"]),
         by_expert=experts,
-        median_first_draft_seconds=first,
+        median_first_draft_seconds=first_draft,
         median_accept_seconds=accept,
         previous=previous,
         waiting=waiting,
