@@ -100,6 +100,8 @@ class ThreadReply:
     message_id: str = ""
     stated_minutes: int | None = None
     event_key: str | None = None
+    # The bot's message whose button sent this reply (Pick A / Pick B): shown picked once it is.
+    on_message: str = ""
 
 
 class Outcome(StrEnum):

@@ -125,6 +125,10 @@ def picked(project: Project, who: str, label: str, agent: str, other: str, other
     )
 
 
+def pick_made(project: Project, who: str, label: str, agent: str) -> str:
+    return f"#{project.id}: {label} ({agent}) was picked by {who}."
+
+
 def not_allowed_pick(project: Project) -> str:
     return f"Not allowed: only the requester, a {project.category} expert or an admin can pick for #{project.id}."
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 
 from bot import texts
-from bot.errors import UnknownProject, UserFacingError
-from bot.events import REJECT_REASONS, DecisionSignal, Outcome, SignalGiven, ThreadReply
+from bot.errors import PlatformError, UnknownProject, UserFacingError
+from bot.events import REJECT_REASONS, DecisionSignal, MessageRef, Outcome, SignalGiven, ThreadReply
 from bot.loop import transitions
 from bot.loop.memory import People
 from bot.loop.receipts import Receipt
@@ -30,6 +30,7 @@ from bot.replies import Reply, ReplyKind
 from bot.settings import Settings
 from bot.states import State
 from storage import projects as store, routing as routes, signals
+from storage.models import Project
 
 _log = logging.getLogger(__name__)
 
@@ -120,8 +121,23 @@ class Decisions:
             )
             return
         other = "B" if label == "A" else "A"
-        text = texts.picked(project, texts.person(event.actor, project), label, agents[label], other, agents[other])
+        who = texts.person(event.actor, project)
+        text = texts.picked(project, who, label, agents[label], other, agents[other])
         await self.threads.post(project, Reply(text, kind=ReplyKind.NOTICE, header=header(project)))
+        if event.on_message:
+            await self._picked_there(project, event.on_message, texts.pick_made(project, who, label, agents[label]))
+
+    async def _picked_there(self, project: Project, message_id: str, text: str) -> None:
+        """The "pick one" message whose button was clicked says what was picked, its buttons gone; the
+        pick is stored and told in the thread already, so a refused edit is only logged."""
+        thread = thread_of(project)
+        shown = MessageRef(project.platform, project.channel, message_id, thread_id=thread.thread_id)
+        try:
+            await self.platforms.named(project.platform).edit(
+                shown, Reply(text, kind=ReplyKind.NOTICE, header=header(project))
+            )
+        except PlatformError as exc:
+            _log.warning("the pick message of #%s was not updated: %s", number_of(project), exc)
 
     async def on_signal(self, event: SignalGiven, receipt: Receipt) -> None:
         """Store a 👍 / 👎 on a version that exists; anything else (a bot, a project or version that

@@ -131,7 +131,10 @@ async def test_discord_pick_buttons_pick_b_and_refuse_a_second_pick_and_an_outsi
     await dc.idle()
     project = await dc.project(1)
     assert (project.agent, project.model) == ("good", "good-v1")  # nothing picked
+    shown = fake.messages[int(choose["id"])]
+    assert len(buttons(shown)) == 2  # a refused click leaves the buttons for those who may pick
 
+    await dc.restart()  # the buttons still answer after a restart
     click = await fake.click(fake.wendy, choose, "draftloop:pick:1:B")
     await fake.wait_for(lambda: click.responses, what="the defer")
     assert click.response_type == 6  # answered within Discord's 3 s
@@ -139,10 +142,11 @@ async def test_discord_pick_buttons_pick_b_and_refuse_a_second_pick_and_an_outsi
     await dc.idle()
     project = await dc.project(1)
     assert (project.agent, project.model) == ("bad", "bad-v1")
+    shown = fake.messages[int(choose["id"])]  # the "pick one" message now says what was picked
+    assert "#1: B (bad) was picked by" in text_of(shown) and "pick A` or `pick B" not in text_of(shown)
+    assert buttons(shown) == []
 
-    await dc.restart()  # the buttons still answer after a restart, and a second pick is refused
-    again = await fake.click(fake.alice, choose, "draftloop:pick:1:A")
-    await fake.wait_for(lambda: again.responses, what="the second pick's defer")
+    await fake.message(thread, fake.alice, "pick A")  # a second pick, typed, is refused
     await dc.said(thread, "B was picked already")
     await dc.idle()
     async with dc.runtime.db.session() as session:
@@ -173,6 +177,10 @@ async def test_slack_pick_button_picks_the_fallbacks_draft(
         assert (project.agent, project.model) == ("good", "good-v1")  # B was the fallback, good
         said = [_text(m) for m in slack.fake.bot_messages(CHANNEL) if m.get("thread_ts") == project.thread_id]
         assert any("#1: B (good) picked by" in t for t in said)
+        # the "pick one" message now says what was picked, its buttons gone
+        shown = next(m for m in slack.fake.bot_messages(CHANNEL) if m["ts"] == choose["ts"])
+        assert "#1: B (good) was picked by" in _text(shown) and "pick A` or `pick B" not in _text(shown)
+        assert not [b for b in shown.get("blocks") or [] if b["type"] == "actions"]
 
 
 @asynccontextmanager

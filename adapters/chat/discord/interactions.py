@@ -78,7 +78,12 @@ class Interactions:
     async def on_pick(self, interaction: discord.Interaction[Any], number: int, label: str) -> None:
         """A click on Pick A / Pick B: the reply `pick <label>` on project `number` (also after a restart)."""
         _, actor = await self._clicked(interaction)  # the thread says what was picked
-        self._run(ThreadReply(Locator(number=number), actor, f"pick {label}", event_key=f"ix:{interaction.id}"))
+        shown = str(interaction.message.id) if interaction.message is not None else ""
+        self._run(
+            ThreadReply(
+                Locator(number=number), actor, f"pick {label}", event_key=f"ix:{interaction.id}", on_message=shown
+            )
+        )
 
     async def _clicked(self, interaction: discord.Interaction[Any]) -> tuple[ThreadRef, Actor]:
         """Answer a click within Discord's 3 s (nothing visible changes) and keep the interaction for a

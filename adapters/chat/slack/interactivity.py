@@ -146,10 +146,11 @@ class InteractivityListeners:
         number, label = parsed
         channel, _ = _where(body)
         key = _click_key("action", channel, action, user)
+        shown = str(_object(body.get("message")).get("ts") or _object(body.get("container")).get("message_ts") or "")
 
         async def build() -> Event:
             actor = await self._actor(user)
-            return ThreadReply(Locator(number=number), actor, f"pick {label}", event_key=key)
+            return ThreadReply(Locator(number=number), actor, f"pick {label}", event_key=key, on_message=shown)
 
         await self.intake.submit(key, build(), body)
 
