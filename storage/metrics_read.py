@@ -138,8 +138,10 @@ def sqlite_file(url: str | None, data_dir: Path) -> Path | None:
     return None if path is None else Path(path).expanduser()
 
 
-# How long the lanes wait for a writer to finish before reading in one lane instead.
+# How long the lanes wait for a writer to finish (SQLite) or for a second connection (PostgreSQL: a
+# full pool, a server at max_connections) before reading in one lane instead.
 LOCK_WAIT_S = 1.0
+LANE_WAIT_S = 2.0
 
 
 def _sqlite_connect(uri: str, timeout: float = 10.0) -> sqlite3.Connection:
@@ -339,7 +341,8 @@ class PostgresReader:
     @asynccontextmanager
     async def lanes(self, n: int) -> AsyncIterator[list[Reader]]:
         """This reader and n - 1 more on connections of their own, on this reader's snapshot
-        (pg_export_snapshot, SET TRANSACTION SNAPSHOT), so the server runs their statements at once."""
+        (pg_export_snapshot, SET TRANSACTION SNAPSHOT), so the server runs their statements at once.
+        Without a second connection within `LANE_WAIT_S` (refused, a full pool) this reader alone."""
         if n <= 1 or self.opener is None:
             yield [self]
             return
@@ -348,14 +351,24 @@ class PostgresReader:
             raise ValueError("the server's snapshot id is not one")
         async with AsyncExitStack() as stack:
             readers: list[Reader] = [self]
-            for _ in range(n - 1):
-                connection = await stack.enter_async_context(self.opener())
-                await connection.execute(_READ_ONLY)
-                stack.push_async_callback(connection.execute, "ROLLBACK")
-                await connection.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-                await connection.execute(_CUSTOM_PLANS)
-                readers.append(PostgresReader(connection))
+            try:
+                async with asyncio.timeout(LANE_WAIT_S):
+                    for _ in range(n - 1):
+                        readers.append(await self._lane(stack, self.opener, str(snapshot)))
+            except Exception as exc:  # noqa: BLE001 - a second lane only speeds the digest up
+                _log.warning("the digest reads in one lane: no second connection (%s)", type(exc).__name__)
+                await stack.aclose()
+                readers = [self]
             yield readers
+
+    @staticmethod
+    async def _lane(stack: AsyncExitStack, opener: Opener, snapshot: str) -> PostgresReader:
+        connection = await stack.enter_async_context(opener())
+        await connection.execute(_READ_ONLY)
+        stack.push_async_callback(connection.execute, "ROLLBACK")
+        await connection.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        await connection.execute(_CUSTOM_PLANS)
+        return PostgresReader(connection)
 
     @classmethod
     async def open(cls, dsn: str, *, revision: str | None) -> PostgresReader | None:

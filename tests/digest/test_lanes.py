@@ -6,7 +6,10 @@ PostgreSQL the digest's statements are planned for their own period each time. S
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +141,27 @@ async def test_postgres_plans_each_digest_statement_for_its_own_period(db: Datab
     # SET LOCAL: the pooled connections are back to the server's default
     async with db.engine.connect() as conn:
         assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar_one() == "auto"
+
+
+async def test_postgres_reads_in_one_lane_when_no_second_connection_opens(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL's second connection")
+    await _fill(db)
+    expected = (await build_report(db, WEEK, now=NOW)).to_json()
+
+    @asynccontextmanager
+    async def refused() -> AsyncIterator[Any]:
+        raise OSError("connection refused")
+        yield  # an async generator all the same
+
+    async with reader_for(db) as reader:
+        assert isinstance(reader, PostgresReader)
+        reader.opener = refused
+        async with lanes(reader) as readers:
+            assert readers == [reader]
+        with caplog.at_level(logging.WARNING, logger="storage.metrics_read"):
+            assert (await read_report(reader, WEEK, now=NOW)).to_json() == expected
+    assert "one lane: no second connection (OSError)" in caplog.text
+    assert db.engine.sync_engine.pool.checkedout() == 0
