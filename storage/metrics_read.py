@@ -27,6 +27,7 @@ aware datetime.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import sqlite3
@@ -357,7 +358,8 @@ class PostgresReader:
                         readers.append(await self._lane(stack, self.opener, str(snapshot)))
             except Exception as exc:  # noqa: BLE001 - a second lane only speeds the digest up
                 _log.warning("the digest reads in one lane: no second connection (%s)", type(exc).__name__)
-                await stack.aclose()
+                with contextlib.suppress(Exception):  # what was opened, given back; a broken one dropped
+                    await stack.aclose()
                 readers = [self]
             yield readers
 
@@ -466,7 +468,14 @@ async def reader_for(db: Database) -> AsyncIterator[Reader]:
 @asynccontextmanager
 async def _pooled(engine: AsyncEngine) -> AsyncIterator[Any]:
     """One of the pool's connections as asyncpg's own; the pool's reset on return ends nothing the
-    reader left (it rolls back its own transaction)."""
+    reader left (it rolls back its own transaction). SQLAlchemy does not see what fails on it, so a
+    connection that broke under the reader is invalidated here, not handed to the next unit of work."""
     async with engine.connect() as connection:
         raw = await connection.get_raw_connection()
-        yield raw.driver_connection
+        driver: Any = raw.driver_connection  # asyncpg's (it ships no type information)
+        try:
+            yield driver
+        except BaseException:
+            if driver.is_closed():
+                await connection.invalidate()
+            raise

@@ -165,3 +165,19 @@ async def test_postgres_reads_in_one_lane_when_no_second_connection_opens(
             assert (await read_report(reader, WEEK, now=NOW)).to_json() == expected
     assert "one lane: no second connection (OSError)" in caplog.text
     assert db.engine.sync_engine.pool.checkedout() == 0
+
+
+async def test_a_pooled_connection_that_broke_under_the_digest_is_not_handed_on(db: Database) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("the engine's pool of asyncpg connections")
+    async with db.engine.connect() as conn:  # warm the pool: one connection, returned
+        await conn.execute(text("SELECT 1"))
+    pool = db.engine.sync_engine.pool
+    with pytest.raises(Exception):  # noqa: B017 - asyncpg's own "connection is closed"
+        async with reader_for(db) as reader:
+            assert isinstance(reader, PostgresReader)
+            await reader.connection.close()  # the server or the network dropped it mid-digest
+            await reader.rows("SELECT 1")
+    assert pool.checkedout() == 0
+    async with db.engine.connect() as conn:  # the next unit of work gets a live connection
+        assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
