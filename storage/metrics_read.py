@@ -31,6 +31,7 @@ import contextlib
 import logging
 import re
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
@@ -164,6 +165,11 @@ class SqliteFileReader:
         self.connection = connection
         self.uri = uri
         self.threaded = False
+        # Held while a statement runs on the connection, from whichever thread: a lane cancelled
+        # mid-statement leaves its thread running, and closing a connection under a running statement
+        # crashes the interpreter (sqlite3 allows it with check_same_thread=False).
+        self._busy = threading.Lock()
+        self._lanes: list[SqliteFileReader] = []  # while in `lanes`: every lane, this one too
         self.connection.execute("BEGIN")  # deferred: the snapshot starts at the first read
 
     @classmethod
@@ -206,7 +212,8 @@ class SqliteFileReader:
         return self._rows(sql, bound)
 
     def _rows(self, sql: str, bound: dict[str, Any]) -> list[Row]:
-        return list(self.connection.execute(sql, bound).fetchall())
+        with self._busy:
+            return list(self.connection.execute(sql, bound).fetchall())
 
     @asynccontextmanager
     async def lanes(self, n: int) -> AsyncIterator[list[Reader]]:
@@ -220,10 +227,11 @@ class SqliteFileReader:
         readers: list[SqliteFileReader] = [self, *extra]
         for reader in readers:
             reader.threaded = len(readers) > 1
+            reader._lanes = readers
         try:
             yield list(readers)
         finally:
-            self.threaded = False
+            self.threaded, self._lanes = False, []
             for reader in extra:
                 reader.close()
 
@@ -239,18 +247,20 @@ class SqliteFileReader:
             for reader in (self, *(SqliteFileReader(_sqlite_connect(self.uri), self.uri) for _ in range(count))):
                 if reader is not self:
                     opened.append(reader)
-                else:
-                    if reader.connection.in_transaction:
-                        reader.connection.execute("COMMIT")
-                    reader.connection.execute("BEGIN")
-                reader.connection.execute("SELECT count(*) FROM sqlite_master").fetchall()
+                with reader._busy:
+                    if reader is self:
+                        if reader.connection.in_transaction:
+                            reader.connection.execute("COMMIT")
+                        reader.connection.execute("BEGIN")
+                    reader.connection.execute("SELECT count(*) FROM sqlite_master").fetchall()
             return opened
         except sqlite3.Error as exc:
             _log.debug("the digest reads in one lane: %s", exc)
             for reader in opened:
                 reader.close()
-            if not self.connection.in_transaction:
-                self.connection.execute("BEGIN")
+            with self._busy:
+                if not self.connection.in_transaction:
+                    self.connection.execute("BEGIN")
             return []
         finally:
             locker.close()  # ends BEGIN IMMEDIATE: writers go on
@@ -265,21 +275,28 @@ class SqliteFileReader:
 
     async def maintain(self, sql: str) -> None:
         # After the snapshot: maintenance may write (ANALYZE), which a read transaction that another
-        # connection has written past could not.
-        if self.connection.in_transaction:
-            self.connection.execute("COMMIT")
-        try:
-            self.connection.execute(sql)
-        except sqlite3.OperationalError as exc:
-            _log.debug("%s skipped: %s", sql, exc)
+        # connection has written past could not; and on a file not in WAL mode a write waits for every
+        # reader, the other lanes too (they are done when the digest maintains).
+        for reader in self._lanes or [self]:
+            with reader._busy:
+                if reader.connection.in_transaction:
+                    reader.connection.execute("COMMIT")
+        with self._busy:
+            try:
+                self.connection.execute(sql)
+            except sqlite3.OperationalError as exc:
+                _log.debug("%s skipped: %s", sql, exc)
 
     def close(self) -> None:
-        """End the read transaction and close the file."""
-        try:
-            if self.connection.in_transaction:
-                self.connection.execute("COMMIT")
-        finally:
-            self.connection.close()
+        """End the read transaction and close the file; a statement still running in a lane's thread
+        (its task cancelled) is interrupted and waited for first."""
+        self.connection.interrupt()  # a no-op when nothing runs
+        with self._busy:
+            try:
+                if self.connection.in_transaction:
+                    self.connection.execute("COMMIT")
+            finally:
+                self.connection.close()
 
     async def aclose(self) -> None:
         self.close()

@@ -6,8 +6,10 @@ PostgreSQL the digest's statements are planned for their own period each time. S
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -181,3 +183,26 @@ async def test_a_pooled_connection_that_broke_under_the_digest_is_not_handed_on(
     assert pool.checkedout() == 0
     async with db.engine.connect() as conn:  # the next unit of work gets a live connection
         assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+
+
+async def test_sqlite_lanes_close_under_a_statement_still_running_in_its_thread(db_url: str) -> None:
+    """A lane whose task is cancelled leaves its statement running in a worker thread; closing the
+    connection under it would crash the interpreter. Closing interrupts it and waits for it."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("sqlite3 in worker threads")
+    db = Database(db_url)
+    slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000000) SELECT count(*) FROM c"
+    try:
+        async with reader_for(db) as reader, lanes(reader) as readers:
+            assert len(readers) == 2
+            running = asyncio.create_task(readers[1].rows(slow))
+            await asyncio.sleep(0.2)  # well inside the statement (tens of seconds uninterrupted)
+            running.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await running
+            closing = time.monotonic()
+        assert time.monotonic() - closing < 2.0  # interrupted, not waited out
+        report = await build_report(db, WEEK, now=NOW)  # the file is fine for the next digest
+        assert report.overall.decided == 0
+    finally:
+        await db.dispose()
