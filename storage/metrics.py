@@ -111,9 +111,9 @@ def merge(into: Figures, other: Figures) -> Figures:
                 into[dimension][name] = g
                 continue
             for f in fields(GroupFigures):
-                value = getattr(g, f.name)
                 if f.name == "name":
                     continue
+                value = getattr(g, f.name)
                 if f.name == "max_version":
                     mine.max_version = max(mine.max_version, value)
                 elif f.name == "accepted_at":

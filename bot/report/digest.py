@@ -328,32 +328,24 @@ async def read_report(
         for r in readers:  # SQLite's statistics are kept for the tables each connection read
             await metrics.refresh_statistics(session=r)
     metrics.merge(figs, rest.figs)
-    opened, experts, previous = rest.opened, rest.experts, rest.previous
-    waiting, waiting_total, taps, reasons, orchestrated = (
-        rest.waiting,
-        rest.waiting_total,
-        rest.taps,
-        rest.reasons,
-        rest.orchestrated,
-    )
     at = period.measured_at(now)
-    waiting, waiting_total = _waiting_at(at, waiting, waiting_total)
+    waiting, waiting_total = _waiting_at(at, rest.waiting, rest.waiting_total)
     return DigestReport(
         period=period,
-        opened=opened,
+        opened=rest.opened,
         overall=figs["all"]["all"],
         by_category=_ordered(figs["category"]),
         by_model=_ordered(figs["model"]),
-        by_expert=experts,
+        by_expert=rest.experts,
         median_first_draft_seconds=first_draft,
         median_accept_seconds=accept,
-        previous=previous,
+        previous=rest.previous,
         waiting=waiting,
         waiting_total=waiting_total,
         now=at,
-        signals=taps,
-        reject_reasons=reasons_json(reasons),
-        orchestrator=orchestrated,
+        signals=rest.taps,
+        reject_reasons=reasons_json(rest.reasons),
+        orchestrator=rest.orchestrated,
     )
 
 
