@@ -19,8 +19,9 @@ import pytest
 from sqlalchemy import text
 
 from bot.report.digest import build_report, read_report
-from storage import metrics_read
+from storage import metrics, metrics_read
 from storage.engine import Database
+from storage.figures import GroupFigures
 from storage.metrics_read import PostgresReader, SessionReader, SqliteFileReader, lanes, reader_for
 from tests.digest.dataset import at
 from tests.digest.test_one_shot import WEEK, _fill
@@ -206,3 +207,23 @@ async def test_sqlite_lanes_close_under_a_statement_still_running_in_its_thread(
         assert report.overall.decided == 0
     finally:
         await db.dispose()
+
+
+def test_merge_adds_the_second_lanes_groups_to_the_firsts() -> None:
+    first = metrics.empty()
+    first["category"]["writing"] = GroupFigures(
+        "writing", decided=3, accepted=2, max_version=2, accepted_at={1: 1, 2: 1}
+    )
+    first["model"]["m"] = GroupFigures("m", decided=3, input_tokens=10, cost_usd=0.5)
+    second = metrics.empty()
+    second["category"]["writing"] = GroupFigures("writing", stated_minutes=15, estimated_minutes=5, max_version=1)
+    second["category"]["data"] = GroupFigures("data", stated_minutes=7)  # feedback on a project not decided
+    second["model"]["m"] = GroupFigures("m", decided_minutes=20, accepted_at={2: 4})
+    merged = metrics.merge(first, second)
+    assert merged is first
+    writing = merged["category"]["writing"]
+    assert (writing.decided, writing.accepted, writing.stated_minutes, writing.estimated_minutes) == (3, 2, 15, 5)
+    assert writing.max_version == 2 and writing.accepted_at == {1: 1, 2: 1} and writing.name == "writing"
+    assert merged["category"]["data"].stated_minutes == 7
+    m = merged["model"]["m"]
+    assert (m.decided, m.input_tokens, m.cost_usd, m.decided_minutes, m.accepted_at) == (3, 10, 0.5, 20, {2: 4})
