@@ -164,13 +164,17 @@ class SqliteFileReader:
     def __init__(self, connection: sqlite3.Connection, uri: str = "") -> None:
         self.connection = connection
         self.uri = uri
-        self.threaded = False
         # Held while a statement runs on the connection, from whichever thread: a lane cancelled
         # mid-statement leaves its thread running, and closing a connection under a running statement
         # crashes the interpreter (sqlite3 allows it with check_same_thread=False).
         self._busy = threading.Lock()
         self._lanes: list[SqliteFileReader] = []  # while in `lanes`: every lane, this one too
         self.connection.execute("BEGIN")  # deferred: the snapshot starts at the first read
+
+    @property
+    def threaded(self) -> bool:
+        """Whether its statements go to a worker thread: in lanes, with another lane beside it."""
+        return len(self._lanes) > 1
 
     @classmethod
     def connect(cls, path: Path) -> SqliteFileReader | None:
@@ -226,12 +230,11 @@ class SqliteFileReader:
         extra = await asyncio.to_thread(self._open_lanes, n - 1) if n > 1 and self.uri else []
         readers: list[SqliteFileReader] = [self, *extra]
         for reader in readers:
-            reader.threaded = len(readers) > 1
             reader._lanes = readers
         try:
             yield list(readers)
         finally:
-            self.threaded, self._lanes = False, []
+            self._lanes = []
             for reader in extra:
                 reader.close()
 
